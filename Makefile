@@ -1,0 +1,39 @@
+# make run   - install everything and start the all-in-one service (sandbox Zeeg without a token)
+# make test  - install everything, lint, and run the whole suite against a real redis-server
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint deps redis bench chaos clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "redis-server missing: installing it with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+run: deps redis
+	$(BIN)/zeeg-consumer run $(if $(ZEEG_API_TOKEN),,--sandbox)
+
+lint: deps
+	$(BIN)/ruff check consumer tests
+	$(BIN)/ruff format --check consumer tests
+	$(BIN)/mypy consumer
+
+test: deps redis lint
+	$(BIN)/pytest
+
+bench: deps redis
+	$(BIN)/python -m tests.bench.latency
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

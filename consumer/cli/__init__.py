@@ -1,0 +1,61 @@
+"""The zeeg-consumer command line: a click group, each command a few lines over library code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from consumer.errors import ConfigError, ConsumerError
+from consumer.settings import Settings, load_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config", envvar="CONSUMER_CONFIG", type=click.Path(dir_okay=False), help="Config file."
+)
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """Erase Zeeg CRM records when upstream systems delete a person."""
+    ctx.obj = {"config": config}
+
+
+def fail(message: str) -> NoReturn:
+    """Exit 1 with one clear line on stderr."""
+    click.echo(f"zeeg-consumer: {message}", err=True)
+    sys.exit(1)
+
+
+def get_settings(*, require_token: bool = False, sandbox: bool = False) -> Settings:
+    """Load settings for the running command, or exit with every problem on one line."""
+    ctx = click.get_current_context()
+    try:
+        settings = load_settings(ctx.find_root().obj.get("config"))
+    except ConfigError as e:
+        fail(str(e))
+    if require_token and not settings.zeeg.token and not (sandbox or settings.sandbox):
+        fail("ZEEG_API_TOKEN is not set: set it, or pass --sandbox to use the built-in fake Zeeg")
+    return settings
+
+
+def emit(data: Any, as_json: bool, text: str | None = None) -> None:
+    """Print JSON with --json, else the readable text (or indented JSON)."""
+    if as_json or text is None:
+        click.echo(json.dumps(data, indent=None if as_json else 2, sort_keys=True, default=str))
+    else:
+        click.echo(text)
+
+
+def run_main() -> None:
+    """Entry point: turn any ConsumerError that escapes a command into one line and exit 1."""
+    try:
+        main(standalone_mode=True)
+    except ConsumerError as e:
+        fail(str(e))
+
+
+from consumer.cli import check, mappings, serve  # noqa: E402 - commands register on main
+
+__all__ = ["check", "main", "mappings", "serve"]

@@ -1,0 +1,119 @@
+"""Long-running commands: run (all-in-one), web, worker, sandbox."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from consumer import runner
+from consumer.cli import fail, get_settings, main
+from consumer.jobs import build_context, set_context
+from consumer.sandbox import Sandbox
+
+VAR = Path("var")
+
+
+@main.command()
+@click.option("--sandbox", is_flag=True, help="Start the built-in fake Zeeg and use it.")
+@click.option("--port", type=int, envvar="PORT", default=8000, show_default=True)
+@click.option("--sandbox-port", type=int, default=8025, show_default=True)
+def run(sandbox: bool, port: int, sandbox_port: int) -> None:
+    """Everything in one: embedded Redis (unless REDIS_URL), web, worker, and --sandbox."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s run %(message)s")
+    settings = get_settings(require_token=True, sandbox=sandbox)
+    sup = runner.Supervisor()
+    stopping: list[bool] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.append(True)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    env = dict(os.environ)
+    try:
+        if not settings.redis_url:
+            env["REDIS_URL"] = runner.start_redis(sup, VAR / "redis")
+        web_url = f"http://127.0.0.1:{port}"
+        if sandbox:
+            fake = Sandbox(token="", port=sandbox_port).start()
+            sup.cleanups.append(fake.stop)
+            env.update(runner.sandbox_env(VAR, web_url, fake.url, env.get("REDIS_URL")))
+            fake.state.token = env["ZEEG_API_TOKEN"]
+        sup.spawn("web", runner.command("web", "--port", str(port)), env)
+        sup.spawn("worker", runner.command("worker"), env)
+        _banner(sandbox, web_url)
+        code = sup.wait(lambda: bool(stopping))
+    except RuntimeError as e:
+        sup.shutdown()
+        fail(str(e))
+    click.echo("zeeg-consumer: stopping (waiting for in-flight deletions)...", err=True)
+    sup.shutdown()
+    sys.exit(code)
+
+
+def _banner(sandbox: bool, web_url: str) -> None:
+    lines = [f"zeeg-consumer is running: {web_url}  (readiness: {web_url}/readyz)"]
+    if sandbox:
+        lines = [
+            "=" * 72,
+            "SANDBOX MODE: no ZEEG_API_TOKEN, so a fake Zeeg is serving; nothing real is deleted.",
+            *lines,
+            "Send a signed test deletion and watch it flow:",
+            "    .venv/bin/zeeg-consumer send-test-event",
+            "=" * 72,
+        ]
+    click.echo("\n".join(lines), err=True)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", type=int, envvar="PORT", default=8000, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn workers.")
+@click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
+def web(host: str, port: int, workers: int, sandbox: bool) -> None:
+    """Serve the webhook and admin HTTP API with gunicorn."""
+    get_settings(require_token=True, sandbox=sandbox)
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+            "--bind", f"{host}:{port}", "--access-logfile", "-",
+            "--graceful-timeout", "30", "consumer.web:create_app()"]  # fmt: skip
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
+@click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
+def worker(burst: bool, sandbox: bool) -> None:
+    """Run erasure jobs (with RQ's scheduler, for retries)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    settings = get_settings(require_token=True, sandbox=sandbox)
+    context = build_context(settings)
+    set_context(context)
+    rq_worker = Worker(
+        [context.queue],
+        connection=context.queue.connection,
+        serializer=JSONSerializer,
+        maintenance_interval=settings.delivery.maintenance_interval_seconds,
+    )
+    rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8025, show_default=True)
+@click.option("--token", envvar="ZEEG_API_TOKEN", default="sandbox-token", show_default=True)
+def sandbox(host: str, port: int, token: str) -> None:
+    """Serve the fake Zeeg on its own (control API under /_sandbox)."""
+    fake = Sandbox(token=token, host=host, port=port)
+    click.echo(f"fake Zeeg at {fake.url} (token from --token); control API at {fake.root}/_sandbox")
+    try:
+        fake.serve_forever()
+    except KeyboardInterrupt:
+        fake.stop()

@@ -1,0 +1,119 @@
+"""Every exception this package raises, split by what the caller does next.
+
+ConsumerError                 root
+├── ConfigError               bad configuration: refuse to start (names every problem)
+├── RequestError              a webhook the web layer refuses (carries its HTTP status)
+│   ├── BodyError             400 body not JSON / not an object
+│   ├── SignatureError        401 missing or bad signature, timestamp out of tolerance
+│   ├── UnknownSource         404
+│   ├── BodyTooLarge          413
+│   ├── UnsupportedMediaType  415
+│   └── FieldError            422 event id / external id missing or invalid
+├── InvalidIdentifier         an object slug, record id or external id of the wrong shape
+├── ZeegError                 a call to Zeeg that did not succeed
+│   ├── ZeegTransient         429, 5xx, timeout, connection: retry later
+│   ├── ZeegAuth              401, 403: pause delivery
+│   └── ZeegRejected          other 4xx: fail, visible and requeueable
+└── StoreUnavailable          Redis unreachable: 503, nothing acknowledged
+"""
+
+from __future__ import annotations
+
+
+class ConsumerError(Exception):
+    """Root of everything this package raises."""
+
+
+class ConfigError(ConsumerError):
+    """The configuration is invalid; the message lists every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration: " + "; ".join(problems))
+
+
+class RequestError(ConsumerError):
+    """A webhook request that is refused with an HTTP status and an error code."""
+
+    status = 400
+    code = "bad_request"
+
+
+class BodyError(RequestError):
+    """The body is not a JSON object."""
+
+    status = 400
+    code = "invalid_body"
+
+
+class SignatureError(RequestError):
+    """The signature is missing, malformed, wrong, or its timestamp is out of tolerance."""
+
+    status = 401
+    code = "invalid_signature"
+
+
+class UnknownSource(RequestError):
+    """No source of that name is configured."""
+
+    status = 404
+    code = "unknown_source"
+
+
+class BodyTooLarge(RequestError):
+    """The body exceeds intake.max_body_bytes."""
+
+    status = 413
+    code = "body_too_large"
+
+
+class UnsupportedMediaType(RequestError):
+    """The request is not JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class FieldError(RequestError):
+    """A required field (event id, external id) is missing or invalid."""
+
+    status = 422
+    code = "invalid_field"
+
+
+class InvalidIdentifier(ConsumerError):
+    """An identifier does not have the shape required before it reaches a URL or key."""
+
+
+class ZeegError(ConsumerError):
+    """A Zeeg call that did not succeed; status is the HTTP status, None without a response."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ZeegTransient(ZeegError):
+    """429, 5xx, timeout or connection error: retry later (retry_after in seconds if known)."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status)
+
+
+class ZeegAuth(ZeegError):
+    """401 or 403: the token is wrong or lacks scope; delivery pauses."""
+
+
+class ZeegRejected(ZeegError):
+    """Another 4xx: the request itself is wrong; the job fails and can be requeued."""
+
+
+class StoreUnavailable(ConsumerError):
+    """Redis cannot be reached."""
+
+
+class DeliveryFailed(ConsumerError):
+    """An erasure reached a terminal failure: visible in the failed list, requeueable."""

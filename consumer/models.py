@@ -1,0 +1,139 @@
+"""Frozen values passed between layers, and the identifier checks that guard URLs and keys."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from consumer.errors import InvalidIdentifier
+
+OBJECT_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,59}$")
+RECORD_ID = re.compile(
+    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+)
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# Terminal outcomes of one target (SPEC 5.3); "failed" is terminal until an operator requeues.
+DELETED = "deleted"
+ALREADY_DELETED = "already_deleted"
+NOT_MAPPED = "not_mapped"
+STALE = "stale"
+DRY_RUN = "dry_run"
+FAILED = "failed"
+OUTCOMES = (DELETED, ALREADY_DELETED, NOT_MAPPED, STALE, DRY_RUN, FAILED)
+
+
+def check_object_slug(value: str) -> str:
+    """Return value if it is a valid Zeeg object slug, else raise InvalidIdentifier."""
+    if not isinstance(value, str) or not OBJECT_SLUG.match(value):
+        raise InvalidIdentifier(f"invalid object slug {value!r}")
+    return value
+
+
+def check_record_id(value: str) -> str:
+    """Return the record id lower-cased if it has the 8-4-4-4-12 hex shape."""
+    if not isinstance(value, str) or not RECORD_ID.match(value):
+        raise InvalidIdentifier("record id is not of the 8-4-4-4-12 hex shape")
+    return value.lower()
+
+
+def check_external_id(value: object) -> str:
+    """Return value if it is an opaque string of 1-255 characters without control characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not 1 <= len(value) <= 255 or _CONTROL.search(value):
+        raise InvalidIdentifier("external id must be 1-255 characters without control characters")
+    return value
+
+
+def check_event_id(value: object) -> str:
+    """Event ids follow the external-id rules: they become part of Redis keys."""
+    try:
+        return check_external_id(value)
+    except InvalidIdentifier:
+        raise InvalidIdentifier(
+            "event id must be 1-255 characters without control characters"
+        ) from None
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """What intake keeps of one webhook event: never the raw body, never names or e-mails."""
+
+    source: str
+    event_id: str
+    event_type: str
+    external_id: str
+    occurred_at: float | None
+    targets: tuple[str, ...]
+    # Record ids carried in the payload, per object (the payload:<path> resolver).
+    hints: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def hints_json(self) -> str:
+        """The hints as compact JSON for storage."""
+        return json.dumps({k: list(v) for k, v in self.hints.items()}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Event(ParsedEvent):
+    """A stored event with its intake bookkeeping."""
+
+    received_at: float = 0.0
+    job_id: str = ""
+    status: str = "queued"
+    attempts: int = 0
+    replayed: bool = False
+
+    @classmethod
+    def from_hash(cls, data: dict[str, str]) -> Event:
+        """Build from the Redis hash written by store.events."""
+        occurred = data.get("occurred_at") or ""
+        hints: dict[str, Any] = json.loads(data.get("hints") or "{}")
+        return cls(
+            source=data["source"],
+            event_id=data["event_id"],
+            event_type=data.get("event_type", ""),
+            external_id=data["external_id"],
+            occurred_at=float(occurred) if occurred else None,
+            targets=tuple(t for t in data.get("targets", "").split(",") if t),
+            hints={k: tuple(v) for k, v in hints.items()},
+            received_at=float(data.get("received_at") or 0),
+            job_id=data.get("job_id", ""),
+            status=data.get("status", "queued"),
+            attempts=int(data.get("attempts") or 0),
+            replayed=data.get("replayed") == "1",
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of erasing one record (or finding none) for one target object."""
+
+    object: str
+    outcome: str
+    record_id: str | None = None
+    http_status: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A link from an upstream external id to one Zeeg record, with the time it was linked."""
+
+    source: str
+    object: str
+    external_id: str
+    record_id: str
+    linked_at: float
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An event that verified but is not a deletion: acknowledged and dropped."""
+
+    event_id: str | None
+    event_type: str
+    reason: str

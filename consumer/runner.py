@@ -1,0 +1,127 @@
+"""The all-in-one `zeeg-consumer run`: embedded Redis, optional sandbox, web and worker.
+
+Children run in their own sessions, so Ctrl-C reaches only this supervisor, which then stops
+them in order: web and worker first (warm shutdown: in-flight calls finish), Redis last.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 15.0
+
+
+@dataclass
+class Child:
+    """A supervised process."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+
+
+@dataclass
+class Supervisor:
+    """Starts children, watches them, and stops them all (in reverse order) on the way out."""
+
+    children: list[Child] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def spawn(self, name: str, argv: list[str], env: Mapping[str, str]) -> Child:
+        """Start argv in its own session."""
+        proc = subprocess.Popen(argv, env=dict(env), start_new_session=True)
+        child = Child(name, proc)
+        self.children.append(child)
+        log.info("started %s (pid %d)", name, proc.pid)
+        return child
+
+    def wait(self, stop: Callable[[], bool]) -> int:
+        """Block until stop() or a child exits; returns the exit status to use."""
+        while not stop():
+            for child in self.children:
+                code = child.proc.poll()
+                if code is not None:
+                    log.error("%s exited with status %s; shutting down", child.name, code)
+                    return 1
+            time.sleep(0.2)
+        return 0
+
+    def shutdown(self) -> None:
+        """SIGTERM each child (last started first), SIGKILL whatever outlives the grace time."""
+        for child in reversed(self.children):
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+                try:
+                    child.proc.wait(STOP_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop in time; killing it", child.name)
+                    os.killpg(child.proc.pid, signal.SIGKILL)
+                    child.proc.wait()
+        for cleanup in reversed(self.cleanups):
+            cleanup()
+
+
+def start_redis(sup: Supervisor, data_dir: Path) -> str:
+    """An embedded redis-server on a unix socket in data_dir, AOF fsynced on every write."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (make run installs it with apt)")
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sock = data_dir / "redis.sock"
+    argv = [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+            "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always",
+            "--maxmemory-policy", "noeviction", "--save", ""]  # fmt: skip
+    sup.spawn("redis", argv, os.environ)
+    url = f"unix://{sock}"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            return url
+        except (redis.exceptions.ConnectionError, FileNotFoundError):
+            time.sleep(0.05)
+    raise RuntimeError("embedded redis-server did not start within 10 s")
+
+
+def sandbox_env(
+    var_dir: Path, web_url: str, sandbox_url: str, redis_url: str | None
+) -> dict[str, str]:
+    """Environment for children talking to the sandbox; also written for send-test-event."""
+    info = {
+        "secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+        "token": "sandbox-" + secrets.token_hex(12),
+        "sandbox_url": sandbox_url,
+        "web_url": web_url,
+        "redis_url": redis_url or "",
+    }
+    path = var_dir / "sandbox.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info))
+    path.chmod(0o600)
+    return {
+        "CONSUMER_SANDBOX": "1",
+        "CONSUMER_SANDBOX_SECRET": info["secret"],
+        "ZEEG_API_TOKEN": info["token"],
+        "ZEEG_API_BASE_URL": sandbox_url,
+    }
+
+
+def command(*args: str) -> list[str]:
+    """argv for another zeeg-consumer command with this interpreter."""
+    return [sys.executable, "-m", "consumer", *args]

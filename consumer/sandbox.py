@@ -1,0 +1,288 @@
+"""The fake Zeeg: a real HTTP server for the CRM record endpoints, with scriptable faults.
+
+Run it in a thread (tests), from `zeeg-consumer run --sandbox`, or alone (`zeeg-consumer
+sandbox`). Zeeg's API lives under /v2; the control API under /_sandbox (no token: bind it
+to loopback). Faults, settable with PUT /_sandbox/faults or Sandbox.set_faults():
+
+    latency_ms          added to every CRM call
+    always              a fault applied to every CRM call until cleared, e.g. {"status": 503}
+    script              faults applied to the next CRM calls, one each, in order
+    rate_limit_per_second  answer 429 past this many CRM calls in one wall-clock second
+    retry_after         "seconds" (default), "date" or "none": the Retry-After of limit 429s
+    error_shape         "message" ({"success","message","status"}) or "error" ({"error"})
+    standard_objects_deletable  whether DELETE /crm/people|companies/<id> works (default true)
+
+A fault is {"status": N, "retry_after": "2" | "date:2" | null, "delay_ms": N, "drop": bool,
+"only": "DELETE"}: answer status N, or sleep delay_ms first, or close the connection unanswered.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from consumer.sandbox_crm import answer
+
+DEFAULT_FAULTS: dict[str, Any] = {
+    "latency_ms": 0,
+    "always": None,
+    "script": [],
+    "rate_limit_per_second": None,
+    "retry_after": "seconds",
+    "error_shape": "message",
+    "standard_objects_deletable": True,
+}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+class SandboxState:
+    """Records, faults and the request log, behind one lock."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.lock = threading.Lock()
+        self.records: dict[str, dict[str, dict[str, Any]]] = {}
+        self.faults: dict[str, Any] = json.loads(json.dumps(DEFAULT_FAULTS))
+        self.log: list[dict[str, Any]] = []
+        self._window = (0, 0)  # (second, calls in it)
+
+    def seed(self, obj: str, records: list[dict[str, Any]]) -> list[str]:
+        """Add records ({"id"?, "attributes"}) to an object; returns their ids."""
+        ids = []
+        with self.lock:
+            for rec in records:
+                rid = str(rec.get("id") or uuid.uuid4()).lower()
+                self.records.setdefault(obj, {})[rid] = self._record(obj, rid, rec)
+                ids.append(rid)
+        return ids
+
+    def _record(self, obj: str, rid: str, rec: dict[str, Any]) -> dict[str, Any]:
+        now = _iso(time.time())
+        attributes = dict(rec.get("attributes") or {})
+        return {"id": rid, "objectSlug": obj, "attributes": attributes,
+                "createdAt": now, "updatedAt": now}  # fmt: skip
+
+    def set_faults(self, **faults: Any) -> None:
+        """Change some fault switches; the others keep their values."""
+        unknown = set(faults) - set(DEFAULT_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault switches: {sorted(unknown)}")
+        with self.lock:
+            self.faults.update(json.loads(json.dumps(faults)))
+
+    def reset(self) -> None:
+        """Forget records, faults and the request log."""
+        with self.lock:
+            self.records.clear()
+            self.faults = json.loads(json.dumps(DEFAULT_FAULTS))
+            self.log.clear()
+
+    def requests(self) -> list[dict[str, Any]]:
+        """A copy of the request log of CRM calls."""
+        with self.lock:
+            return list(self.log)
+
+    def next_fault(self, method: str) -> dict[str, Any] | None:
+        """The fault for this call, if any; consumes one scripted fault."""
+        with self.lock:
+            script = self.faults["script"]
+            for i, fault in enumerate(script):
+                if fault.get("only") in (None, method):
+                    return dict(script.pop(i))
+            always = self.faults["always"]
+            if always and always.get("only") in (None, method):
+                return dict(always)
+            return self._rate_limited()
+
+    def _rate_limited(self) -> dict[str, Any] | None:
+        limit = self.faults["rate_limit_per_second"]
+        second = int(time.time())
+        calls = self._window[1] + 1 if self._window[0] == second else 1
+        self._window = (second, calls)
+        if limit is None or calls <= limit:
+            return None
+        mode = self.faults["retry_after"]
+        hint = {"seconds": "1", "date": "date:1", "none": None}.get(mode, "1")
+        return {"status": 429, "retry_after": hint}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            self._send(400, {"success": False, "status": 400, "message": "Malformed JSON."})
+            return
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path.startswith("/_sandbox/"):
+            self._control(method, url.path[len("/_sandbox/") :], body, query)
+        elif url.path.startswith("/v2/crm/"):
+            self._crm(method, url.path[len("/v2/crm/") :].strip("/").split("/"), body, query)
+        else:
+            self._send(404, {"error": "Not found."})
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        if self.server.state.faults["error_shape"] == "error":
+            body: dict[str, Any] = {"error": message}
+        else:
+            body = {"success": False, "status": status, "message": message}
+        self._send(status, body, headers)
+
+    def _control(self, method: str, path: str, body: Any, query: dict[str, str]) -> None:
+        state = self.server.state
+        if (method, path) == ("GET", "requests"):
+            self._send(200, state.requests())
+        elif (method, path) == ("DELETE", "requests"):
+            with state.lock:
+                state.log.clear()
+            self._send(200, {"cleared": True})
+        elif (method, path) == ("POST", "records"):
+            ids = state.seed(str(body.get("object", "")), list(body.get("records", [])))
+            self._send(201, {"ids": ids})
+        elif (method, path) == ("GET", "records"):
+            with state.lock:
+                found = list(state.records.get(query.get("object", ""), {}).values())
+            self._send(200, found)
+        elif (method, path) in (("PUT", "faults"), ("POST", "faults")):
+            try:
+                state.set_faults(**body)
+            except (TypeError, ValueError) as e:
+                self._send(400, {"error": str(e)})
+                return
+            self._send(200, state.faults)
+        elif (method, path) == ("GET", "faults"):
+            self._send(200, state.faults)
+        elif (method, path) == ("POST", "reset"):
+            state.reset()
+            self._send(200, {"reset": True})
+        else:
+            self._send(404, {"error": "Unknown control call."})
+
+    def _crm(self, method: str, parts: list[str], body: Any, query: dict[str, str]) -> None:
+        state = self.server.state
+        started = time.time()
+        status = self._crm_answer(method, parts, body, query)
+        entry = {"at": started, "method": method, "path": "/crm/" + "/".join(parts),
+                 "status": status}  # fmt: skip
+        with state.lock:
+            state.log.append(entry)
+
+    def _crm_answer(
+        self, method: str, parts: list[str], body: Any, query: dict[str, str]
+    ) -> int | None:
+        state = self.server.state
+        if self.headers.get("Authorization") != f"Bearer {state.token}":
+            self._error(401, "Unauthenticated.")
+            return 401
+        time.sleep(float(state.faults["latency_ms"]) / 1000.0)
+        fault = state.next_fault(method)
+        if fault is not None:
+            return self._fault(fault)
+        status, payload = answer(state, method, parts, body, query)
+        if status >= 400:
+            self._error(status, str(payload))
+        else:
+            self._send(status, payload)
+        return status
+
+    def _fault(self, fault: dict[str, Any]) -> int | None:
+        if fault.get("delay_ms"):
+            time.sleep(float(fault["delay_ms"]) / 1000.0)
+        if fault.get("drop"):
+            self.close_connection = True
+            return None
+        status = int(fault.get("status") or 500)
+        headers = {}
+        hint = fault.get("retry_after")
+        if isinstance(hint, str) and hint.startswith("date:"):
+            when = time.time() + float(hint[len("date:") :])
+            headers["Retry-After"] = email.utils.formatdate(when, usegmt=True)
+        elif hint is not None:
+            headers["Retry-After"] = str(hint)
+        self._error(status, fault.get("message") or "Injected fault.", headers)
+        return status
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: SandboxState
+
+
+class Sandbox:
+    """A running fake Zeeg; `url` is the ZEEG_API_BASE_URL to point the service at."""
+
+    def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = SandboxState(token)
+        self._server = _Server((host, port), _Handler)
+        self._server.state = self.state
+        self._thread: threading.Thread | None = None
+
+    @property
+    def root(self) -> str:
+        """http://host:port"""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The API base URL (with /v2)."""
+        return self.root + "/v2"
+
+    def start(self) -> Sandbox:
+        """Serve in a daemon thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()

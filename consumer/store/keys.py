@@ -1,0 +1,46 @@
+"""Every Redis key this service uses, under one prefix.
+
+Sources, objects and record ids are validated before they get here; an external id or
+event id may hold ':' so it always stands last in its key.
+"""
+
+from __future__ import annotations
+
+PREFIX = "zc"
+QUEUE = "zc-erasure"  # the RQ queue (RQ adds its own rq: prefix)
+EVENT_LOG = f"{PREFIX}:events"
+AUDIT = f"{PREFIX}:audit"
+METRICS = f"{PREFIX}:metrics"
+PAUSE = f"{PREFIX}:pause"
+HOLD = f"{PREFIX}:hold"
+BUCKET = f"{PREFIX}:bucket"
+
+
+def dedupe(source: str, event_id: str) -> str:
+    """Marks (source, event_id) as accepted; its value is the job id."""
+    return f"{PREFIX}:dedupe:{source}:{event_id}"
+
+
+def event(source: str, event_id: str) -> str:
+    """Hash: an event's stored fields and its delivery status."""
+    return f"{PREFIX}:event:{source}:{event_id}"
+
+
+def trail(source: str, event_id: str) -> str:
+    """List: an event's history (received, attempts, outcomes) as JSON entries."""
+    return f"{PREFIX}:trail:{source}:{event_id}"
+
+
+def mapping(source: str, obj: str, external_id: str) -> str:
+    """Hash: record id -> linked_at (epoch seconds)."""
+    return f"{PREFIX}:map:{source}:{obj}:{external_id}"
+
+
+def tombstone(source: str, external_id: str) -> str:
+    """String: when a deletion found no mapping for this external id."""
+    return f"{PREFIX}:tomb:{source}:{external_id}"
+
+
+def erased(obj: str, record_id: str) -> str:
+    """String: this record's deletion is recorded (idempotence marker)."""
+    return f"{PREFIX}:erased:{obj}:{record_id}"

@@ -1,0 +1,63 @@
+"""The Flask app: webhooks, health, metrics (and later the admin API), one blueprint each."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from consumer.errors import RequestError
+from consumer.settings import Settings, load_settings
+from consumer.store.connection import Connections, connect
+from consumer.store.queue import erasure_queue
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, redis: Connections | None = None, clock: Any = None
+) -> Flask:
+    """Build the app; settings default to load_settings(), Redis to settings.redis_url."""
+    settings = settings or load_settings()
+    conns = redis or connect(settings.redis_url)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.intake.max_body_bytes,
+        SETTINGS=settings,
+        REDIS=conns.text,
+        QUEUE=erasure_queue(conns.raw),
+        CLOCK=clock or time.time,
+    )
+    from consumer.web import health, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+    _register_errors(app)
+    return app
+
+
+def error(status: int, code: str, message: str) -> ResponseReturnValue:
+    """The JSON error body every failure answers with."""
+    return jsonify(error=code, message=message), status
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(RequestError)
+    def request_error(e: RequestError) -> ResponseReturnValue:
+        return error(e.status, e.code, str(e))
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    def store_down(e: Exception) -> ResponseReturnValue:
+        log.error("redis unavailable: %s", type(e).__name__)
+        return error(503, "store_unavailable", "Redis is unavailable; nothing was stored.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> ResponseReturnValue:
+        code = (e.name or "error").lower().replace(" ", "_")
+        return error(e.code or 500, code, e.description or e.name)

@@ -1,0 +1,44 @@
+"""/healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import redis
+from flask import Blueprint, Response, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from consumer.settings import Settings
+from consumer.store import metrics
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 while the process runs."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """200 with Redis reachable (configuration was validated at start), else 503."""
+    settings: Settings = current_app.config["SETTINGS"]
+    try:
+        current_app.config["REDIS"].ping()
+        redis_ok = True
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        redis_ok = False
+    body = {
+        "status": "ready" if redis_ok else "unavailable",
+        "redis": "ok" if redis_ok else "unavailable",
+        "config": "ok",
+        "sandbox": settings.sandbox,
+        "sources": sorted(settings.sources),
+    }
+    return jsonify(body), 200 if redis_ok else 503
+
+
+@bp.get("/metrics")
+def prometheus() -> ResponseReturnValue:
+    """Counters across all processes, in the Prometheus text format."""
+    text = metrics.render(current_app.config["REDIS"])
+    return Response(text, mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,137 @@
+"""ZeegClient: the Zeeg CRM API on one requests.Session; HTTP status -> exception in one place."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from consumer.errors import ZeegAuth, ZeegError, ZeegRejected, ZeegTransient
+from consumer.models import check_object_slug, check_record_id
+from consumer.settings import ZeegSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """A DELETE that reached a terminal answer: 200 (deleted) or 404 (already gone)."""
+
+    status: int
+
+    @property
+    def deleted(self) -> bool:
+        """True if this call removed the record, False if it was already gone."""
+        return self.status == 200
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _message(response: requests.Response) -> str:
+    """A short reason from either documented error body shape, never the whole body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        text = body.get("message") or body.get("error") or ""
+        if isinstance(text, str) and text:
+            return f"HTTP {response.status_code}: {text[:200]}"
+    return f"HTTP {response.status_code}"
+
+
+def classify(response: requests.Response) -> None:
+    """Raise the exception for a non-success status (decided by status code first)."""
+    status = response.status_code
+    if status < 400:
+        return
+    reason = _message(response)
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise ZeegTransient(reason, status, retry_after)
+    if status >= 500:
+        raise ZeegTransient(reason, status)
+    if status in (401, 403):
+        raise ZeegAuth(reason, status)
+    raise ZeegRejected(reason, status)
+
+
+class ZeegClient:
+    """Calls to Zeeg with a Bearer token and connect/read timeouts on every request."""
+
+    def __init__(self, settings: ZeegSettings, session: requests.Session | None = None) -> None:
+        self._base = settings.base_url.rstrip("/")
+        self._timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
+        self._session = session or requests.Session()
+        self._session.headers["Accept"] = "application/json"
+        if settings.token:
+            self._session.headers["Authorization"] = f"Bearer {settings.token}"
+
+    def __repr__(self) -> str:
+        return f"ZeegClient(base_url={self._base!r})"
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            response = self._session.request(
+                method, self._base + path, timeout=self._timeout, **kwargs
+            )
+        except requests.Timeout as e:
+            raise ZeegTransient(f"{method} timed out") from e
+        except requests.ConnectionError as e:
+            raise ZeegTransient(f"{method} could not connect") from e
+        except requests.RequestException as e:
+            raise ZeegTransient(f"{method} failed: {type(e).__name__}") from e
+        log.debug("zeeg %s %s -> %s", method, path, response.status_code)
+        return response
+
+    def delete_record(self, obj: str, record_id: str) -> DeleteResult:
+        """DELETE one record; 404 counts as already gone."""
+        path = f"/crm/{check_object_slug(obj)}/{check_record_id(record_id)}"
+        response = self._request("DELETE", path)
+        if response.status_code == 404:
+            return DeleteResult(404)
+        classify(response)
+        return DeleteResult(response.status_code)
+
+    def get_object(self, obj: str) -> dict[str, Any]:
+        """The object's schema: a cheap call that proves the token and the object."""
+        response = self._request("GET", f"/crm/objects/{check_object_slug(obj)}")
+        classify(response)
+        return _json(response)
+
+    def create_record(self, obj: str, attributes: dict[str, Any]) -> str:
+        """Create a record and return its id."""
+        response = self._request(
+            "POST", f"/crm/{check_object_slug(obj)}", json={"attributes": attributes}
+        )
+        classify(response)
+        record = _json(response).get("record") or {}
+        return check_record_id(str(record.get("id", "")))
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as e:
+        raise ZeegError(f"HTTP {response.status_code}: response is not JSON") from e
+    if not isinstance(body, dict):
+        raise ZeegError(f"HTTP {response.status_code}: response is not a JSON object")
+    return body
