@@ -6,7 +6,8 @@ from typing import Any
 
 from rq import get_current_job
 
-from consumer.delivery import Context, handle_delivery
+from consumer.context import Context
+from consumer.delivery import handle_delivery
 from consumer.errors import DeliveryFailed
 from consumer.settings import Settings, load_settings
 from consumer.store.connection import connect

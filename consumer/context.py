@@ -1,0 +1,26 @@
+"""The context a delivery runs in: settings, Redis, the queue, a Zeeg client, time."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+from rq import Queue
+
+from consumer.settings import Settings
+from consumer.zeeg import ZeegClient
+
+
+@dataclass
+class Context:
+    """What a delivery needs; built once per worker process."""
+
+    settings: Settings
+    r: redis.Redis
+    queue: Queue
+    zeeg: ZeegClient
+    clock: Callable[[], float] = time.time
+    rng: random.Random = field(default_factory=random.Random)

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real redis-server for the session, the sandbox, the app."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from consumer.sandbox import Sandbox
+from consumer.settings import Settings
+from consumer.store.connection import Connections, connect
+from consumer.web import create_app
+from tests.helpers import ZEEG_TOKEN, RedisServer, make_settings
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def conns(redis_server: RedisServer) -> Iterator[Connections]:
+    c = connect(redis_server.url)
+    c.text.flushall()
+    yield c
+    c.text.close()
+    c.raw.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    fake = Sandbox(token=ZEEG_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox, redis_server: RedisServer) -> Settings:
+    return make_settings(sandbox.url, env={"REDIS_URL": redis_server.url})
+
+
+@pytest.fixture
+def app(settings: Settings, conns: Connections) -> Flask:
+    return create_app(settings, redis=conns)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP (threaded werkzeug server) on a free port."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,160 @@
+"""Test helpers: a real redis-server, settings builders, signed requests, a draining worker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from rq import Worker
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+
+from consumer import jobs, sources
+from consumer.context import Context
+from consumer.settings import Settings, settings_from_dict
+from consumer.store.connection import Connections
+from consumer.store.queue import erasure_queue
+from consumer.zeeg import ZeegClient
+
+HMAC_SECRET = "hmac-test-secret"
+STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ZEEG_TOKEN = "zeeg-test-token"
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A real redis-server in a temporary directory, startable and stoppable."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed (make test installs it)"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes", "--dir", str(self.directory)]  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        for _ in range(200):
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.025)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def make_settings(
+    zeeg_url: str = "http://127.0.0.1:9/v2",
+    sources_toml: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    **sections: dict[str, Any],
+) -> Settings:
+    """Settings with the two test sources unless others are given; fast retries."""
+    raw: dict[str, Any] = {
+        "delivery": {
+            "backoff_base_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+            "max_attempts": 4,
+            "auth_probe_seconds": 0.5,
+        },  # fmt: skip
+        "sources": sources_toml if sources_toml is not None else default_sources(),
+    }
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    base_env = {
+        "USERDB_SECRET": HMAC_SECRET,
+        "CLERK_SECRET": STD_SECRET,
+        "ZEEG_API_TOKEN": ZEEG_TOKEN,
+        "ZEEG_API_BASE_URL": zeeg_url,
+    }
+    return settings_from_dict(raw, {**base_env, **(env or {})}, "test.toml")
+
+
+def default_sources() -> dict[str, Any]:
+    """An hmac-sha256 source (userdb) and a standard-webhooks source (clerk-like)."""
+    return {
+        "userdb": {
+            "scheme": "hmac-sha256",
+            "secret_env": "USERDB_SECRET",
+            "signature_header": "X-Signature",
+            "event_types": ["contact.deleted"],
+            "event_id": "id",
+            "event_type": "type",
+            "external_id": "data.contact_id",
+            "occurred_at": "created_at",
+            "targets": [{"object": "contacts"}],
+        },
+        "std": {
+            "scheme": "standard-webhooks",
+            "secret_env": "CLERK_SECRET",
+            "event_types": ["user.deleted"],
+            "event_id": "header:webhook-id",
+            "event_type": "type",
+            "external_id": "data.id",
+            "targets": [{"object": "customers", "resolve": ["payload:data.zeeg_id", "store"]}],
+        },
+    }
+
+
+def userdb_body(event_id: str, external_id: str, **extra: Any) -> bytes:
+    """A userdb contact.deleted body."""
+    body = {"id": event_id, "type": "contact.deleted", "created_at": int(time.time()),
+            "data": {"contact_id": external_id}, **extra}  # fmt: skip
+    return json.dumps(body).encode()
+
+
+def signed(settings: Settings, source: str, body: bytes, msg_id: str = "msg_1") -> dict[str, str]:
+    """Headers (content type and signature) for body from source."""
+    src = settings.sources[source]
+    headers = sources.sign_headers(src, body, msg_id, int(time.time()))
+    return {"Content-Type": "application/json", **headers}
+
+
+def context(settings: Settings, conns: Connections) -> Context:
+    """A delivery context on the test Redis."""
+    return Context(settings, conns.text, erasure_queue(conns.raw), ZeegClient(settings.zeeg))
+
+
+def drain(settings: Settings, conns: Connections, timeout: float = 20.0) -> None:
+    """Run a real RQ worker (burst, with scheduler) until no job is queued or scheduled."""
+    jobs.set_context(context(settings, conns))
+    queue = erasure_queue(conns.raw)
+    scheduled = ScheduledJobRegistry(queue=queue)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            worker = Worker([queue], connection=conns.raw, serializer=JSONSerializer)
+            worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+            if len(queue) == 0 and scheduled.count == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError("jobs still queued or scheduled after the timeout")
+    finally:
+        jobs.set_context(None)
