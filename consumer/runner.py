@@ -83,9 +83,25 @@ def start_redis(sup: Supervisor, data_dir: Path) -> str:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     sock = data_dir / "redis.sock"
-    argv = [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-            "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always",
-            "--maxmemory-policy", "noeviction", "--save", ""]  # fmt: skip
+    argv = [
+        binary,
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--maxmemory-policy",
+        "noeviction",
+        "--save",
+        "",
+    ]
     sup.spawn("redis", argv, os.environ)
     url = f"unix://{sock}"
     client = redis.Redis.from_url(url)

@@ -69,8 +69,13 @@ class SandboxState:
     def _record(self, obj: str, rid: str, rec: dict[str, Any]) -> dict[str, Any]:
         now = _iso(time.time())
         attributes = dict(rec.get("attributes") or {})
-        return {"id": rid, "objectSlug": obj, "attributes": attributes,
-                "createdAt": now, "updatedAt": now}  # fmt: skip
+        return {
+            "id": rid,
+            "objectSlug": obj,
+            "attributes": attributes,
+            "createdAt": now,
+            "updatedAt": now,
+        }
 
     def set_faults(self, **faults: Any) -> None:
         """Change some fault switches; the others keep their values."""
@@ -206,8 +211,12 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         started = time.time()
         status = self._crm_answer(method, parts, body, query)
-        entry = {"at": started, "method": method, "path": "/crm/" + "/".join(parts),
-                 "status": status}  # fmt: skip
+        entry = {
+            "at": started,
+            "method": method,
+            "path": "/crm/" + "/".join(parts),
+            "status": status,
+        }
         with state.lock:
             state.log.append(entry)
 

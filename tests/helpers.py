@@ -51,8 +51,19 @@ class RedisServer:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (make test installs it)"
         self.directory.mkdir(parents=True, exist_ok=True)
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes", "--dir", str(self.directory)]  # fmt: skip
+        argv = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--dir",
+            str(self.directory),
+        ]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         for _ in range(200):
@@ -83,7 +94,7 @@ def make_settings(
             "backoff_max_seconds": 0.2,
             "max_attempts": 4,
             "auth_probe_seconds": 0.5,
-        },  # fmt: skip
+        },
         "sources": sources_toml if sources_toml is not None else default_sources(),
     }
     for name, values in sections.items():
@@ -125,8 +136,13 @@ def default_sources() -> dict[str, Any]:
 
 def userdb_body(event_id: str, external_id: str, **extra: Any) -> bytes:
     """A userdb contact.deleted body."""
-    body = {"id": event_id, "type": "contact.deleted", "created_at": int(time.time()),
-            "data": {"contact_id": external_id}, **extra}  # fmt: skip
+    body = {
+        "id": event_id,
+        "type": "contact.deleted",
+        "created_at": int(time.time()),
+        "data": {"contact_id": external_id},
+        **extra,
+    }
     return json.dumps(body).encode()
 
 

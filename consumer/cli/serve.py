@@ -81,9 +81,20 @@ def _banner(sandbox: bool, web_url: str) -> None:
 def web(host: str, port: int, workers: int, sandbox: bool) -> None:
     """Serve the webhook and admin HTTP API with gunicorn."""
     get_settings(require_token=True, sandbox=sandbox)
-    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-            "--bind", f"{host}:{port}", "--access-logfile", "-",
-            "--graceful-timeout", "30", "consumer.web:create_app()"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{host}:{port}",
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "30",
+        "consumer.web:create_app()",
+    ]
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
 
 
