@@ -25,7 +25,7 @@ def create_app(
     """Build the app; settings default to load_settings(), Redis to settings.redis_url."""
     settings = settings or load_settings()
     conns = redis or connect(settings.redis_url)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.intake.max_body_bytes,
         SETTINGS=settings,
@@ -33,10 +33,11 @@ def create_app(
         QUEUE=erasure_queue(conns.raw),
         CLOCK=clock or time.time,
     )
-    from consumer.web import health, webhooks
+    from consumer.web import admin, health, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(admin.bp)
     _register_errors(app)
     return app
 
