@@ -56,6 +56,6 @@ def run_main() -> None:
         fail(str(e))
 
 
-from consumer.cli import check, mappings, serve  # noqa: E402 - commands register on main
+from consumer.cli import check, mappings, ops, serve  # noqa: E402 - commands register on main
 
-__all__ = ["check", "main", "mappings", "serve"]
+__all__ = ["check", "main", "mappings", "ops", "serve"]

@@ -1,0 +1,1 @@
+"""Operator commands (status, events, failed, requeue, replay, erase, audit, pause, resume)."""
