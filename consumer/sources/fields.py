@@ -12,7 +12,11 @@ _MISSING = object()
 def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
     """Return the value at path, or None when any step is missing."""
     if path.startswith("header:"):
-        return headers.get(path[len("header:") :].lower())
+        name = path[len("header:") :].lower()
+        if name not in headers and name.startswith("webhook-"):
+            # Svix and Clerk send the Standard Webhooks headers under a svix- prefix.
+            name = "svix-" + name[len("webhook-") :]
+        return headers.get(name)
     node = body
     for step in path.split("."):
         if isinstance(node, dict):
