@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import sys
 import threading
 import time
 import uuid
@@ -259,6 +260,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: SandboxState
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its read timeout) is part of the game, not an error.
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Sandbox:

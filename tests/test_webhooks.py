@@ -1,4 +1,4 @@
-"""POST /webhooks/<source>: every SPEC §4 status for the hmac-sha256 and standard-webhooks schemes."""
+"""POST /webhooks/<source>: each SPEC §4 status for hmac-sha256 and standard-webhooks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,104 @@
+"""ZeegClient against the sandbox: answers become results or the right exception."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+import uuid
+
+import pytest
+
+from consumer.errors import InvalidIdentifier, ZeegAuth, ZeegRejected, ZeegTransient
+from consumer.sandbox import Sandbox
+from consumer.settings import ZeegSettings
+from consumer.zeeg import ZeegClient, parse_retry_after
+from tests.helpers import ZEEG_TOKEN
+
+
+def _client(sandbox: Sandbox, token: str = ZEEG_TOKEN, read_timeout: float = 5.0) -> ZeegClient:
+    return ZeegClient(ZeegSettings(sandbox.url, token, 1.0, read_timeout, 0.0, 1, False))
+
+
+def test_delete_returns_200_then_404_as_already_gone(sandbox: Sandbox) -> None:
+    """404 is a result, not an error."""
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    client = _client(sandbox)
+    assert client.delete_record("contacts", rid).deleted is True
+    assert client.delete_record("contacts", rid).status == 404
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ({"status": 500}, ZeegTransient),
+        ({"status": 503}, ZeegTransient),
+        ({"status": 429, "retry_after": "3"}, ZeegTransient),
+        ({"status": 401}, ZeegAuth),
+        ({"status": 403}, ZeegAuth),
+        ({"status": 400}, ZeegRejected),
+        ({"status": 409}, ZeegRejected),
+        ({"status": 422}, ZeegRejected),
+        ({"drop": True}, ZeegTransient),
+    ],
+)
+def test_status_classes_raise_the_right_exception(
+    sandbox: Sandbox, fault: dict[str, object], error: type[Exception]
+) -> None:
+    """Status code first: retry, pause or reject."""
+    sandbox.state.set_faults(script=[fault])
+    with pytest.raises(error):
+        _client(sandbox).delete_record("contacts", str(uuid.uuid4()))
+
+
+def test_429_carries_the_retry_after_seconds(sandbox: Sandbox) -> None:
+    """The hint travels with the exception."""
+    sandbox.state.set_faults(script=[{"status": 429, "retry_after": "3"}])
+    with pytest.raises(ZeegTransient) as caught:
+        _client(sandbox).delete_record("contacts", str(uuid.uuid4()))
+    assert caught.value.retry_after == 3.0 and caught.value.status == 429
+
+
+def test_read_timeout_is_transient(sandbox: Sandbox) -> None:
+    """A slow answer past the read timeout is retried, not failed."""
+    sandbox.state.set_faults(script=[{"delay_ms": 800, "status": 200}])
+    with pytest.raises(ZeegTransient, match="timed out"):
+        _client(sandbox, read_timeout=0.2).delete_record("contacts", str(uuid.uuid4()))
+
+
+def test_connection_refused_is_transient() -> None:
+    """Nothing listening: retry later."""
+    client = ZeegClient(ZeegSettings("http://127.0.0.1:9/v2", "t", 0.5, 0.5, 0.0, 1, False))
+    with pytest.raises(ZeegTransient, match="could not connect"):
+        client.delete_record("contacts", str(uuid.uuid4()))
+
+
+@pytest.mark.parametrize(
+    ("obj", "rid"),
+    [("../admin", str(uuid.uuid4())), ("contacts", "1; DROP"), ("ab", str(uuid.uuid4()))],
+)
+def test_identifiers_are_checked_before_a_url_is_built(
+    sandbox: Sandbox, obj: str, rid: str
+) -> None:
+    """Bad slugs or ids never reach the network."""
+    with pytest.raises(InvalidIdentifier):
+        _client(sandbox).delete_record(obj, rid)
+    assert sandbox.state.requests() == []
+
+
+def test_token_is_sent_as_bearer_and_never_in_repr(sandbox: Sandbox) -> None:
+    """A wrong token gives ZeegAuth; repr hides the token."""
+    client = _client(sandbox, token="wrong-token")
+    with pytest.raises(ZeegAuth):
+        client.delete_record("contacts", str(uuid.uuid4()))
+    assert "wrong-token" not in repr(client)
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    """Both forms Zeeg may use; garbage is None."""
+    now = time.time()
+    assert parse_retry_after("12") == 12.0
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    parsed = parse_retry_after(date, now=now)
+    assert parsed is not None and 29 <= parsed <= 31
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
