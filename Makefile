@@ -33,7 +33,7 @@ test: deps redis lint
 	$(BIN)/pytest
 
 bench: deps redis
-	$(BIN)/python -m tests.bench.latency
+	$(BIN)/python -m tests.bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

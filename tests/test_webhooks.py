@@ -284,3 +284,33 @@ def test_webhook_over_real_http_is_accepted(live_url: str, settings: Settings) -
         timeout=5,
     )
     assert answer.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"not json", "application/json", 400),
+        (b"[]", "application/json", 400),
+        (b'{"type": "user.deleted", "data": {}}', "application/json", 422),
+        (STD_BODY, "text/plain", 415),
+    ],
+)
+def test_standard_webhooks_source_statuses(
+    client: FlaskClient, conns: Connections, body: bytes, content_type: str, status: int
+) -> None:
+    """400, 422 and 415 for a correctly signed standard-webhooks request."""
+    headers = {**_std_headers(body), "Content-Type": content_type}
+    assert client.post("/webhooks/std", data=body, headers=headers).status_code == status
+    assert _stored_nothing(conns)
+
+
+def test_standard_webhooks_body_over_the_limit_is_413(conns: Connections) -> None:
+    """The body limit applies before verification, for every scheme."""
+    from tests.helpers import make_settings
+
+    client = create_app(make_settings(intake={"max_body_bytes": 10}), redis=conns).test_client()
+    assert (
+        client.post("/webhooks/std", data=STD_BODY, headers=_std_headers(STD_BODY)).status_code
+        == 413
+    )
+    assert _stored_nothing(conns)

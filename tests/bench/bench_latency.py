@@ -1,0 +1,103 @@
+"""Webhook-to-deleted-record latency under `zeeg-consumer run --sandbox` (what make run starts).
+
+Starts the all-in-one service in a temporary directory, sends 20 signed test events one after
+another (each for a fresh sandbox record), and times from the POST until the sandbox no longer
+has the record. Prints median, p90 and max.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from consumer import sources
+from consumer.settings import sandbox_source
+from consumer.sources.testevent import build_event
+from tests.helpers import free_port
+
+EVENTS = 20
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("service did not become ready")
+
+
+def _one(info: dict[str, str], n: int) -> float:
+    root = info["sandbox_url"].removesuffix("/v2")
+    seeded = requests.post(
+        f"{root}/_sandbox/records", json={"object": "contacts", "records": [{}]}, timeout=5
+    ).json()["ids"][0]
+    src = sandbox_source(info["secret"])
+    now = int(time.time())
+    body = json.dumps(build_event(src, f"bench-{n}", f"ext-{n}", now, seeded)).encode()
+    headers = {
+        "Content-Type": "application/json",
+        **sources.sign_headers(src, body, f"bench-{n}-{now}", now),
+    }
+    started = time.perf_counter()
+    answer = requests.post(
+        f"{info['web_url']}/webhooks/sandbox", data=body, headers=headers, timeout=5
+    )
+    assert answer.status_code == 202, answer.text
+    while True:
+        listed = requests.get(f"{root}/_sandbox/records?object=contacts", timeout=5).json()
+        if all(r["id"] != seeded for r in listed):
+            return time.perf_counter() - started
+        if time.perf_counter() - started > 30:
+            raise RuntimeError("record not deleted within 30 s")
+        time.sleep(0.002)
+
+
+def main() -> None:
+    """Print the latency figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port, sandbox_port = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("ZEEG_API_TOKEN", "REDIS_URL")}
+        argv = [
+            sys.executable,
+            "-m",
+            "consumer",
+            "run",
+            "--sandbox",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(sandbox_port),
+        ]
+        proc = subprocess.Popen(
+            argv, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}")
+            info = json.loads((Path(tmp) / "var" / "sandbox.json").read_text())
+            times = [_one(info, n) for n in range(EVENTS)]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+    ms = sorted(t * 1000 for t in times)
+    print(f"webhook -> record deleted, {EVENTS} events, run --sandbox (1 worker):")
+    print(
+        f"  median {statistics.median(ms):.1f} ms   p90 {ms[int(0.9 * len(ms)) - 1]:.1f} ms"
+        f"   max {ms[-1]:.1f} ms   min {ms[0]:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
