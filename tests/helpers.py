@@ -247,3 +247,29 @@ def stored_keys(conns: Connections) -> list[str]:
     from consumer.store import keys
 
     return sorted(k for k in conns.text.keys("*") if k != keys.METRICS)
+
+
+def okta_body(*events_: dict[str, Any]) -> bytes:
+    """An Okta event hook delivery carrying events_ in data.events."""
+    return json.dumps(
+        {
+            "eventType": "com.okta.event_hook",
+            "eventTypeVersion": "1.0",
+            "cloudEventsVersion": "0.1",
+            "source": "https://example.okta.com/api/v1/eventHooks/who8",
+            "eventId": "b5a188b9-5ece-4636-b041-482ffda96311",
+            "eventTime": "2024-03-01T10:00:00.000Z",
+            "contentType": "application/json",
+            "data": {"events": list(events_)},
+        }
+    ).encode()
+
+
+def okta_event(uuid: str, user_id: str, kind: str = "user.lifecycle.delete.initiated") -> Any:
+    """One Okta System Log event about a user."""
+    return {
+        "uuid": uuid,
+        "published": "2024-03-01T09:59:59.000Z",
+        "eventType": kind,
+        "target": [{"id": user_id, "type": "User", "alternateId": "someone@example.com"}],
+    }

@@ -19,7 +19,7 @@ from consumer.sources.parse import derived_id
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.store.queue import erasure_queue
-from tests.helpers import SENDER_ENV, STD_SECRET
+from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event
 
 JSON = {"Content-Type": "application/json"}
 
@@ -182,32 +182,6 @@ def test_auth0_event_stream_cloudevent_is_a_job(
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "auth0events", "evt_6r4T2o3dGhgA1cq8C9dy4S")
     assert event is not None and event.external_id == "auth0|6716"
-
-
-def okta_body(*events_: dict[str, Any]) -> bytes:
-    """An Okta event hook delivery carrying events_ in data.events."""
-    return json.dumps(
-        {
-            "eventType": "com.okta.event_hook",
-            "eventTypeVersion": "1.0",
-            "cloudEventsVersion": "0.1",
-            "source": "https://example.okta.com/api/v1/eventHooks/who8",
-            "eventId": "b5a188b9-5ece-4636-b041-482ffda96311",
-            "eventTime": "2024-03-01T10:00:00.000Z",
-            "contentType": "application/json",
-            "data": {"events": list(events_)},
-        }
-    ).encode()
-
-
-def okta_event(uuid: str, user_id: str, kind: str = "user.lifecycle.delete.initiated") -> Any:
-    """One Okta System Log event about a user."""
-    return {
-        "uuid": uuid,
-        "published": "2024-03-01T09:59:59.000Z",
-        "eventType": kind,
-        "target": [{"id": user_id, "type": "User", "alternateId": "someone@example.com"}],
-    }
 
 
 def test_okta_delete_initiated_is_a_job(sender_client: FlaskClient, conns: Connections) -> None:
