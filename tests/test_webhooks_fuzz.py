@@ -37,9 +37,13 @@ CONTENT_TYPES = [
     "application/json; charset=latin-1",
 ]
 
-header_values = st.text(
-    alphabet=st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"),
-    max_size=120,
+latin1 = st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f")
+numbers = st.integers(min_value=-(10**450), max_value=10**450).map(str)
+header_values = (
+    st.text(alphabet=latin1, max_size=120)
+    | numbers
+    | st.builds("t={}, v1={}".format, numbers, st.text("0123456789abcdef", max_size=64))
+    | st.builds("v1,{} v1,{}".format, st.text(latin1, max_size=10), st.text(latin1, max_size=44))
 )
 header_names = st.sampled_from(SIGNATURE_HEADERS) | st.from_regex(
     r"X-[A-Za-z0-9-]{1,20}", fullmatch=True

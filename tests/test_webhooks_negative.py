@@ -34,6 +34,7 @@ MALFORMED: dict[str, list[dict[str, str]]] = {
     "standard-webhooks": [
         {"webhook-id": "m1", "webhook-timestamp": "soon", "webhook-signature": "v1,AAAA"},
         {"webhook-id": "m1", "webhook-timestamp": "\u00b2", "webhook-signature": "v1,AAAA"},
+        {"webhook-id": "m1", "webhook-timestamp": "9" * 400, "webhook-signature": "v1,AAAA"},
         {"webhook-id": "m1", "webhook-timestamp": "{now}", "webhook-signature": "v2,AAAA"},
         {"webhook-id": "m1", "webhook-timestamp": "{now}", "webhook-signature": "v1,\u00e9\u00e9"},
     ],
@@ -50,6 +51,7 @@ MALFORMED: dict[str, list[dict[str, str]]] = {
         {"WorkOS-Signature": "v1=abc"},
         {"WorkOS-Signature": "t={now}000"},
         {"WorkOS-Signature": "t=-5, v1=00"},
+        {"WorkOS-Signature": "t=" + "9" * 400 + ", v1=00"},
     ],
     "hmac-sha256": [
         {"X-Keycloak-Signature": "sha256=" + "z" * 64},

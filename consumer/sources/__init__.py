@@ -39,7 +39,7 @@ def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: f
         verifier(source, body, headers, now)
     except SignatureError:
         raise
-    except (ValueError, TypeError, UnicodeError) as e:
+    except (ValueError, TypeError, UnicodeError, ArithmeticError) as e:
         raise SignatureError("malformed signature headers") from e
 
 
