@@ -19,7 +19,8 @@ from consumer.sources.parse import derived_id
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.store.queue import erasure_queue
-from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event
+from consumer.web import create_app
+from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_settings
 
 JSON = {"Content-Type": "application/json"}
 
@@ -273,3 +274,21 @@ def test_unsigned_source_accepts_without_a_signature(
     answer = _post(sender_client, "unsigned", raw.encode(), {})
     assert answer.status_code == 202, answer.json
     assert _job_args(conns) == [["unsigned", "u-evt-1"]]
+
+
+def test_both_secrets_of_a_rotation_are_accepted_over_http(conns: Connections) -> None:
+    """STRIPE_SECRET holding old and new secrets: deliveries signed with either are 202."""
+    settings = sender_settings(env={"STRIPE_SECRET": "whsec_old_one whsec_new_one"})
+    client = create_app(settings, redis=conns).test_client()
+    for n, secret in enumerate(("whsec_old_one", "whsec_new_one")):
+        raw = json.dumps(
+            {
+                "id": f"evt_rot_{n}",
+                "type": "customer.deleted",
+                "data": {"object": {"id": f"cus_{n}"}},
+            }
+        )
+        header = stripe.WebhookSignature.generate_signature_header(raw, secret)
+        answer = _post(client, "stripe", raw.encode(), {"Stripe-Signature": header})
+        assert answer.status_code == 202, (secret, answer.json)
+    assert len(_job_args(conns)) == 2
