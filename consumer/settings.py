@@ -12,7 +12,7 @@ from typing import Any
 
 from consumer.errors import ConfigError
 from consumer.models import OBJECT_SLUG, SOURCE_NAME
-from consumer.presets import DEFAULT_HEADERS, PRESETS, SCHEMES
+from consumer.presets import DEFAULT_HEADERS, PRESETS, SCHEMES, apply, option_problems
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "consumer.toml"
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
@@ -301,7 +301,8 @@ def _source(
         if preset_name not in PRESETS:
             problems.append(f"{where} preset: unknown preset {preset_name!r}")
         preset = PRESETS.get(preset_name, {})
-    merged = {**preset, **body}
+    merged = apply(preset, body)
+    problems.extend(f"{where} {p}" for p in option_problems(merged.get("options", {})))
     scheme = merged.get("scheme")
     if not isinstance(scheme, str) or scheme not in SCHEMES:
         problems.append(f"{where} scheme: must be one of {', '.join(SCHEMES)}")

@@ -71,3 +71,11 @@ def live_url(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def sender_client(conns: Connections) -> FlaskClient:
+    """The app with one source per sender preset (tests.helpers.sender_sources)."""
+    from tests.helpers import sender_settings
+
+    return create_app(sender_settings(), redis=conns).test_client()

@@ -174,3 +174,102 @@ def drain(settings: Settings, conns: Connections, timeout: float = 20.0) -> None
         raise AssertionError("jobs still queued or scheduled after the timeout")
     finally:
         jobs.set_context(None)
+
+
+# --- senders (issue 3): one source per preset and per scheme ---------------------------
+
+SENDER_ENV = {
+    "CLERK_SECRET": STD_SECRET,
+    "STRIPE_SECRET": "whsec_stripe_test_secret",
+    "WORKOS_SECRET": "workos-test-secret",
+    "AUTH0_TOKEN": "auth0-test-token",
+    "OKTA_TOKEN": "okta-test-token",
+    "SUPABASE_TOKEN": "supabase-test-token",
+    "KEYCLOAK_SECRET": "keycloak-test-secret",
+    "GITHUB_SECRET": "github-test-secret",
+}
+
+
+def sender_sources() -> dict[str, Any]:
+    """One source per preset (named after it) plus an unsigned one, all targeting contacts."""
+    contacts = [{"object": "contacts"}]
+    return {
+        "clerk": {"preset": "clerk", "secret_env": "CLERK_SECRET", "targets": contacts},
+        "stdhooks": {
+            "preset": "standard-webhooks",
+            "secret_env": "CLERK_SECRET",
+            "targets": contacts,
+        },
+        "stripe": {"preset": "stripe", "secret_env": "STRIPE_SECRET", "targets": contacts},
+        "workos": {"preset": "workos", "secret_env": "WORKOS_SECRET", "targets": contacts},
+        "auth0logs": {
+            "preset": "auth0-log-stream",
+            "secret_env": "AUTH0_TOKEN",
+            "targets": contacts,
+        },
+        "auth0events": {
+            "preset": "auth0-event-stream",
+            "secret_env": "AUTH0_TOKEN",
+            "targets": contacts,
+        },
+        "okta": {"preset": "okta", "secret_env": "OKTA_TOKEN", "targets": contacts},
+        "supabase": {"preset": "supabase", "secret_env": "SUPABASE_TOKEN", "targets": contacts},
+        "keycloak": {"preset": "keycloak", "secret_env": "KEYCLOAK_SECRET", "targets": contacts},
+        "github": {
+            "preset": "github-style",
+            "secret_env": "GITHUB_SECRET",
+            "event_type": "action",
+            "event_types": ["deleted"],
+            "external_id": "contact.id",
+            "targets": contacts,
+        },
+        "unsigned": {
+            "scheme": "none",
+            "insecure_allow_unsigned": True,
+            "event_types": ["contact.deleted"],
+            "event_id": "id",
+            "external_id": "data.id",
+            "targets": contacts,
+        },
+    }
+
+
+def sender_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings with the sender sources; overrides replace keys of named sources."""
+    table = sender_sources()
+    for name, keys_ in overrides.items():
+        table[name] = {**table[name], **keys_}
+    return make_settings(sources_toml=table, env={**SENDER_ENV, **(env or {})})
+
+
+def stored_keys(conns: Connections) -> list[str]:
+    """Every key in Redis except the request counters: what a refused webhook must not add."""
+    from consumer.store import keys
+
+    return sorted(k for k in conns.text.keys("*") if k != keys.METRICS)
+
+
+def okta_body(*events_: dict[str, Any]) -> bytes:
+    """An Okta event hook delivery carrying events_ in data.events."""
+    return json.dumps(
+        {
+            "eventType": "com.okta.event_hook",
+            "eventTypeVersion": "1.0",
+            "cloudEventsVersion": "0.1",
+            "source": "https://example.okta.com/api/v1/eventHooks/who8",
+            "eventId": "b5a188b9-5ece-4636-b041-482ffda96311",
+            "eventTime": "2024-03-01T10:00:00.000Z",
+            "contentType": "application/json",
+            "data": {"events": list(events_)},
+        }
+    ).encode()
+
+
+def okta_event(uuid: str, user_id: str, kind: str = "user.lifecycle.delete.initiated") -> Any:
+    """One Okta System Log event about a user."""
+    return {
+        "uuid": uuid,
+        "published": "2024-03-01T09:59:59.000Z",
+        "eventType": kind,
+        "target": [{"id": user_id, "type": "User", "alternateId": "someone@example.com"}],
+    }

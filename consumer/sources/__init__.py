@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 from consumer.errors import SignatureError
 from consumer.settings import SourceConfig
-from consumer.sources import hmac_sha256, standard
+from consumer.sources import hmac_sha256, standard, stripe, token, workos
 
 Verifier = Callable[[SourceConfig, bytes, Mapping[str, str], float], None]
 
@@ -18,7 +18,10 @@ def _unsigned(source: SourceConfig, body: bytes, headers: Mapping[str, str], now
 
 VERIFIERS: dict[str, Verifier] = {
     "standard-webhooks": standard.verify,
+    "stripe": stripe.verify,
+    "workos": workos.verify,
     "hmac-sha256": hmac_sha256.verify,
+    "token": token.verify,
     "none": _unsigned,
 }
 
@@ -36,7 +39,7 @@ def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: f
         verifier(source, body, headers, now)
     except SignatureError:
         raise
-    except (ValueError, TypeError, UnicodeError) as e:
+    except (ValueError, TypeError, UnicodeError, ArithmeticError) as e:
         raise SignatureError("malformed signature headers") from e
 
 
@@ -52,9 +55,25 @@ def _sign_hmac(source: SourceConfig, body: bytes, msg_id: str, now: int) -> dict
     return {source.signature_header or "X-Signature": hmac_sha256.sign(source.secrets[0], body)}
 
 
+def _sign_stripe(source: SourceConfig, body: bytes, msg_id: str, now: int) -> dict[str, str]:
+    return {source.signature_header or stripe.HEADER: stripe.sign(source.secrets[0], now, body)}
+
+
+def _sign_workos(source: SourceConfig, body: bytes, msg_id: str, now: int) -> dict[str, str]:
+    value = workos.sign(source.secrets[0], now * 1000, body)
+    return {source.signature_header or workos.HEADER: value}
+
+
+def _sign_token(source: SourceConfig, body: bytes, msg_id: str, now: int) -> dict[str, str]:
+    return {source.signature_header or token.HEADER: source.secrets[0]}
+
+
 SIGNERS: dict[str, Signer] = {
     "standard-webhooks": _sign_standard,
+    "stripe": _sign_stripe,
+    "workos": _sign_workos,
     "hmac-sha256": _sign_hmac,
+    "token": _sign_token,
     "none": lambda source, body, msg_id, now: {},
 }
 
@@ -64,4 +83,8 @@ def sign_headers(source: SourceConfig, body: bytes, msg_id: str, now: int) -> di
     signer = SIGNERS.get(source.scheme)
     if signer is None:
         raise SignatureError(f"cannot sign for scheme {source.scheme!r}")
-    return signer(source, body, msg_id, now)
+    headers = signer(source, body, msg_id, now)
+    # A source whose event id travels in a header (GitHub-style delivery ids) needs it sent.
+    if source.event_id.startswith("header:"):
+        headers.setdefault(source.event_id[len("header:") :], msg_id)
+    return headers

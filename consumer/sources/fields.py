@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -37,8 +38,14 @@ def parse_time(value: Any) -> float | None:
     if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
         value = float(value)
     if isinstance(value, int | float):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            return None
+        if not math.isfinite(seconds):
+            return None
         # Past 1e11 seconds is the year 5138: such a number is milliseconds.
-        return float(value) / 1000.0 if abs(value) > 1e11 else float(value)
+        return seconds / 1000.0 if abs(seconds) > 1e11 else seconds
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

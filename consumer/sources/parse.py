@@ -2,32 +2,92 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from consumer.errors import BodyError, FieldError, InvalidIdentifier
+from consumer.errors import BodyError, FieldError, InvalidIdentifier, RequestError
 from consumer.models import Ignored, ParsedEvent, check_event_id, check_external_id, check_record_id
+from consumer.presets import DERIVED_ID
 from consumer.settings import SourceConfig
+from consumer.sources.batch import load_json, split
 from consumer.sources.fields import extract, parse_time
 
+__all__ = ["Parsed", "Rejected", "derived_id", "load_json", "parse", "parse_event", "read"]
 
-def load_json(body: bytes) -> Any:
-    """Decode a UTF-8 JSON body; BodyError if it is not JSON."""
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise BodyError("body is not valid UTF-8 JSON") from e
+
+@dataclass(frozen=True)
+class Rejected:
+    """One event of a batch that cannot be accepted, with the error a lone event would get."""
+
+    error: RequestError
+
+
+Item = ParsedEvent | Ignored | Rejected
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The events of one request; batch is True when the body was an array or envelope."""
+
+    items: list[Item]
+    batch: bool
+
+
+def read(source: SourceConfig, body: bytes, headers: Mapping[str, str]) -> Parsed:
+    """Parse every event of a body; a batch keeps going past a bad event (as Rejected)."""
+    parts = split(source, body)
+    items: list[Item] = []
+    for part in parts.items:
+        try:
+            if isinstance(part, BodyError):
+                raise part
+            if not isinstance(part, dict):
+                raise BodyError("event is not a JSON object")
+            items.append(parse_event(source, part, headers))
+        except (BodyError, FieldError) as e:
+            if not parts.batch:
+                raise
+            items.append(Rejected(e))
+    return Parsed(items, parts.batch)
 
 
 def parse(
     source: SourceConfig, body: bytes, headers: Mapping[str, str]
 ) -> list[ParsedEvent | Ignored]:
-    """Parse a body holding one event (a JSON object) into a one-item list."""
-    data = load_json(body)
-    if not isinstance(data, dict):
-        raise BodyError("body is not a JSON object")
-    return [parse_event(source, data, headers)]
+    """Parse a body into its events, raising the first event's error (single-event callers)."""
+    result: list[ParsedEvent | Ignored] = []
+    for item in read(source, body, headers).items:
+        if isinstance(item, Rejected):
+            raise item.error
+        result.append(item)
+    return result
+
+
+def derived_id(source: str, data: Any) -> str:
+    """A stable event id for senders without one: sha256 of source and canonical JSON."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(source.encode() + b"\n" + canonical.encode("utf-8", "surrogatepass"))
+    return "sha256-" + digest.hexdigest()
+
+
+def _event_id(source: SourceConfig, data: Mapping[str, Any], headers: Mapping[str, str]) -> Any:
+    if source.event_id == DERIVED_ID:
+        return derived_id(source.name, data)
+    return extract(source.event_id, data, headers)
+
+
+def _external_id(source: SourceConfig, data: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    value = extract(source.external_id, data, headers)
+    prefix = source.options.get("external_id_prefix")
+    if prefix and isinstance(value, str):
+        # Keycloak names the user by resource path ("users/<id>"): the id is what follows.
+        if not value.startswith(prefix):
+            raise InvalidIdentifier(f"external id must start with {prefix!r}")
+        value = value[len(prefix) :]
+    return check_external_id(value)
 
 
 def parse_event(
@@ -36,7 +96,7 @@ def parse_event(
     """Read one event object through the source's field paths."""
     event_type = extract(source.event_type, data, headers)
     event_type = event_type if isinstance(event_type, str) else ""
-    raw_id = extract(source.event_id, data, headers)
+    raw_id = _event_id(source, data, headers)
     if event_type not in source.event_types:
         event_id = raw_id if isinstance(raw_id, str) else None
         return Ignored(event_id, event_type, f"event type {event_type!r} is not a deletion")
@@ -45,7 +105,7 @@ def parse_event(
     except InvalidIdentifier as e:
         raise FieldError(f"{source.event_id}: {e}") from None
     try:
-        external_id = check_external_id(extract(source.external_id, data, headers))
+        external_id = _external_id(source, data, headers)
     except InvalidIdentifier as e:
         raise FieldError(f"{source.external_id}: {e}") from None
     occurred = None

@@ -41,8 +41,8 @@ def _headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
 def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: float) -> None:
     """Accept if any v1 signature matches any active secret within the time tolerance."""
     msg_id, stamp, signatures = _headers(headers)
-    if not stamp.isdigit():
-        raise SignatureError("webhook-timestamp is not an integer")
+    if not stamp.isdigit() or len(stamp) > 16:
+        raise SignatureError("webhook-timestamp is not an integer of seconds")
     if abs(now - int(stamp)) > source.tolerance_seconds:
         raise SignatureError("webhook-timestamp is outside the tolerance")
     offered = [s.partition(",")[2] for s in signatures.split() if s.startswith("v1,")]

@@ -1,0 +1,24 @@
+"""WorkOS: `WorkOS-Signature: t=<milliseconds>, v1=<hex>`, hex HMAC-SHA256 over `t.body`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from consumer.errors import SignatureError
+from consumer.settings import SourceConfig
+from consumer.sources import timestamped
+
+HEADER = "WorkOS-Signature"
+
+
+def sign(secret: str, timestamp_ms: int, body: bytes) -> str:
+    """The WorkOS-Signature header value for one secret; the time is in milliseconds."""
+    return f"t={timestamp_ms}, v1={timestamped.digest(secret, str(timestamp_ms), body)}"
+
+
+def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: float) -> None:
+    """Accept if the v1 signature matches any active secret within the time tolerance."""
+    value = headers.get((source.signature_header or HEADER).lower(), "")
+    if not value.strip():
+        raise SignatureError(f"missing {source.signature_header or HEADER} header")
+    timestamped.check(value, source.secrets, body, now, source.tolerance_seconds, unit=1000)

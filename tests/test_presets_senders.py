@@ -1,0 +1,294 @@
+"""Each preset: a body in the sender's documented shape, signed their way, becomes the right job."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import standardwebhooks
+import stripe
+import svix
+from flask.testing import FlaskClient
+
+from consumer.sources import workos
+from consumer.sources.parse import derived_id
+from consumer.store import events
+from consumer.store.connection import Connections
+from consumer.store.queue import erasure_queue
+from consumer.web import create_app
+from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_settings
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _post(client: FlaskClient, source: str, body: bytes, headers: dict[str, str]) -> Any:
+    return client.post(f"/webhooks/{source}", data=body, headers={**JSON, **headers})
+
+
+def _job_args(conns: Connections) -> list[list[Any]]:
+    return [list(job.args) for job in erasure_queue(conns.raw).jobs]
+
+
+def test_clerk_user_deleted_signed_by_svix_is_a_job(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """Clerk (svix-* headers, signed by the svix library): svix-id is the event id."""
+    body = {
+        "data": {"deleted": True, "id": "user_29w83sxmDNGwOuEthce5gg56FcC", "object": "user"},
+        "object": "event",
+        "timestamp": 1654012591835,
+        "type": "user.deleted",
+    }
+    raw = json.dumps(body)
+    now = datetime.now(tz=UTC)
+    signature = svix.Webhook(STD_SECRET).sign("msg_clerk_1", now, raw)
+    headers = {
+        "svix-id": "msg_clerk_1",
+        "svix-timestamp": str(int(now.timestamp())),
+        "svix-signature": signature,
+    }
+    answer = _post(sender_client, "clerk", raw.encode(), headers)
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "clerk", "msg_clerk_1")
+    assert event is not None
+    assert (event.external_id, event.event_type) == (
+        "user_29w83sxmDNGwOuEthce5gg56FcC",
+        "user.deleted",
+    )
+    assert event.occurred_at == 1654012591.835
+    assert _job_args(conns) == [["clerk", "msg_clerk_1"]]
+
+
+def test_standard_webhooks_signed_by_their_library_is_a_job(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """standard-webhooks preset: webhook-* headers from the standardwebhooks library."""
+    raw = json.dumps(
+        {"type": "contact.deleted", "timestamp": "2024-05-01T10:00:00Z", "data": {"id": "c-77"}}
+    )
+    now = datetime.now(tz=UTC)
+    hook = standardwebhooks.Webhook(STD_SECRET)
+    headers = {
+        "webhook-id": "msg_std_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": hook.sign("msg_std_1", now, raw),
+    }
+    answer = _post(sender_client, "stdhooks", raw.encode(), headers)
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "stdhooks", "msg_std_1")
+    assert event is not None and event.external_id == "c-77"
+    assert _job_args(conns) == [["stdhooks", "msg_std_1"]]
+
+
+def test_stripe_customer_deleted_signed_by_stripe_is_a_job(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """Stripe: Stripe-Signature from the stripe library; data.object.id is the customer."""
+    raw = json.dumps(
+        {
+            "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
+            "object": "event",
+            "api_version": "2023-10-16",
+            "created": 1686089970,
+            "type": "customer.deleted",
+            "data": {
+                "object": {"id": "cus_NffrFeUfNV2Hib", "object": "customer", "email": "a@b.c"}
+            },
+        }
+    )
+    header = stripe.WebhookSignature.generate_signature_header(raw, SENDER_ENV["STRIPE_SECRET"])
+    answer = _post(sender_client, "stripe", raw.encode(), {"Stripe-Signature": header})
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy")
+    assert event is not None and event.external_id == "cus_NffrFeUfNV2Hib"
+    assert event.occurred_at == 1686089970.0
+    assert _job_args(conns) == [["stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy"]]
+
+
+def test_workos_directory_user_deleted_is_a_job(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """WorkOS: WorkOS-Signature with a millisecond timestamp; dsync.user.deleted counts."""
+    raw = json.dumps(
+        {
+            "id": "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P",
+            "event": "dsync.user.deleted",
+            "data": {"id": "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7", "object": "directory_user"},
+            "created_at": "2023-06-09T18:12:02.000Z",
+        }
+    ).encode()
+    stamp = int(time.time() * 1000)
+    header = workos.sign(SENDER_ENV["WORKOS_SECRET"], stamp, raw)
+    answer = _post(sender_client, "workos", raw, {"WorkOS-Signature": header})
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "workos", "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P")
+    assert event is not None
+    assert event.external_id == "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7"
+    assert event.event_type == "dsync.user.deleted"
+
+
+def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """Auth0 log stream (JSON array): the sdu entry is accepted, the login entry ignored."""
+    logs = [
+        {
+            "log_id": "90020231101",
+            "data": {"date": "2023-11-01T10:00:00.000Z", "type": "s", "user_id": "auth0|aaa"},
+        },
+        {
+            "log_id": "90020231102",
+            "data": {
+                "date": "2023-11-01T10:00:01.000Z",
+                "type": "sdu",
+                "description": "user_deleted",
+                "user_id": "auth0|65f1c",
+            },
+        },
+    ]
+    answer = _post(
+        sender_client,
+        "auth0logs",
+        json.dumps(logs).encode(),
+        {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]},
+    )
+    assert answer.status_code == 202, answer.json
+    assert [r["status"] for r in answer.json["results"]] == ["ignored", "accepted"]
+    event = events.load(conns.text, "auth0logs", "90020231102")
+    assert event is not None and event.external_id == "auth0|65f1c"
+    assert _job_args(conns) == [["auth0logs", "90020231102"]]
+
+
+def test_auth0_event_stream_cloudevent_is_a_job(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """Auth0 event stream: a CloudEvents user.deleted with a bearer token."""
+    raw = json.dumps(
+        {
+            "specversion": "1.0",
+            "type": "user.deleted",
+            "source": "urn:auth0:example.eu.auth0.com",
+            "id": "evt_6r4T2o3dGhgA1cq8C9dy4S",
+            "time": "2024-10-21T10:00:00.000Z",
+            "data": {"object": {"user_id": "auth0|6716", "email": "x@example.com"}},
+        }
+    ).encode()
+    answer = _post(
+        sender_client, "auth0events", raw, {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]}
+    )
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "auth0events", "evt_6r4T2o3dGhgA1cq8C9dy4S")
+    assert event is not None and event.external_id == "auth0|6716"
+
+
+def test_okta_delete_initiated_is_a_job(sender_client: FlaskClient, conns: Connections) -> None:
+    """Okta: data.events[] with the static Authorization value; target[0].id is the user."""
+    body = okta_body(okta_event("1ec7b2b5-0001", "00u1abcd"))
+    answer = _post(sender_client, "okta", body, {"Authorization": SENDER_ENV["OKTA_TOKEN"]})
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "okta", "1ec7b2b5-0001")
+    assert event is not None and event.external_id == "00u1abcd"
+    assert _job_args(conns) == [["okta", "1ec7b2b5-0001"]]
+
+
+def test_supabase_delete_gets_a_derived_event_id(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """Supabase database webhook: old_record.id is the external id; the id is derived."""
+    body = {
+        "type": "DELETE",
+        "table": "users",
+        "schema": "public",
+        "record": None,
+        "old_record": {"id": 42, "email": "x@example.com"},
+    }
+    answer = _post(
+        sender_client,
+        "supabase",
+        json.dumps(body).encode(),
+        {"Authorization": "Bearer " + SENDER_ENV["SUPABASE_TOKEN"]},
+    )
+    assert answer.status_code == 202, answer.json
+    event_id = derived_id("supabase", body)
+    assert answer.json["event_id"] == event_id
+    event = events.load(conns.text, "supabase", event_id)
+    assert event is not None and event.external_id == "42"
+
+
+def _keycloak_signature(body: bytes) -> str:
+    key = SENDER_ENV["KEYCLOAK_SECRET"].encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def test_keycloak_admin_user_delete_is_a_job(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """Keycloak (keycloak-events): X-Keycloak-Signature; the user id follows users/."""
+    raw = json.dumps(
+        {
+            "uid": "d2e0fe26-f8e6-4012-b22f-87f989c3c9e7",
+            "time": 1711651627565,
+            "realmId": "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464",
+            "authDetails": {"realmId": "master", "userId": "a1"},
+            "resourceType": "USER",
+            "operationType": "DELETE",
+            "resourcePath": "users/88251cc6-7408-4b31-a4c7-b2840d99b916",
+            "type": "admin.USER-DELETE",
+        }
+    ).encode()
+    answer = _post(
+        sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
+    )
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "keycloak", "d2e0fe26-f8e6-4012-b22f-87f989c3c9e7")
+    assert event is not None
+    assert event.external_id == "88251cc6-7408-4b31-a4c7-b2840d99b916"
+    assert event.occurred_at == 1711651627.565
+
+
+def test_github_style_hook_uses_the_delivery_header_as_event_id(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """github-style: X-Hub-Signature-256 (sha256=hex); X-GitHub-Delivery is the event id."""
+    raw = json.dumps({"action": "deleted", "contact": {"id": "ct-5"}}).encode()
+    digest = hmac.new(SENDER_ENV["GITHUB_SECRET"].encode(), raw, hashlib.sha256).hexdigest()
+    headers = {
+        "X-Hub-Signature-256": "sha256=" + digest,
+        "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+    }
+    answer = _post(sender_client, "github", raw, headers)
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "github", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+    assert event is not None and event.external_id == "ct-5"
+
+
+def test_unsigned_source_accepts_without_a_signature(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """scheme none with insecure_allow_unsigned = true: accepted without any header."""
+    raw = json.dumps({"id": "u-evt-1", "type": "contact.deleted", "data": {"id": "c-1"}})
+    answer = _post(sender_client, "unsigned", raw.encode(), {})
+    assert answer.status_code == 202, answer.json
+    assert _job_args(conns) == [["unsigned", "u-evt-1"]]
+
+
+def test_both_secrets_of_a_rotation_are_accepted_over_http(conns: Connections) -> None:
+    """STRIPE_SECRET holding old and new secrets: deliveries signed with either are 202."""
+    settings = sender_settings(env={"STRIPE_SECRET": "whsec_old_one whsec_new_one"})
+    client = create_app(settings, redis=conns).test_client()
+    for n, secret in enumerate(("whsec_old_one", "whsec_new_one")):
+        raw = json.dumps(
+            {
+                "id": f"evt_rot_{n}",
+                "type": "customer.deleted",
+                "data": {"object": {"id": f"cus_{n}"}},
+            }
+        )
+        header = stripe.WebhookSignature.generate_signature_header(raw, secret)
+        answer = _post(client, "stripe", raw.encode(), {"Stripe-Signature": header})
+        assert answer.status_code == 202, (secret, answer.json)
+    assert len(_job_args(conns)) == 2
