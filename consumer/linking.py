@@ -37,6 +37,7 @@ class LinkReport:
     linked: int = 0
     unchanged: int = 0
     erasures: list[str] = field(default_factory=list)
+    spared: int = 0  # links to a tombstoned id made after its deletion: they stay
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
 
@@ -46,6 +47,7 @@ class LinkReport:
             "linked": self.linked,
             "unchanged": self.unchanged,
             "erasures": self.erasures,
+            "spared": self.spared,
             "error_count": self.error_count,
             "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
         }
@@ -93,10 +95,14 @@ def _flush(
             report.linked += 1
         else:
             report.unchanged += 1
-        if done.deleted_at is not None and done.mapping.linked_at <= done.deleted_at:
+        if done.deleted_at is None:
+            continue
+        if done.mapping.linked_at <= done.deleted_at:
             report.erasures.append(
                 erase_late_link(r, queue, settings, done.mapping, done.deleted_at, now)
             )
+        else:
+            report.spared += 1
     if progress is not None:
         progress(len(batch))
     batch.clear()

@@ -4,6 +4,9 @@ A file is refused as a whole (InvalidFile) when it is empty or its CSV header la
 required column or has an unknown one. Otherwise bad rows are reported with their line
 numbers and skipped; the good rows are imported. Duplicate rows are not errors: linking the
 same record twice is idempotent. The file is streamed, never read into memory at once.
+
+A row without linked_at was linked at an unknown time (a backfill): it is stored as
+UNKNOWN (0), older than every event and tombstone, and an existing link keeps its own time.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from consumer.models import (
 from consumer.sources.fields import parse_time
 
 REQUIRED = ("source", "object", "external_id", "record_id")
+UNKNOWN = 0.0  # linked_at of a link whose time nobody knows
 COLUMNS = (*REQUIRED, "linked_at")
 
 
@@ -47,7 +51,7 @@ class RowError:
     reason: str
 
 
-def read_rows(lines: Iterable[str], now: float) -> Iterator[Row | RowError]:
+def read_rows(lines: Iterable[str]) -> Iterator[Row | RowError]:
     """Rows and row errors in file order; JSON lines if the first non-blank line starts '{'."""
     it = iter(lines)
     skipped = 0
@@ -60,11 +64,11 @@ def read_rows(lines: Iterable[str], now: float) -> Iterator[Row | RowError]:
     first = first.removeprefix("\ufeff")
     rest = itertools.chain([first], it)
     if first.lstrip().startswith("{"):
-        return _jsonl(rest, now, skipped)
-    return _csv(rest, now, skipped)
+        return _jsonl(rest, skipped)
+    return _csv(rest, skipped)
 
 
-def _csv(lines: Iterable[str], now: float, offset: int) -> Iterator[Row | RowError]:
+def _csv(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
     reader = csv.DictReader(lines)
     names = [n.strip() for n in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in names]
@@ -76,19 +80,19 @@ def _csv(lines: Iterable[str], now: float, offset: int) -> Iterator[Row | RowErr
             + (f"; unknown {','.join(unknown)}" if unknown else "")
         )
     reader.fieldnames = names
-    return _csv_rows(reader, now, offset)
+    return _csv_rows(reader, offset)
 
 
-def _csv_rows(reader: csv.DictReader[str], now: float, offset: int) -> Iterator[Row | RowError]:
+def _csv_rows(reader: csv.DictReader[str], offset: int) -> Iterator[Row | RowError]:
     for row in reader:
         line = reader.line_num + offset
         if None in row:
             yield RowError(line, f"more fields than the {len(reader.fieldnames or [])} columns")
         else:
-            yield _row(row, line, now)
+            yield _row(row, line)
 
 
-def _jsonl(lines: Iterable[str], now: float, offset: int) -> Iterator[Row | RowError]:
+def _jsonl(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
     for number, line in enumerate(lines, start=offset + 1):
         if not line.strip():
             continue
@@ -104,10 +108,10 @@ def _jsonl(lines: Iterable[str], now: float, offset: int) -> Iterator[Row | RowE
         if unknown:
             yield RowError(number, f"unknown key(s) {','.join(unknown)}")
             continue
-        yield _row(row, number, now)
+        yield _row(row, number)
 
 
-def _row(row: dict[str, Any], line: int, now: float) -> Row | RowError:
+def _row(row: dict[str, Any], line: int) -> Row | RowError:
     try:
         source = str(row.get("source") or "")
         if not SOURCE_NAME.match(source):
@@ -119,7 +123,7 @@ def _row(row: dict[str, Any], line: int, now: float) -> Row | RowError:
         return RowError(line, str(e))
     given = row.get("linked_at")
     if given in (None, ""):
-        return Row(Mapping(source, obj, external_id, record_id, now), line, True)
+        return Row(Mapping(source, obj, external_id, record_id, UNKNOWN), line, True)
     linked_at = parse_time(given)
     if linked_at is None:
         return RowError(line, "linked_at is not ISO 8601 with a time zone, or unix time")
@@ -133,11 +137,16 @@ def write_rows(found: Iterable[Mapping], out: IO[str], fmt: str = "csv") -> int:
     if fmt == "csv":
         writer.writerow(COLUMNS)
     for m in found:
-        at = datetime.fromtimestamp(m.linked_at, UTC).isoformat().replace("+00:00", "Z")
+        at = "" if m.linked_at == UNKNOWN else _iso(m.linked_at)
         values = (m.source, m.object, m.external_id, m.record_id, at)
         if fmt == "csv":
             writer.writerow(values)
         else:
-            out.write(json.dumps(dict(zip(COLUMNS, values, strict=True))) + "\n")
+            row = {k: v for k, v in zip(COLUMNS, values, strict=True) if v}
+            out.write(json.dumps(row) + "\n")
         written += 1
     return written
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -8,12 +8,11 @@ import json
 import pytest
 
 from consumer.errors import InvalidFile
-from consumer.mapfile import Row, RowError, read_rows, write_rows
+from consumer.mapfile import UNKNOWN, Row, RowError, read_rows, write_rows
 from consumer.models import Mapping
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 RID2 = "0a2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
-NOW = 1_700_000_000.0
 
 
 def _obj(external_id: str, record_id: str) -> dict[str, str]:
@@ -26,13 +25,13 @@ def _obj(external_id: str, record_id: str) -> dict[str, str]:
 
 
 def _read(text: str) -> list[Row | RowError]:
-    return list(read_rows(io.StringIO(text), NOW))
+    return list(read_rows(io.StringIO(text)))
 
 
-def test_csv_rows_become_mappings_linked_now_when_no_linked_at() -> None:
-    """A CSV row without linked_at links at the import time and keeps an existing link's time."""
+def test_csv_row_without_linked_at_is_linked_at_an_unknown_time() -> None:
+    """No linked_at: UNKNOWN (older than any event), and an existing link keeps its time."""
     (row,) = _read(f"source,object,external_id,record_id\nuserdb,contacts,u-1,{RID.upper()}\n")
-    assert row == Row(Mapping("userdb", "contacts", "u-1", RID, NOW), 2, True)
+    assert row == Row(Mapping("userdb", "contacts", "u-1", RID, UNKNOWN), 2, True)
 
 
 def test_csv_linked_at_in_iso_8601_is_used() -> None:
@@ -142,7 +141,7 @@ def test_export_reads_back_as_the_same_mappings(fmt: str) -> None:
     """write_rows produces an import file that reads back to the same links and times."""
     found = [
         Mapping("userdb", "contacts", "u,1", RID, 1704067200.25),
-        Mapping("userdb", "contacts", 'u"2', RID2, 1704067201.0),
+        Mapping("userdb", "contacts", 'u"2', RID2, UNKNOWN),
     ]
     out = io.StringIO()
     assert write_rows(found, out, fmt) == 2

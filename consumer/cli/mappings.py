@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TextIO
 
 import click
@@ -40,7 +41,9 @@ def _report_text(report: LinkReport) -> str:
     lines.append(f"linked {report.linked}, already linked {report.unchanged}")
     lines.append(f"skipped {report.error_count} bad line(s)" if report.error_count else "")
     if report.erasures:
-        lines.append(f"{len(report.erasures)} tombstoned id(s): erasure enqueued")
+        lines.append(f"{len(report.erasures)} link(s) to erased ids: erasure enqueued")
+    if report.spared:
+        lines.append(f"{report.spared} link(s) to erased ids made after the erasure: kept")
     return "\n".join(line for line in lines if line)
 
 
@@ -60,7 +63,7 @@ def import_(file: TextIO, as_json: bool) -> None:
     stderr = sys.stderr
     with click.progressbar(length=size, label="importing", hidden=hidden, file=stderr) as bar:
         try:
-            rows = read_rows(_counted(file, bar.update), time.time())
+            rows = read_rows(_counted(file, bar.update))
             report = link_rows(conns.text, erasure_queue(conns.raw), settings, rows, time.time())
         except InvalidFile as e:
             fail(f"{getattr(file, 'name', 'file')}: refused: {e}")
@@ -105,10 +108,17 @@ def get(source: str, object_slug: str, external_id: str, as_json: bool) -> None:
     """Show the record ids linked to one external id."""
     r = _conns(get_settings()).text
     found = store.get(r, source, object_slug, external_id)
-    rows = [{"record_id": m.record_id, "linked_at": m.linked_at} for m in found]
-    emit(rows, as_json, "\n".join(f"{m.record_id}  linked {m.linked_at}" for m in found) or "-")
+    rows = [{"record_id": m.record_id, "linked_at": m.linked_at or None} for m in found]
+    text = "\n".join(f"{m.record_id}  linked {_when(m.linked_at)}" for m in found)
+    emit(rows, as_json, text or "-")
     if not found:
         fail(f"no mapping for {source}/{object_slug}/{external_id}")
+
+
+def _when(linked_at: float) -> str:
+    if not linked_at:
+        return "at an unknown time"
+    return datetime.fromtimestamp(linked_at, UTC).isoformat(timespec="seconds")
 
 
 @mappings.command("set")

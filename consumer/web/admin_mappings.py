@@ -51,7 +51,8 @@ def _checked(source: str, obj: str, external_id: str) -> tuple[str, str, str]:
 
 def _listing(source: str, obj: str, external_id: str) -> dict[str, Any]:
     found = store.get(current_app.config["REDIS"], source, obj, external_id)
-    records = [{"record_id": m.record_id, "linked_at": m.linked_at} for m in found]
+    # linked_at null: imported without a time (older than any event).
+    records = [{"record_id": m.record_id, "linked_at": m.linked_at or None} for m in found]
     return {"source": source, "object": obj, "external_id": external_id, "records": records}
 
 
@@ -112,7 +113,7 @@ def bulk() -> ResponseReturnValue:
     if text.lstrip()[:1] not in ("{", ""):
         return _error(400, "invalid_body", "The body must be JSON lines, one mapping object each.")
     try:
-        report = _link(read_rows(text.splitlines(keepends=True), current_app.config["CLOCK"]()))
+        report = _link(read_rows(text.splitlines(keepends=True)))
     except InvalidFile as e:
         return _error(400, "invalid_body", f"Nothing to import: {e}.")
     if report.error_count and not (report.linked or report.unchanged):
