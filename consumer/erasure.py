@@ -86,17 +86,19 @@ def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     if records and not any(rec.created for rec in records):
         return [_erase_record(ctx, event, target.object, rec) for rec in records]
     outcomes = [_erase_record(ctx, event, target.object, rec) for rec in records]
-    _tombstone(ctx, event, target.object)
+    _tombstone(ctx, event, target)
     return outcomes or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
 
 
-def _tombstone(ctx: Context, event: Event, obj: str) -> None:
+def _tombstone(ctx: Context, event: Event, target: Target) -> None:
     """Keep (source, external_id, deleted_at); erase links that raced in while we looked."""
     now = ctx.clock()
     ttl = int(ctx.settings.retention.tombstone_days * 86400)
     ctx.r.set(keys.tombstone(event.source, event.external_id), repr(now), ex=ttl)
+    if "store" not in target.resolve:
+        return
     # A link written between our lookup and the tombstone saw no tombstone: catch it here.
-    for m in mappings.get(ctx.r, event.source, obj, event.external_id):
+    for m in mappings.get(ctx.r, event.source, target.object, event.external_id):
         if m.linked_at <= now:
             erase_late_link(ctx.r, ctx.queue, ctx.settings, m, now, now)
 
@@ -127,9 +129,9 @@ def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
 
 def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name: str) -> Outcome:
     """Delete the record assert: created: the outcome stays not_mapped (nothing was found)."""
-    status = 0 if ctx.settings.zeeg.dry_run else _call_delete(ctx, event, obj, rec.record_id)
+    status = _call_delete(ctx, event, obj, rec.record_id)
     detail = "no match; assert: created this record and deleted it"
-    outcome = Outcome(obj, models.NOT_MAPPED, rec.record_id, status or None, detail)
+    outcome = Outcome(obj, models.NOT_MAPPED, rec.record_id, status, detail)
     return _record(ctx, event, outcome, field_name)
 
 

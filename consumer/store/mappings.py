@@ -15,18 +15,27 @@ from redis.client import Pipeline
 from consumer.models import Mapping
 from consumer.store import keys
 
-# KEYS[1] mapping hash, KEYS[2] tombstone; ARGV: record id, linked_at, "1" to keep an existing
-# linked_at. Returns {1 if the link is new, the linked_at in effect, the tombstone or false}.
-# One script per row keeps the write and the tombstone check atomic and one round trip.
+# Per row i: KEYS[2i-1] mapping hash, KEYS[2i] tombstone; ARGV[3i-2..3i] record id, linked_at,
+# "1" to keep an existing linked_at. Returns per row {1 if new, linked_at in effect, tombstone
+# or false}. Atomic, so a link and its tombstone check cannot interleave with an erasure; many
+# rows a call because client-side command packing, not Redis, bounds the import rate.
 _LINK = """
-local new
-if ARGV[3] == '1' then
-  new = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-else
-  new = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local out = {}
+for i = 1, #KEYS / 2 do
+  local key, rid, at = KEYS[2 * i - 1], ARGV[3 * i - 2], ARGV[3 * i - 1]
+  local new
+  if ARGV[3 * i] == '1' then
+    new = redis.call('HSETNX', key, rid, at)
+  else
+    new = redis.call('HSET', key, rid, at)
+  end
+  out[3 * i - 2] = new
+  out[3 * i - 1] = redis.call('HGET', key, rid)
+  out[3 * i] = redis.call('GET', KEYS[2 * i])
 end
-return {new, redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}
+return out
 """
+ROWS_PER_CALL = 100
 
 
 @dataclass(frozen=True)
@@ -47,13 +56,20 @@ def put_many(r: redis.Redis, rows: Sequence[tuple[Mapping, bool]]) -> list[Linke
     """Write links in one pipeline; a row's flag keeps an existing linked_at when true."""
     script = r.register_script(_LINK)
     with r.pipeline(transaction=False) as pipe:
-        for m, keep in rows:
-            key = keys.mapping(m.source, m.object, m.external_id)
-            tomb = keys.tombstone(m.source, m.external_id)
-            script(keys=[key, tomb], args=[m.record_id, repr(m.linked_at), int(keep)], client=pipe)
-        replies = pipe.execute()
+        for start in range(0, len(rows), ROWS_PER_CALL):
+            keys_: list[str] = []
+            args: list[str | int] = []
+            for m, keep in rows[start : start + ROWS_PER_CALL]:
+                keys_ += [
+                    keys.mapping(m.source, m.object, m.external_id),
+                    keys.tombstone(m.source, m.external_id),
+                ]
+                args += [m.record_id, repr(m.linked_at), int(keep)]
+            script(keys=keys_, args=args, client=pipe)
+        replies = [value for reply in pipe.execute() for value in reply]
     out = []
-    for (m, _), (new, at, tomb) in zip(rows, replies, strict=True):
+    for i, (m, _) in enumerate(rows):
+        new, at, tomb = replies[3 * i : 3 * i + 3]
         effective = Mapping(m.source, m.object, m.external_id, m.record_id, float(at))
         out.append(Linked(effective, bool(new), None if tomb is None else float(tomb)))
     return out
