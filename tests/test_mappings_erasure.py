@@ -166,3 +166,37 @@ def test_assert_resolver_is_skipped_in_dry_run(
     drain(settings, conns)
     assert sandbox.state.requests() == []
     assert _outcomes(conns, "evt-dry", "contacts") == ["not_mapped"]
+
+
+def test_late_link_erases_only_its_record_without_asking_other_resolvers(
+    conns: Connections, sandbox: Sandbox, redis_server: RedisServer
+) -> None:
+    """The late-link erasure deletes the one linked record; an assert: chain is not consulted."""
+    settings = _settings(sandbox, redis_server, {"object": "contacts", "resolve": ["assert:ext"]})
+    conns.text.set(keys.tombstone("userdb", "u-ll"), repr(time.time()))
+    (rid,) = sandbox.state.seed("contacts", [{"attributes": {"ext": "u-ll"}}])
+    (other,) = sandbox.state.seed("contacts", [{"attributes": {"ext": "u-ll"}}])
+    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,contacts,u-ll,{rid}\n"])
+    link_rows(conns.text, erasure_queue(conns.raw), settings, rows, time.time())
+    drain(settings, conns)
+    assert [(r["method"], r["path"]) for r in sandbox.state.requests()] == [
+        ("DELETE", f"/crm/contacts/{rid}")
+    ]
+    assert list(sandbox.state.records["contacts"]) == [other]
+
+
+def test_late_link_spares_a_record_relinked_after_the_deletion_before_its_job_ran(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """If the link is re-dated after the deletion before the job runs, the job finds it stale."""
+    deleted_at = time.time()
+    conns.text.set(keys.tombstone("userdb", "u-rd"), repr(deleted_at))
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,contacts,u-rd,{rid}\n"])
+    (event_id,) = link_rows(
+        conns.text, erasure_queue(conns.raw), settings, rows, time.time()
+    ).erasures
+    mappings.put(conns.text, Mapping("userdb", "contacts", "u-rd", rid, deleted_at + 60))
+    drain(settings, conns)
+    assert _outcomes(conns, event_id, "contacts") == ["stale"]
+    assert rid in sandbox.state.records["contacts"]

@@ -100,12 +100,27 @@ def unlink(r: redis.Redis, source: str, obj: str, external_id: str, rid: str | N
 
 
 def scan(r: redis.Redis, source: str | None = None, obj: str | None = None) -> Iterator[Mapping]:
-    """Every stored link, optionally of one source and object (SCAN: no blocking)."""
+    """Every stored link, optionally of one source and object (SCAN: Redis is not blocked)."""
     # Sources and slugs are validated and hold no glob characters.
     pattern = keys.mapping(source or "*", obj or "*", "*")
     head = len(keys.mapping("", "", "")) - 2  # the prefix without the two separators
+    batch: list[tuple[str, str, str]] = []
     for key in r.scan_iter(match=pattern, count=1000):
         src, slug, external_id = str(key)[head:].split(":", 2)
-        if (source and src != source) or (obj and slug != obj):
-            continue
-        yield from get(r, src, slug, external_id)
+        if (source is None or src == source) and (obj is None or slug == obj):
+            batch.append((src, slug, external_id))
+        if len(batch) >= 1000:
+            yield from _fetch(r, batch)
+    yield from _fetch(r, batch)
+
+
+def _fetch(r: redis.Redis, batch: list[tuple[str, str, str]]) -> Iterator[Mapping]:
+    """The links of a batch of external ids, read in one pipeline."""
+    with r.pipeline(transaction=False) as pipe:
+        for ids in batch:
+            pipe.hgetall(keys.mapping(*ids))
+        found = pipe.execute()
+    for (src, slug, external_id), data in zip(batch, found, strict=True):
+        links = [Mapping(src, slug, external_id, rid, float(at)) for rid, at in data.items()]
+        yield from sorted(links, key=lambda m: (m.linked_at, m.record_id))
+    batch.clear()

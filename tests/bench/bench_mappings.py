@@ -18,7 +18,7 @@ import redis
 
 from consumer.linking import link_rows
 from consumer.mapfile import read_rows
-from consumer.store import keys
+from consumer.store import keys, mappings
 from consumer.store.connection import connect
 from consumer.store.queue import erasure_queue
 from tests.helpers import RedisServer, make_settings
@@ -61,6 +61,10 @@ def run(url: str, rows: int, directory: Path) -> None:
     after = int(conns.text.info("memory")["used_memory"])
     assert report.linked == rows and report.error_count == 0
     print(f"import: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s")
+    started = time.perf_counter()
+    exported = sum(1 for _ in mappings.scan(conns.text))
+    elapsed = time.perf_counter() - started
+    print(f"export: {exported} links in {elapsed:.1f} s = {exported / elapsed:,.0f} links/s")
     usage = memory_per_mapping(conns.text, rows)
     print(f"MEMORY USAGE per mapping key (mean of 1000): {usage:.0f} bytes")
     print(f"used_memory growth per mapping (incl. keyspace): {(after - before) / rows:.0f} bytes")
