@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.context import Context
+from consumer.crm import RecordPage
 from consumer.errors import InvalidIdentifier, ZeegTransient
 from consumer.linking import link_rows
 from consumer.mapfile import Row, RowError
@@ -56,30 +57,42 @@ def sync(
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncReport:
     """Link every record of obj by attribute, resuming from a saved cursor if there is one."""
-    check_object_slug(obj)
-    if not ATTRIBUTE.match(attribute):
-        raise InvalidIdentifier(f"invalid attribute name {attribute!r}")
-    cursor = keys.sync_cursor(source, obj, attribute)
+    cursor = _cursor(source, obj, attribute)
     report, count = _load(ctx, cursor, count)
     while True:
         page = _fetch(ctx, obj, report.page, count, sleep)
         _link_page(ctx, source, obj, attribute, page.records, report, count)
-        report.total_pages = page.total_pages
-        if page.next_page is None or report.page >= page.total_pages:
-            ctx.r.delete(cursor)
-            report.complete = True
-        else:
-            report.page += 1
-            _save(ctx, cursor, report, count)
+        _advance(ctx, cursor, report, page, count)
         if on_page is not None:
             on_page(report)
         if report.complete:
             return report
 
 
+def _advance(ctx: Context, cursor: str, report: SyncReport, page: RecordPage, count: int) -> None:
+    """Save the next page in the cursor, or drop the cursor after the last page."""
+    report.total_pages = max(page.total_pages, report.page)
+    # nextPage or totalPages may say there is more; an empty page never does.
+    more = page.next_page is not None or report.page < page.total_pages
+    if more and page.records:
+        report.page += 1
+        _save(ctx, cursor, report, count)
+    else:
+        ctx.r.delete(cursor)
+        report.complete = True
+
+
 def reset(ctx: Context, source: str, obj: str, attribute: str) -> bool:
     """Forget a saved cursor so the next sync starts at page 1; True if there was one."""
-    return bool(ctx.r.delete(keys.sync_cursor(source, obj, attribute)))
+    return bool(ctx.r.delete(_cursor(source, obj, attribute)))
+
+
+def _cursor(source: str, obj: str, attribute: str) -> str:
+    """The cursor key, once the object slug and attribute name are checked."""
+    check_object_slug(obj)
+    if not ATTRIBUTE.match(attribute):
+        raise InvalidIdentifier(f"invalid attribute name {attribute!r}")
+    return keys.sync_cursor(source, obj, attribute)
 
 
 _COUNTERS = ("records", "linked", "unchanged", "skipped", "erasures")
@@ -103,7 +116,9 @@ def _save(ctx: Context, cursor: str, report: SyncReport, count: int) -> None:
     ctx.r.hset(cursor, mapping=state)  # type: ignore[arg-type]
 
 
-def _fetch(ctx: Context, obj: str, page: int, count: int, sleep: Callable[[float], None]) -> Any:
+def _fetch(
+    ctx: Context, obj: str, page: int, count: int, sleep: Callable[[float], None]
+) -> RecordPage:
     """One list call, rate-limited like deletions; transient errors retried with backoff."""
     zeeg, delivery = ctx.settings.zeeg, ctx.settings.delivery
     for attempt in range(1, delivery.max_attempts + 1):

@@ -178,3 +178,24 @@ def test_sync_command_links_records_and_reports(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["linked"] == 3
     assert len(list(mappings.scan(conns.text))) == 3
+
+
+def test_sync_command_resumes_from_a_saved_cursor_and_says_so(
+    cli: CliRunner, sandbox: Sandbox, conns: Connections
+) -> None:
+    """A cursor left by an interrupted run: the command resumes there and reports it."""
+    sandbox.state.seed("contacts", [{"attributes": {"ext": f"s-{i}"}} for i in range(4)])
+    cursor = keys.sync_cursor("userdb", "contacts", "ext")
+    conns.text.hset(cursor, mapping={"page": 2, "count": 2, "total_pages": 2})
+    args = ("sync", "--source", "userdb", "--object", "contacts", "--attribute", "ext")
+    result = _run(cli, *args)
+    assert result.exit_code == 0, result.output
+    assert "resumed at page 2" in result.stdout
+    assert len(list(mappings.scan(conns.text))) == 2
+
+
+def test_sync_command_refuses_a_bad_attribute_name(cli: CliRunner) -> None:
+    """An attribute name that could not be one is refused with one line."""
+    args = ("sync", "--source", "userdb", "--object", "contacts", "--attribute", "a:b")
+    result = _run(cli, *args, "--restart")
+    assert result.exit_code == 1 and "invalid attribute name" in result.stderr

@@ -31,14 +31,19 @@ def sync_(
     if source not in settings.sources:
         fail(f"source {source!r} is not configured")
     ctx = build_context(settings)
-    if restart:
-        reset(ctx, source, object_slug, attribute)
+    try:
+        if restart:
+            reset(ctx, source, object_slug, attribute)
+    except InvalidIdentifier as e:
+        fail(str(e))
     stderr = sys.stderr
     with click.progressbar(length=1, label="syncing", hidden=as_json, file=stderr) as bar:
 
         def on_page(report: SyncReport) -> None:
+            """Advance the bar a page; its length follows Zeeg's totalPages."""
             bar.length = max(report.total_pages, 1)
-            bar.update(1)
+            done = report.page if report.complete else report.page - 1
+            bar.update(done - bar.pos)
 
         try:
             report = sync(ctx, source, object_slug, attribute, count, on_page=on_page)
@@ -46,11 +51,13 @@ def sync_(
             fail(str(e))
         except ZeegError as e:
             fail(f"sync stopped ({e}); run the same command again to resume")
+    emit(dataclasses.asdict(report), as_json, _text(report))
+
+
+def _text(report: SyncReport) -> str:
     text = (
         f"{report.records} record(s) on {report.total_pages} page(s): linked {report.linked}, "
         f"already linked {report.unchanged}, skipped {report.skipped}, "
         f"erasures enqueued {report.erasures}"
     )
-    if report.resumed_from:
-        text = f"resumed at page {report.resumed_from}\n{text}"
-    emit(dataclasses.asdict(report), as_json, text)
+    return f"resumed at page {report.resumed_from}\n{text}" if report.resumed_from else text
