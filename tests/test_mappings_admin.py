@@ -140,3 +140,11 @@ def test_mappings_api_is_404_when_the_admin_api_is_off(client: FlaskClient) -> N
     """No CONSUMER_ADMIN_TOKEN configured: the routes do not exist."""
     assert client.get(URL, headers=AUTH).status_code == 404
     assert client.put(URL, json={"record_id": RID}, headers=AUTH).status_code == 404
+
+
+def test_put_for_a_source_that_is_not_configured_is_422(admin: FlaskClient) -> None:
+    """A link for an unknown source could never be used: refused, nothing stored."""
+    url = "/admin/mappings/nosuch/contacts/u-1"
+    answer = admin.put(url, json={"record_id": RID}, headers=AUTH)
+    assert (answer.status_code, answer.json["error"]) == (422, "invalid_field")
+    assert admin.get(url, headers=AUTH).status_code == 404
