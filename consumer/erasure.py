@@ -2,6 +2,11 @@
 
 Each record's outcome is written as it happens (event hash, audit stream, trail), so a re-run
 of the same event skips records already done and never deletes twice.
+
+Resolvers, in the target's order: `payload:<path>` (ids the event carried), `store` (the
+mapping store), `assert:<attribute>` (Zeeg's upsert with matchingAttribute = the external id;
+not read-only: a match is updated with the value it already has, no match creates a record
+that is deleted at once; skipped in dry-run). Nothing found leaves a tombstone.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from typing import Any
 
 from consumer import models
 from consumer.context import Context
-from consumer.errors import ZeegError
+from consumer.errors import InvalidIdentifier, ZeegError, ZeegRejected
+from consumer.linking import LATE_LINK, erase_late_link
 from consumer.models import Event, Outcome
 from consumer.settings import Target
 from consumer.store import audit, events, keys, mappings, metrics
@@ -23,14 +29,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Record:
-    """A resolved record id, with when it was linked if it came from the mapping store."""
+    """A resolved record id; linked_at when known (stale guard); created by assert: or not."""
 
     record_id: str
     linked_at: float | None = None
+    created: bool = False
 
 
 def resolve(ctx: Context, event: Event, target: Target) -> list[Record]:
     """Record ids for one target: the first resolver in the chain that finds any wins."""
+    if event.event_type == LATE_LINK:
+        return _late_link(ctx, event, target.object)
     for step in target.resolve:
         if step.startswith("payload:") and event.hints.get(target.object):
             return [Record(rid) for rid in event.hints[target.object]]
@@ -38,18 +47,60 @@ def resolve(ctx: Context, event: Event, target: Target) -> list[Record]:
             found = mappings.get(ctx.r, event.source, target.object, event.external_id)
             if found:
                 return [Record(m.record_id, m.linked_at) for m in found]
+        if step.startswith("assert:") and not ctx.settings.zeeg.dry_run:
+            return [_assert(ctx, event, target.object, step[len("assert:") :])]
     return []
+
+
+def _late_link(ctx: Context, event: Event, obj: str) -> list[Record]:
+    """A late-link erasure concerns exactly the record it names, never the whole chain."""
+    linked = {
+        m.record_id: m.linked_at for m in mappings.get(ctx.r, event.source, obj, event.external_id)
+    }
+    return [Record(rid, linked.get(rid)) for rid in event.hints.get(obj, ())]
+
+
+def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
+    """Upsert by attribute = external id: 200 is the record to delete, 201 one we created.
+
+    The created id is kept on the event first, so a retry whose upsert now matches the
+    record we created still knows it as ours (not_mapped, not deleted).
+    """
+    try:
+        result = ctx.zeeg.upsert(obj, {attribute: event.external_id}, attribute)
+    except InvalidIdentifier as e:
+        raise ZeegRejected(f"upsert answered without a valid record id: {e}") from e
+    key, field_name = keys.event(event.source, event.event_id), f"a:{obj}"
+    if result.created:
+        ctx.r.hset(key, field_name, result.record_id)
+        return Record(result.record_id, None, created=True)
+    if ctx.r.hget(key, field_name) == result.record_id:
+        return Record(result.record_id, None, created=True)
+    # createdAt as linked_at: a contact re-created after the event survives its replay.
+    return Record(result.record_id, result.created_at)
 
 
 def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     """Erase the records of one target, recording each outcome as it happens."""
     records = resolve(ctx, event, target)
-    if not records:
-        now = ctx.clock()
-        ttl = int(ctx.settings.retention.tombstone_days * 86400)
-        ctx.r.set(keys.tombstone(event.source, event.external_id), repr(now), ex=ttl)
-        return [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
-    return [_erase_record(ctx, event, target.object, rec) for rec in records]
+    if records and not any(rec.created for rec in records):
+        return [_erase_record(ctx, event, target.object, rec) for rec in records]
+    outcomes = [_erase_record(ctx, event, target.object, rec) for rec in records]
+    _tombstone(ctx, event, target)
+    return outcomes or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
+
+
+def _tombstone(ctx: Context, event: Event, target: Target) -> None:
+    """Keep (source, external_id, deleted_at); erase links that raced in while we looked."""
+    now = ctx.clock()
+    ttl = int(ctx.settings.retention.tombstone_days * 86400)
+    ctx.r.set(keys.tombstone(event.source, event.external_id), repr(now), ex=ttl)
+    if "store" not in target.resolve:
+        return
+    # A link written between our lookup and the tombstone saw no tombstone: catch it here.
+    for m in mappings.get(ctx.r, event.source, target.object, event.external_id):
+        if m.linked_at <= now:
+            erase_late_link(ctx.r, ctx.queue, ctx.settings, m, now, now)
 
 
 def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
@@ -57,6 +108,8 @@ def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     earlier = ctx.r.hget(keys.event(event.source, event.event_id), field_name)
     if earlier:  # done in an earlier run of this same event
         return Outcome(**json.loads(str(earlier)))
+    if rec.created:
+        return _erase_created(ctx, event, obj, rec, field_name)
     if _is_stale(rec, event):
         return _record(ctx, event, Outcome(obj, models.STALE, rec.record_id), field_name)
     if ctx.settings.zeeg.dry_run:
@@ -71,6 +124,14 @@ def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
         ctx.r.set(marker, f"{event.source}/{event.event_id}", ex=ttl)
     mappings.remove(ctx.r, event.source, obj, event.external_id, rec.record_id)
+    return _record(ctx, event, outcome, field_name)
+
+
+def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name: str) -> Outcome:
+    """Delete the record assert: created: the outcome stays not_mapped (nothing was found)."""
+    status = _call_delete(ctx, event, obj, rec.record_id)
+    detail = "no match; assert: created this record and deleted it"
+    outcome = Outcome(obj, models.NOT_MAPPED, rec.record_id, status, detail)
     return _record(ctx, event, outcome, field_name)
 
 

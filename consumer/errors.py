@@ -10,6 +10,7 @@ ConsumerError                 root
 │   ├── UnsupportedMediaType  415
 │   └── FieldError            422 event id / external id missing or invalid
 ├── InvalidIdentifier         an object slug, record id or external id of the wrong shape
+├── InvalidFile               a mapping file refused as a whole (empty, wrong columns)
 ├── ZeegError                 a call to Zeeg that did not succeed
 │   ├── ZeegTransient         429, 5xx, timeout, connection: retry later
 │   ├── ZeegAuth              401, 403: pause delivery
@@ -83,6 +84,10 @@ class FieldError(RequestError):
 
 class InvalidIdentifier(ConsumerError):
     """An identifier does not have the shape required before it reaches a URL or key."""
+
+
+class InvalidFile(ConsumerError):
+    """A mapping import file that is refused as a whole: empty, or with the wrong columns."""
 
 
 class ZeegError(ConsumerError):

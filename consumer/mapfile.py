@@ -1,18 +1,25 @@
 """Read mapping import files (CSV with a header, or JSON lines), validating every row.
 
-Bad rows are reported with their line numbers and skipped; the good rows are imported.
+A file is refused as a whole (InvalidFile) when it is empty or its CSV header lacks a
+required column or has an unknown one. Otherwise bad rows are reported with their line
+numbers and skipped; the good rows are imported. Duplicate rows are not errors: linking the
+same record twice is idempotent. The file is streamed, never read into memory at once.
+
+A row without linked_at was linked at an unknown time (a backfill): it is stored as
+UNKNOWN (0), older than every event and tombstone, and an existing link keeps its own time.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO, Any
 
-from consumer.errors import InvalidIdentifier
+from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.models import (
     SOURCE_NAME,
     Mapping,
@@ -23,6 +30,17 @@ from consumer.models import (
 from consumer.sources.fields import parse_time
 
 REQUIRED = ("source", "object", "external_id", "record_id")
+UNKNOWN = 0.0  # linked_at of a link whose time nobody knows
+COLUMNS = (*REQUIRED, "linked_at")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One valid line; keep_linked_at when the file gave no linked_at (an existing one stays)."""
+
+    mapping: Mapping
+    line: int
+    keep_linked_at: bool
 
 
 @dataclass(frozen=True)
@@ -33,28 +51,49 @@ class RowError:
     reason: str
 
 
-def read_rows(stream: IO[str], now: float) -> Iterator[Mapping | RowError]:
-    """Mappings and row errors, in file order; the format is sniffed from the first byte."""
-    head = stream.read(1)
-    rest = io.StringIO(head + stream.read()) if head else io.StringIO("")
-    if head == "{":
-        yield from _jsonl(rest, now)
+def read_rows(lines: Iterable[str]) -> Iterator[Row | RowError]:
+    """Rows and row errors in file order; JSON lines if the first non-blank line starts '{'."""
+    it = iter(lines)
+    skipped = 0
+    for first in it:
+        if first.strip():
+            break
+        skipped += 1
     else:
-        yield from _csv(rest, now)
+        raise InvalidFile("the file is empty")
+    first = first.removeprefix("\ufeff")
+    rest = itertools.chain([first], it)
+    if first.lstrip().startswith("{"):
+        return _jsonl(rest, skipped)
+    return _csv(rest, skipped)
 
 
-def _csv(stream: IO[str], now: float) -> Iterator[Mapping | RowError]:
-    reader = csv.DictReader(stream)
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        yield RowError(1, f"header must have the columns {','.join(REQUIRED)}; missing {missing}")
-        return
+def _csv(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
+    reader = csv.DictReader(lines)
+    names = [n.strip() for n in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in names]
+    unknown = [c for c in names if c not in COLUMNS]
+    if missing or unknown:
+        raise InvalidFile(
+            f"line {offset + 1}: the header must be {','.join(REQUIRED)}[,linked_at]"
+            + (f"; missing {','.join(missing)}" if missing else "")
+            + (f"; unknown {','.join(unknown)}" if unknown else "")
+        )
+    reader.fieldnames = names
+    return _csv_rows(reader, offset)
+
+
+def _csv_rows(reader: csv.DictReader[str], offset: int) -> Iterator[Row | RowError]:
     for row in reader:
-        yield _mapping(row, reader.line_num, now)
+        line = reader.line_num + offset
+        if None in row:
+            yield RowError(line, f"more fields than the {len(reader.fieldnames or [])} columns")
+        else:
+            yield _row(row, line)
 
 
-def _jsonl(stream: IO[str], now: float) -> Iterator[Mapping | RowError]:
-    for number, line in enumerate(stream, start=1):
+def _jsonl(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
+    for number, line in enumerate(lines, start=offset + 1):
         if not line.strip():
             continue
         try:
@@ -65,10 +104,14 @@ def _jsonl(stream: IO[str], now: float) -> Iterator[Mapping | RowError]:
         if not isinstance(row, dict):
             yield RowError(number, "not a JSON object")
             continue
-        yield _mapping(row, number, now)
+        unknown = sorted(set(row) - set(COLUMNS))
+        if unknown:
+            yield RowError(number, f"unknown key(s) {','.join(unknown)}")
+            continue
+        yield _row(row, number)
 
 
-def _mapping(row: dict[str, Any], line: int, now: float) -> Mapping | RowError:
+def _row(row: dict[str, Any], line: int) -> Row | RowError:
     try:
         source = str(row.get("source") or "")
         if not SOURCE_NAME.match(source):
@@ -78,10 +121,32 @@ def _mapping(row: dict[str, Any], line: int, now: float) -> Mapping | RowError:
         record_id = check_record_id(str(row.get("record_id") or ""))
     except InvalidIdentifier as e:
         return RowError(line, str(e))
-    linked_at = now
-    if row.get("linked_at") not in (None, ""):
-        parsed = parse_time(row["linked_at"])
-        if parsed is None:
-            return RowError(line, "linked_at is not ISO 8601 or unix time")
-        linked_at = parsed
-    return Mapping(source, obj, external_id, record_id, linked_at)
+    given = row.get("linked_at")
+    if given in (None, ""):
+        return Row(Mapping(source, obj, external_id, record_id, UNKNOWN), line, True)
+    linked_at = parse_time(given)
+    if linked_at is None:
+        return RowError(line, "linked_at is not ISO 8601 with a time zone, or unix time")
+    return Row(Mapping(source, obj, external_id, record_id, linked_at), line, False)
+
+
+def write_rows(found: Iterable[Mapping], out: IO[str], fmt: str = "csv") -> int:
+    """Write mappings as an import file (csv or jsonl, linked_at in ISO 8601); the count."""
+    written = 0
+    writer = csv.writer(out, lineterminator="\n")
+    if fmt == "csv":
+        writer.writerow(COLUMNS)
+    for m in found:
+        at = "" if m.linked_at == UNKNOWN else _iso(m.linked_at)
+        values = (m.source, m.object, m.external_id, m.record_id, at)
+        if fmt == "csv":
+            writer.writerow(values)
+        else:
+            row = {k: v for k, v in zip(COLUMNS, values, strict=True) if v}
+            out.write(json.dumps(row) + "\n")
+        written += 1
+    return written
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -14,6 +14,7 @@ to loopback). Faults, settable with PUT /_sandbox/faults or Sandbox.set_faults()
 
 A fault is {"status": N, "retry_after": "2" | "date:2" | null, "delay_ms": N, "drop": bool,
 "only": "DELETE"}: answer status N, or sleep delay_ms first, or close the connection unanswered.
+"only" is a method, or a method and a path prefix ("DELETE /crm/contacts/") to aim at one call.
 """
 
 from __future__ import annotations
@@ -98,15 +99,16 @@ class SandboxState:
         with self.lock:
             return list(self.log)
 
-    def next_fault(self, method: str) -> dict[str, Any] | None:
+    def next_fault(self, method: str, path: str = "") -> dict[str, Any] | None:
         """The fault for this call, if any; consumes one scripted fault."""
+        call = f"{method} {path}"
         with self.lock:
             script = self.faults["script"]
             for i, fault in enumerate(script):
-                if fault.get("only") in (None, method):
+                if _aims_at(fault.get("only"), method, call):
                     return dict(script.pop(i))
             always = self.faults["always"]
-            if always and always.get("only") in (None, method):
+            if always and _aims_at(always.get("only"), method, call):
                 return dict(always)
             return self._rate_limited()
 
@@ -120,6 +122,13 @@ class SandboxState:
         mode = self.faults["retry_after"]
         hint = {"seconds": "1", "date": "date:1", "none": None}.get(mode, "1")
         return {"status": 429, "retry_after": hint}
+
+
+def _aims_at(only: str | None, method: str, call: str) -> bool:
+    """A fault applies to every call, to one method, or to calls under a method and path."""
+    return only in (None, method) or (
+        bool(only) and " " in str(only) and call.startswith(str(only))
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -229,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(401, "Unauthenticated.")
             return 401
         time.sleep(float(state.faults["latency_ms"]) / 1000.0)
-        fault = state.next_fault(method)
+        fault = state.next_fault(method, "/crm/" + "/".join(parts))
         if fault is not None:
             return self._fault(fault)
         status, payload = answer(state, method, parts, body, query)

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from consumer.crm import RecordPage, UpsertResult
 from consumer.errors import ZeegAuth, ZeegError, ZeegRejected, ZeegTransient
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import ZeegSettings
@@ -125,6 +126,24 @@ class ZeegClient:
         classify(response)
         record = _json(response).get("record") or {}
         return check_record_id(str(record.get("id", "")))
+
+    def list_records(self, obj: str, page: int, count: int) -> RecordPage:
+        """One page (from 1) of an object's records, count (1-100) per page."""
+        query = {"page": page, "count": count}
+        response = self._request("GET", f"/crm/{check_object_slug(obj)}", params=query)
+        classify(response)
+        return RecordPage.from_body(page, _json(response))
+
+    def upsert(self, obj: str, attributes: dict[str, Any], matching_attribute: str) -> UpsertResult:
+        """PUT ?matchingAttribute=: updates the matching record (200) or creates one (201)."""
+        response = self._request(
+            "PUT",
+            f"/crm/{check_object_slug(obj)}",
+            params={"matchingAttribute": matching_attribute},
+            json={"attributes": attributes},
+        )
+        classify(response)
+        return UpsertResult.from_body(response.status_code, _json(response))
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -1,56 +1,102 @@
-"""mappings import / get: the links from external ids to Zeeg record ids."""
+"""mappings import / export / get / set / delete / sync: links from external ids to records."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TextIO
 
 import click
 
 from consumer.cli import emit, fail, get_settings, main
-from consumer.mapfile import RowError, read_rows
-from consumer.models import Mapping
+from consumer.errors import InvalidFile, InvalidIdentifier
+from consumer.linking import LinkReport, link_rows
+from consumer.mapfile import Row, read_rows, write_rows
+from consumer.models import Mapping, check_external_id, check_object_slug, check_record_id
+from consumer.settings import Settings
+from consumer.sources.fields import parse_time
 from consumer.store import mappings as store
-from consumer.store.connection import connect
+from consumer.store.connection import Connections, connect
+from consumer.store.queue import erasure_queue
 
-BATCH = 1000
+PROGRESS_BYTES = 1 << 20  # files past 1 MiB get a progress bar
 
 
 @main.group()
 def mappings() -> None:
-    """Import and inspect mappings."""
+    """Import, export, inspect and sync mappings (external id -> Zeeg record ids)."""
+
+
+def _conns(settings: Settings) -> Connections:
+    return connect(settings.redis_url)
+
+
+def _report_text(report: LinkReport) -> str:
+    lines = [f"line {e.line}: {e.reason}" for e in report.errors]
+    if report.error_count > len(report.errors):
+        lines.append(f"... and {report.error_count - len(report.errors)} more bad line(s)")
+    lines.append(f"linked {report.linked}, already linked {report.unchanged}")
+    lines.append(f"skipped {report.error_count} bad line(s)" if report.error_count else "")
+    if report.erasures:
+        lines.append(f"{len(report.erasures)} link(s) to erased ids: erasure enqueued")
+    if report.spared:
+        lines.append(f"{report.spared} link(s) to erased ids made after the erasure: kept")
+    return "\n".join(line for line in lines if line)
 
 
 @mappings.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--json", "as_json", is_flag=True)
 def import_(file: TextIO, as_json: bool) -> None:
-    """Import a CSV (source,object,external_id,record_id[,linked_at]) or JSON-lines file."""
-    r = connect(get_settings().redis_url).text
-    imported, errors, batch = 0, [], []
-    for row in read_rows(file, time.time()):
-        if isinstance(row, RowError):
-            errors.append(row)
-            continue
-        batch.append(row)
-        if len(batch) >= BATCH:
-            imported += _write(r, batch)
-    imported += _write(r, batch)
-    report = {"imported": imported, "errors": [e.__dict__ for e in errors]}
-    text = "\n".join([f"line {e.line}: {e.reason}" for e in errors] + [f"imported {imported}"])
-    emit(report, as_json, text)
-    if errors and not imported:
-        fail(f"nothing imported: {len(errors)} bad line(s)")
+    """Import a CSV (source,object,external_id,record_id[,linked_at]) or JSON-lines file.
+
+    Bad lines are reported with their numbers and skipped (exit 1 if there were any);
+    re-importing the same file changes nothing.
+    """
+    settings = get_settings()
+    conns = _conns(settings)
+    size = _size(file)
+    hidden = size <= PROGRESS_BYTES or as_json
+    stderr = sys.stderr
+    with click.progressbar(length=size, label="importing", hidden=hidden, file=stderr) as bar:
+        try:
+            rows = read_rows(_counted(file, bar.update))
+            report = link_rows(conns.text, erasure_queue(conns.raw), settings, rows, time.time())
+        except InvalidFile as e:
+            fail(f"{getattr(file, 'name', 'file')}: refused: {e}")
+    emit(report.as_dict(), as_json, _report_text(report))
+    if report.error_count:
+        fail(f"{report.error_count} bad line(s) skipped")
 
 
-def _write(r: object, batch: list[Mapping]) -> int:
-    with r.pipeline(transaction=False) as pipe:  # type: ignore[attr-defined]
-        for m in batch:
-            store.put(pipe, m)
-        pipe.execute()
-    count = len(batch)
-    batch.clear()
-    return count
+def _size(file: TextIO) -> int:
+    try:
+        return os.fstat(file.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _counted(file: TextIO, update: Callable[[int], None]) -> Iterator[str]:
+    """The file's lines, advancing the progress bar by their length (bytes, near enough)."""
+    for line in file:
+        update(len(line))
+        yield line
+
+
+@mappings.command("export")
+@click.option("--source", help="Only this source.")
+@click.option("--object", "object_slug", help="Only this object.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+def export(source: str | None, object_slug: str | None, fmt: str, output: TextIO) -> None:
+    """Write every mapping as an import file (linked_at in ISO 8601); import takes it back."""
+    conns = _conns(get_settings())
+    write_rows(store.scan(conns.text, source, object_slug), output, fmt)
 
 
 @mappings.command("get")
@@ -60,9 +106,78 @@ def _write(r: object, batch: list[Mapping]) -> int:
 @click.option("--json", "as_json", is_flag=True)
 def get(source: str, object_slug: str, external_id: str, as_json: bool) -> None:
     """Show the record ids linked to one external id."""
-    r = connect(get_settings().redis_url).text
+    r = _conns(get_settings()).text
     found = store.get(r, source, object_slug, external_id)
-    rows = [{"record_id": m.record_id, "linked_at": m.linked_at} for m in found]
-    emit(rows, as_json, "\n".join(f"{m.record_id}  linked {m.linked_at}" for m in found) or "-")
+    rows = [{"record_id": m.record_id, "linked_at": m.linked_at or None} for m in found]
+    text = "\n".join(f"{m.record_id}  linked {_when(m.linked_at)}" for m in found)
+    emit(rows, as_json, text or "-")
     if not found:
         fail(f"no mapping for {source}/{object_slug}/{external_id}")
+
+
+def _when(linked_at: float) -> str:
+    if not linked_at:
+        return "at an unknown time"
+    return datetime.fromtimestamp(linked_at, UTC).isoformat(timespec="seconds")
+
+
+@mappings.command("set")
+@click.argument("source")
+@click.argument("object_slug", metavar="OBJECT")
+@click.argument("external_id")
+@click.argument("record_id")
+@click.option(
+    "--linked-at", help="ISO 8601 or unix time; default now (an existing link keeps its own)."
+)
+@click.option("--json", "as_json", is_flag=True)
+def set_(
+    source: str,
+    object_slug: str,
+    external_id: str,
+    record_id: str,
+    linked_at: str | None,
+    as_json: bool,
+) -> None:
+    """Link one record id to an external id (other linked records stay)."""
+    settings = get_settings()
+    conns = _conns(settings)
+    row = _one_row(source, object_slug, external_id, record_id, linked_at)
+    report = link_rows(conns.text, erasure_queue(conns.raw), settings, [row], time.time())
+    if report.errors:
+        fail(report.errors[0].reason)
+    emit(report.as_dict(), as_json, _report_text(report))
+
+
+def _one_row(source: str, obj: str, external_id: str, rid: str, linked_at: str | None) -> Row:
+    at = time.time() if linked_at is None else parse_time(linked_at)
+    if at is None:
+        fail("--linked-at is not ISO 8601 with a time zone, or unix time")
+    try:
+        m = Mapping(
+            source, check_object_slug(obj), check_external_id(external_id), check_record_id(rid), at
+        )
+    except InvalidIdentifier as e:
+        fail(str(e))
+    return Row(m, 1, linked_at is None)
+
+
+@mappings.command("delete")
+@click.argument("source")
+@click.argument("object_slug", metavar="OBJECT")
+@click.argument("external_id")
+@click.argument("record_id", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def delete(
+    source: str, object_slug: str, external_id: str, record_id: str | None, as_json: bool
+) -> None:
+    """Unlink one record id, or every record of the external id (Zeeg is not called)."""
+    r = _conns(get_settings()).text
+    removed = store.unlink(r, source, object_slug, external_id, record_id)
+    emit({"removed": removed}, as_json, f"removed {removed} link(s)")
+    if not removed:
+        fail(f"no mapping for {source}/{object_slug}/{external_id}")
+
+
+from consumer.cli import mappings_sync  # noqa: E402 - registers `mappings sync` on the group
+
+__all__ = ["mappings", "mappings_sync"]

@@ -44,3 +44,8 @@ def tombstone(source: str, external_id: str) -> str:
 def erased(obj: str, record_id: str) -> str:
     """String: this record's deletion is recorded (idempotence marker)."""
     return f"{PREFIX}:erased:{obj}:{record_id}"
+
+
+def sync_cursor(source: str, obj: str, attribute: str) -> str:
+    """Hash: where `mappings sync` of one object by one attribute stands (page, count)."""
+    return f"{PREFIX}:sync:{source}:{obj}:{attribute}"

@@ -1,0 +1,61 @@
+"""Zeeg CRM answers as values: an upsert's outcome and one page of a record list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from consumer.models import check_record_id
+from consumer.sources.fields import parse_time
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """PUT ?matchingAttribute=: 200 updated an existing record, 201 created one."""
+
+    status: int
+    record_id: str
+    created_at: float | None
+
+    @property
+    def created(self) -> bool:
+        """True when no record matched and Zeeg created this one."""
+        return self.status == 201
+
+    @classmethod
+    def from_body(cls, status: int, body: dict[str, Any]) -> UpsertResult:
+        """From the `record` (or, for people, `person`) envelope; the id is checked."""
+        record = body.get("record") or body.get("person")
+        if not isinstance(record, dict):
+            record = {}
+        rid = check_record_id(str(record.get("id", "")))
+        return cls(status, rid, parse_time(record.get("createdAt")))
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """One page of GET /crm/{object} under Zeeg's list convention."""
+
+    records: list[dict[str, Any]]
+    page: int
+    total_pages: int
+    total: int
+    next_page: int | None
+
+    @classmethod
+    def from_body(cls, page: int, body: dict[str, Any]) -> RecordPage:
+        """From `{"collection": [...], "pagination": {...}}`; absent numbers count as 0."""
+        paging = body.get("pagination")
+        paging = paging if isinstance(paging, dict) else {}
+        collection = body.get("collection")
+        records = (
+            [r for r in collection if isinstance(r, dict)] if isinstance(collection, list) else []
+        )
+        nxt = paging.get("nextPage")
+        return cls(
+            records=records,
+            page=int(paging.get("currentPage") or page),
+            total_pages=int(paging.get("totalPages") or 0),
+            total=int(paging.get("total") or 0),
+            next_page=int(nxt) if isinstance(nxt, int) and nxt > page else None,
+        )
