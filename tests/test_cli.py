@@ -90,9 +90,9 @@ def test_mappings_import_csv_skips_bad_lines_and_reports_their_numbers(
         f"userdb,x,u-3,{RID},\n"
     )
     result = CliRunner().invoke(main, ["mappings", "import", str(path), "--json"], env=env)
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report["imported"] == 1
+    assert result.exit_code == 1, result.output  # bad lines make the exit non-zero
+    report = json.loads(result.stdout)
+    assert report["linked"] == 1
     assert [e["line"] for e in report["errors"]] == [3, 4]
     (m,) = mappings.get(conns.text, "userdb", "contacts", "u-1")
     assert m.record_id == RID and m.linked_at == 1767225600.0
