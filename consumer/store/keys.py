@@ -44,3 +44,7 @@ def tombstone(source: str, external_id: str) -> str:
 def erased(obj: str, record_id: str) -> str:
     """String: this record's deletion is recorded (idempotence marker)."""
     return f"{PREFIX}:erased:{obj}:{record_id}"
+
+
+PROBE = f"{PREFIX}:probe"  # set while an auth probe slot is taken (one probe per interval)
+PENDING = f"{PREFIX}:pending"  # sorted set: events not yet done, scored by received time
