@@ -49,6 +49,9 @@ def make_worker(settings: Settings, queue: Queue, **options: Any) -> ErasureWork
         serializer=JSONSerializer,
         maintenance_interval=d.maintenance_interval_seconds,
         job_monitoring_interval=d.job_heartbeat_seconds,
+        # An idle worker blocks on the queue for worker_ttl - 15 s before it looks at the
+        # registries again: keep that to the maintenance interval, so recovery is not delayed.
+        worker_ttl=d.maintenance_interval_seconds + 15,
         **options,
     )
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
