@@ -109,6 +109,8 @@ def _reschedule(ctx: Context, event: Event, delay: float, status: str) -> dict[s
     timeout = ctx.settings.delivery.job_timeout_seconds
     enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay)
     events.update(ctx.r, event.source, event.event_id, status=status, job_id=job_id)
+    if status == "auth_paused":
+        pause.note_waiting(ctx.r, job_id)
     entry = {"at": ctx.clock(), "what": status, "retry_in": round(delay, 3), "job_id": job_id}
     events.append_trail(ctx.r, event.source, event.event_id, entry)
     return {"status": status, "retry_in": delay, "job_id": job_id}

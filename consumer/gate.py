@@ -60,6 +60,6 @@ class DeliveryGate:
 
 
 def pause_wait(r: redis.Redis, settings: Settings, rng: random.Random) -> float:
-    """Until the next auth probe, plus jitter so the waiting jobs do not all wake together."""
+    """About one probe interval (resume() wakes waiting jobs early), with jitter."""
     every = settings.delivery.auth_probe_seconds
-    return pause.probe_due_in(r) + rng.uniform(0.1, 0.3) * every
+    return max(pause.probe_due_in(r), every) + rng.uniform(0, 0.25) * every

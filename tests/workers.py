@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from rq import Worker
+from rq.serializers import JSONSerializer
 
+from consumer import jobs
 from consumer.models import Mapping, ParsedEvent
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events, intake, mappings
+from consumer.store.connection import Connections
 from consumer.store.queue import erasure_queue
-from tests.helpers import ZEEG_TOKEN
+from tests.helpers import ZEEG_TOKEN, context
 
 
 def toml(sections: dict[str, dict[str, Any]]) -> str:
@@ -161,3 +165,17 @@ def all_done(text: redis.Redis, n: int) -> Callable[[], bool]:
             for i in range(n)
         )
     )
+
+
+def work_for(settings: Settings, conns: Connections, seconds: float) -> None:
+    """Run burst RQ workers (with the scheduler) in this process for about seconds."""
+    jobs.set_context(context(settings, conns))
+    queue = erasure_queue(conns.raw)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            worker = Worker([queue], connection=conns.raw, serializer=JSONSerializer)
+            worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+            time.sleep(0.05)
+    finally:
+        jobs.set_context(None)

@@ -32,17 +32,34 @@ def pause(r: redis.Redis, reason: str, now: float, by: str = AUTO) -> bool:
     return bool(created)
 
 
-_RESUME_IF_BY = """
-if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'by') == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+# KEYS: pause hash, waiting set, RQ scheduled registry. Lifts the pause (if set by ARGV[1],
+# when given) and makes every job waiting for it due now, so delivery restarts at once.
+_RESUME = """
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'by') ~= ARGV[1] then
+  return 0
 end
-return 0
+local lifted = redis.call('DEL', KEYS[1])
+local now = tonumber(redis.call('TIME')[1])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('ZADD', KEYS[3], 'XX', now, id)
+end
+redis.call('DEL', KEYS[2])
+return lifted
 """
 
 
 def resume(r: redis.Redis, only_by: str | None = None) -> bool:
-    """Lift the pause (only if set by only_by, when given); False if nothing was lifted."""
-    return bool(r.eval(_RESUME_IF_BY, 1, keys.PAUSE, only_by or ""))
+    """Lift the pause (only if set by only_by, when given) and wake the jobs waiting for it.
+
+    Returns False if delivery was not paused.
+    """
+    args = (keys.PAUSE, keys.WAITING, keys.RQ_SCHEDULED, only_by or "")
+    return bool(r.eval(_RESUME, 3, *args))
+
+
+def note_waiting(r: redis.Redis, job_id: str) -> None:
+    """Remember a job scheduled to wait for the pause, so resume() can wake it."""
+    r.sadd(keys.WAITING, job_id)
 
 
 def state(r: redis.Redis) -> PauseState | None:
