@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from rq.registry import FailedJobRegistry
+import pytest
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
@@ -37,18 +38,33 @@ def test_wrong_token_pauses_fifty_events_and_the_probe_resumes_them_all(
     assert _statuses(sandbox, "DELETE") == [401] + [200] * len(rids)
 
 
-def test_pause_state_names_the_status_and_since_when(
-    sandbox: Sandbox, conns: Connections, settings: Settings
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_refusal_pauses_with_the_status_and_since_when(
+    status: int, sandbox: Sandbox, conns: Connections, settings: Settings
 ) -> None:
-    """A 403 pauses with a reason naming it, the time, and by the worker (probe-resumable)."""
-    sandbox.state.set_faults(script=[{"status": 403}])
+    """401/403: one attempt, no failure, a pause naming the status, its time, by the worker."""
+    sandbox.state.set_faults(script=[{"status": status}])
     accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
     before = time.time()
     work_for(settings, conns, 0.2)
     state = pause.state(conns.text)
     assert state is not None
-    assert (state.reason.startswith("Zeeg answered 403"), state.by) == (True, pause.AUTO)
+    assert (state.reason.startswith(f"Zeeg answered {status}"), state.by) == (True, pause.AUTO)
     assert before <= state.since <= time.time()
+    assert _statuses(sandbox, "DELETE") == [status]
+    assert events.load(conns.text, "userdb", "evt-0").status == "auth_paused"  # type: ignore[union-attr]
+    assert FailedJobRegistry(queue=erasure_queue(conns.raw)).count == 0
+
+
+def test_runs_that_only_wait_keep_their_result_briefly(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """A job that found delivery paused keeps its RQ result 10 minutes, not a day."""
+    pause.pause(conns.text, "maintenance window", time.time(), by="operator")
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    work_for(settings, conns, 0.2)
+    (job_id,) = FinishedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
+    assert 0 < conns.raw.ttl(f"rq:job:{job_id}") <= 600
 
 
 def test_failed_probe_keeps_delivery_paused_without_deletes(
