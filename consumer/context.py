@@ -10,13 +10,18 @@ from dataclasses import dataclass, field
 import redis
 from rq import Queue
 
+from consumer.gate import DeliveryGate
 from consumer.settings import Settings
 from consumer.zeeg import ZeegClient
 
 
 @dataclass
 class Context:
-    """What a delivery needs; built once per worker process."""
+    """What a delivery needs; built once per worker process.
+
+    A Zeeg client without a gate gets the delivery gate (pause, 429 hold, token bucket),
+    so no job can call Zeeg around the shared limits.
+    """
 
     settings: Settings
     r: redis.Redis
@@ -24,3 +29,7 @@ class Context:
     zeeg: ZeegClient
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if self.zeeg.gate is None:
+            self.zeeg.gate = DeliveryGate(self.r, self.settings, self.clock, self.rng)

@@ -1,7 +1,9 @@
-"""The erasure of one event: pause and hold checks, each target in turn, retry policy.
+"""The erasure of one event: the auth probe, each target in turn, the retry policy.
 
-Transient failures (429, 5xx, timeouts) reschedule the event with backoff; 401/403 pause all
-delivery without spending an attempt; other 4xx and exhausted retries fail the job.
+Every Zeeg call passes the delivery gate (auth pause, shared 429 hold, shared token bucket);
+a long wait there reschedules the event without spending an attempt. Transient failures
+(429, 5xx, timeouts, connection errors) reschedule it with full-jitter backoff; 401/403
+pause all delivery without spending an attempt; other 4xx and exhausted retries fail the job.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import logging
 import uuid
 from typing import Any
 
-from consumer import models
+from consumer import models, probe
 from consumer.context import Context
 from consumer.erasure import erase_target
-from consumer.errors import DeliveryFailed, ZeegAuth, ZeegRejected, ZeegTransient
-from consumer.models import Event
+from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegRejected, ZeegTransient
+from consumer.gate import pause_wait
+from consumer.models import Event, Outcome
 from consumer.settings import Target
 from consumer.store import events, metrics, pause
 from consumer.store.intake import enqueue
@@ -22,7 +25,7 @@ from consumer.store.intake import enqueue
 log = logging.getLogger(__name__)
 
 
-def handle_delivery(ctx: Context, source: str, event_id: str) -> dict[str, Any]:
+def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") -> dict[str, Any]:
     """Erase every target of one stored event; returns a JSON-able summary."""
     event = events.load(ctx.r, source, event_id)
     if event is None:
@@ -30,28 +33,33 @@ def handle_delivery(ctx: Context, source: str, event_id: str) -> dict[str, Any]:
         return {"status": "unknown_event"}
     if event.status == "done":
         return {"status": "done"}
-    wait, why = _blocked(ctx)
-    if wait > 0:
-        return _reschedule(ctx, event, wait, why)
-    events.update(ctx.r, source, event_id, status="running")
-    done = events.target_outcomes(ctx.r, source, event_id)
+    if event.targets and not probe.delivery_open(ctx, event.targets[0]):
+        return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
+    events.mark_running(ctx.r, source, event_id, job_id or event.job_id, ctx.clock())
     try:
-        for target in _targets(ctx, event):
-            if target.object not in done:
-                done[target.object] = erase_target(ctx, event, target)
-                events.record_target(ctx.r, source, event_id, target.object, done[target.object])
+        done = _erase_all(ctx, event)
+    except DeliveryDeferred as e:
+        return _reschedule(ctx, event, e.delay, e.why)
     except ZeegTransient as e:
         return _retry(ctx, event, e)
     except ZeegAuth as e:
-        pause.pause(ctx.r, f"Zeeg answered {e.status}: check ZEEG_API_TOKEN", ctx.clock())
-        log.error("delivery paused: Zeeg answered %s", e.status)
-        return _reschedule(ctx, event, ctx.settings.delivery.auth_probe_seconds, "auth_paused")
+        return _auth_pause(ctx, event, e)
     except ZeegRejected as e:
         _fail(ctx, event, str(e), e.status)
-    now = ctx.clock()
-    events.update(ctx.r, source, event_id, status="done", completed_at=repr(now))
-    events.append_trail(ctx.r, source, event_id, {"at": now, "what": "done"})
+    events.mark_done(ctx.r, source, event_id, ctx.clock())
     return {"status": "done", "outcomes": {k: [o.outcome for o in v] for k, v in done.items()}}
+
+
+def _erase_all(ctx: Context, event: Event) -> dict[str, list[Outcome]]:
+    """Each target not yet done in an earlier run, its outcomes recorded as it completes."""
+    done = events.target_outcomes(ctx.r, event.source, event.event_id)
+    for target in _targets(ctx, event):
+        if target.object not in done:
+            done[target.object] = erase_target(ctx, event, target)
+            events.record_target(
+                ctx.r, event.source, event.event_id, target.object, done[target.object]
+            )
+    return done
 
 
 def _targets(ctx: Context, event: Event) -> list[Target]:
@@ -61,12 +69,8 @@ def _targets(ctx: Context, event: Event) -> list[Target]:
     return [chains.get(obj, Target(obj)) for obj in event.targets]
 
 
-def _blocked(ctx: Context) -> tuple[float, str]:
-    """Seconds to wait before calling Zeeg, and why (0 when free to go)."""
-    if pause.state(ctx.r) is not None:
-        return ctx.settings.delivery.auth_probe_seconds, "auth_paused"
-    held = pause.held_for(ctx.r, ctx.clock())
-    return (held, "rate_limited") if held > 0 else (0.0, "")
+def _pause_wait(ctx: Context) -> float:
+    return pause_wait(ctx.r, ctx.settings, ctx.rng)
 
 
 def backoff(ctx: Context, attempt: int) -> float:
@@ -78,14 +82,25 @@ def backoff(ctx: Context, attempt: int) -> float:
 
 
 def _retry(ctx: Context, event: Event, error: ZeegTransient) -> dict[str, Any]:
+    """Spend one attempt; fail when they are exhausted, else reschedule after a backoff."""
     attempts = event.attempts + 1
     events.update(ctx.r, event.source, event.event_id, attempts=attempts, last_error=str(error))
     if attempts >= ctx.settings.delivery.max_attempts:
         _fail(ctx, event, f"retries exhausted after {attempts} attempts: {error}", error.status)
     delay = error.retry_after if error.retry_after is not None else backoff(ctx, attempts)
     if error.status == 429:
+        # Zeeg's limit is per account: every worker holds, not only this job.
         pause.hold_until(ctx.r, ctx.clock() + delay, ctx.clock())
     return _reschedule(ctx, event, delay, "retrying")
+
+
+def _auth_pause(ctx: Context, event: Event, error: ZeegAuth) -> dict[str, Any]:
+    """Pause every worker; the first probe comes auth_probe_seconds later."""
+    reason = f"Zeeg answered {error.status}: check ZEEG_API_TOKEN and its scopes"
+    if pause.pause(ctx.r, reason, ctx.clock()):
+        pause.claim_probe(ctx.r, ctx.settings.delivery.auth_probe_seconds)
+        log.error("delivery paused: Zeeg answered %s", error.status)
+    return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
 
 
 def _reschedule(ctx: Context, event: Event, delay: float, status: str) -> dict[str, Any]:
@@ -94,6 +109,8 @@ def _reschedule(ctx: Context, event: Event, delay: float, status: str) -> dict[s
     timeout = ctx.settings.delivery.job_timeout_seconds
     enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay)
     events.update(ctx.r, event.source, event.event_id, status=status, job_id=job_id)
+    if status == "auth_paused":
+        pause.note_waiting(ctx.r, job_id)
     entry = {"at": ctx.clock(), "what": status, "retry_in": round(delay, 3), "job_id": job_id}
     events.append_trail(ctx.r, event.source, event.event_id, entry)
     return {"status": status, "retry_in": delay, "job_id": job_id}
@@ -101,10 +118,7 @@ def _reschedule(ctx: Context, event: Event, delay: float, status: str) -> dict[s
 
 def _fail(ctx: Context, event: Event, reason: str, status: int | None) -> None:
     """Mark the event failed and raise, so RQ keeps the job in its failed registry."""
-    now = ctx.clock()
-    events.update(ctx.r, event.source, event.event_id, status="failed", last_error=reason)
-    events.append_trail(
-        ctx.r, event.source, event.event_id, {"at": now, "what": "failed", "status": status}
-    )
+    events.mark_failed(ctx.r, event.source, event.event_id, ctx.clock(), reason, status)
     metrics.incr(ctx.r, "zeeg_consumer_outcomes_total", outcome=models.FAILED)
+    log.error("event %s/%s failed: %s", event.source, event.event_id, reason)
     raise DeliveryFailed(reason)

@@ -15,7 +15,9 @@ ConsumerError                 root
 │   ├── ZeegTransient         429, 5xx, timeout, connection: retry later
 │   ├── ZeegAuth              401, 403: pause delivery
 │   └── ZeegRejected          other 4xx: fail, visible and requeueable
-└── StoreUnavailable          Redis unreachable: 503, nothing acknowledged
+├── StoreUnavailable          Redis unreachable: 503, nothing acknowledged
+├── DeliveryFailed            an erasure reached a terminal failure (failed, requeueable)
+└── DeliveryDeferred          no call made now (paused, held, rate limited): reschedule
 """
 
 from __future__ import annotations
@@ -122,3 +124,15 @@ class StoreUnavailable(ConsumerError):
 
 class DeliveryFailed(ConsumerError):
     """An erasure reached a terminal failure: visible in the failed list, requeueable."""
+
+
+class DeliveryDeferred(ConsumerError):
+    """No Zeeg call may be made now (auth pause, 429 hold, empty bucket): try again later.
+
+    Raised before any request is sent, so it never spends an attempt.
+    """
+
+    def __init__(self, why: str, delay: float) -> None:
+        self.why = why
+        self.delay = delay
+        super().__init__(f"deferred ({why}) for {delay:.3f} s")

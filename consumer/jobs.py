@@ -15,6 +15,8 @@ from consumer.store.queue import erasure_queue
 from consumer.zeeg import ZeegClient
 
 _context: Context | None = None
+WAITING = frozenset({"auth_paused", "rate_limited"})
+WAITING_RESULT_TTL = 600
 
 
 def build_context(settings: Settings) -> Context:
@@ -43,11 +45,15 @@ def _get_context() -> Context:
 
 def deliver(source: str, event_id: str) -> dict[str, Any]:
     """Erase the records of one stored event (the job every webhook enqueues)."""
+    job = get_current_job()
     try:
-        return handle_delivery(_get_context(), source, event_id)
+        summary = handle_delivery(_get_context(), source, event_id, job.id if job else "")
     except DeliveryFailed:
-        job = get_current_job()
         if job is not None:
             # A terminal failure must stay failed: RQ's retries are for crashed workers only.
             job.retries_left = 0
         raise
+    if job is not None and summary["status"] in WAITING:
+        # A run that only rescheduled the event: its result is not worth keeping for a day.
+        job.result_ttl = WAITING_RESULT_TTL
+    return summary

@@ -72,6 +72,9 @@ class DeliverySettings:
     auth_probe_seconds: float
     maintenance_interval_seconds: int
     job_timeout_seconds: int
+    job_heartbeat_seconds: int = 10
+    heartbeat_grace_seconds: int = 20
+    max_wait_in_job_seconds: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ _SECTIONS: dict[str, dict[str, type]] = {
         "auth_probe_seconds": float,
         "maintenance_interval_seconds": int,
         "job_timeout_seconds": int,
+        "job_heartbeat_seconds": int,
+        "heartbeat_grace_seconds": int,
+        "max_wait_in_job_seconds": float,
     },
     "intake": {
         "dedupe_ttl_days": float,
@@ -217,6 +223,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "auth_probe_seconds": 60.0,
         "maintenance_interval_seconds": 30,
         "job_timeout_seconds": 300,
+        "job_heartbeat_seconds": 10,
+        "heartbeat_grace_seconds": 20,
+        "max_wait_in_job_seconds": 1.5,
     },
     "intake": {
         "dedupe_ttl_days": 7.0,

@@ -6,7 +6,7 @@ import email.utils
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -75,21 +75,40 @@ def classify(response: requests.Response) -> None:
     raise ZeegRejected(reason, status)
 
 
+class Gate(Protocol):
+    """Called before every request: waits for a rate-limit token, or raises DeliveryDeferred.
+
+    probe=True marks the auth probe, the one call allowed while delivery is paused.
+    """
+
+    def __call__(self, *, probe: bool = False) -> None: ...
+
+
 class ZeegClient:
     """Calls to Zeeg with a Bearer token and connect/read timeouts on every request."""
 
-    def __init__(self, settings: ZeegSettings, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        settings: ZeegSettings,
+        session: requests.Session | None = None,
+        gate: Gate | None = None,
+    ) -> None:
         self._base = settings.base_url.rstrip("/")
         self._timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
         self._session = session or requests.Session()
         self._session.headers["Accept"] = "application/json"
         if settings.token:
             self._session.headers["Authorization"] = f"Bearer {settings.token}"
+        self.gate = gate
 
     def __repr__(self) -> str:
         return f"ZeegClient(base_url={self._base!r})"
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _request(
+        self, method: str, path: str, *, probe: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        if self.gate is not None:
+            self.gate(probe=probe)
         try:
             response = self._session.request(
                 method, self._base + path, timeout=self._timeout, **kwargs
@@ -112,9 +131,9 @@ class ZeegClient:
         classify(response)
         return DeleteResult(response.status_code)
 
-    def get_object(self, obj: str) -> dict[str, Any]:
-        """The object's schema: a cheap call that proves the token and the object."""
-        response = self._request("GET", f"/crm/objects/{check_object_slug(obj)}")
+    def get_object(self, obj: str, *, probe: bool = False) -> dict[str, Any]:
+        """The object's schema: a cheap call that proves the token (probe: while paused)."""
+        response = self._request("GET", f"/crm/objects/{check_object_slug(obj)}", probe=probe)
         classify(response)
         return _json(response)
 

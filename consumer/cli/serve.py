@@ -10,12 +10,11 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from rq import Worker
-from rq.serializers import JSONSerializer
 
 from consumer import runner
 from consumer.cli import fail, get_settings, main
 from consumer.jobs import build_context, set_context
+from consumer.rqworker import make_worker
 from consumer.sandbox import Sandbox
 
 VAR = Path("var")
@@ -107,12 +106,7 @@ def worker(burst: bool, sandbox: bool) -> None:
     settings = get_settings(require_token=True, sandbox=sandbox)
     context = build_context(settings)
     set_context(context)
-    rq_worker = Worker(
-        [context.queue],
-        connection=context.queue.connection,
-        serializer=JSONSerializer,
-        maintenance_interval=settings.delivery.maintenance_interval_seconds,
-    )
+    rq_worker = make_worker(settings, context.queue)
     rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 

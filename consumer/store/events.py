@@ -39,6 +39,7 @@ def write_new(
     pipe.hset(key, mapping={**fields, "job_id": job_id, "status": "queued", "attempts": "0"})
     pipe.expire(key, ttl)
     append_trail(pipe, event.source, event.event_id, {"at": now, "what": "received"}, ttl)
+    pipe.zadd(keys.PENDING, {pending_member(event.source, event.event_id): now})
     pipe.xadd(keys.EVENT_LOG, fields, minid=_min_id(now, retention_days), approximate=True)
 
 
@@ -92,3 +93,60 @@ def record_target(
     """Mark one target object as done with its outcomes."""
     value = json.dumps([o.__dict__ for o in outcomes], separators=(",", ":"))
     r.hset(keys.event(source, event_id), f"t:{obj}", value)
+
+
+def pending_member(source: str, event_id: str) -> str:
+    """The member naming an event in the pending set (event ids may hold ':', so last)."""
+    return f"{source}:{event_id}"
+
+
+def mark_running(r: redis.Redis, source: str, event_id: str, job_id: str, now: float) -> None:
+    """A job starts working on the event: status running and a `run` entry on the trail."""
+    update(r, source, event_id, status="running", job_id=job_id)
+    append_trail(r, source, event_id, {"at": now, "what": "run", "job_id": job_id})
+
+
+def mark_done(r: redis.Redis, source: str, event_id: str, now: float) -> None:
+    """Every target has its terminal outcome: the event leaves the pending set."""
+    with r.pipeline() as pipe:
+        update(pipe, source, event_id, status="done", completed_at=repr(now))
+        append_trail(pipe, source, event_id, {"at": now, "what": "done"})
+        pipe.zrem(keys.PENDING, pending_member(source, event_id))
+        pipe.execute()
+
+
+def mark_failed(
+    r: redis.Redis, source: str, event_id: str, now: float, reason: str, status: int | None
+) -> None:
+    """The job failed (requeueable); the event stays pending, so it turns at risk after the SLA."""
+    with r.pipeline() as pipe:
+        update(pipe, source, event_id, status="failed", last_error=reason)
+        entry = {"at": now, "what": "failed", "status": status, "error": reason}
+        append_trail(pipe, source, event_id, entry)
+        pipe.execute()
+
+
+def attempts(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
+    """The calls made for an event, oldest first: time, object, record, status or error."""
+    return [e for e in trail(r, source, event_id) if e.get("what") == "attempt"]
+
+
+def pending_count(r: redis.Redis) -> int:
+    """Events accepted and not yet done (queued, retrying, waiting, or failed)."""
+    return int(r.zcard(keys.PENDING))
+
+
+def at_risk_count(r: redis.Redis, now: float, sla_hours: float) -> int:
+    """Events not done sla_hours after they were received."""
+    return int(r.zcount(keys.PENDING, "-inf", now - sla_hours * 3600))
+
+
+def at_risk(
+    r: redis.Redis, now: float, sla_hours: float, limit: int = 100
+) -> list[tuple[str, str, float]]:
+    """The oldest events past the SLA as (source, event_id, received_at), oldest first."""
+    cutoff = now - sla_hours * 3600
+    found: list[tuple[str, float]] = r.zrangebyscore(  # type: ignore[assignment]
+        keys.PENDING, "-inf", cutoff, start=0, num=limit, withscores=True
+    )
+    return [(*member.split(":", 1), score) for member, score in found]  # type: ignore[misc]

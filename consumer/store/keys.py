@@ -49,3 +49,11 @@ def erased(obj: str, record_id: str) -> str:
 def sync_cursor(source: str, obj: str, attribute: str) -> str:
     """Hash: where `mappings sync` of one object by one attribute stands (page, count)."""
     return f"{PREFIX}:sync:{source}:{obj}:{attribute}"
+
+
+PROBE = f"{PREFIX}:probe"  # set while an auth probe slot is taken (one probe per interval)
+PENDING = f"{PREFIX}:pending"  # sorted set: events not yet done, scored by received time
+WAITING = f"{PREFIX}:waiting"  # set: ids of scheduled jobs waiting for the pause to end
+# RQ's scheduled-job registry of our queue (a sorted set scored by due time); resume() moves
+# the jobs waiting for the pause to now. Tested against rq's own name for it.
+RQ_SCHEDULED = f"rq:scheduled:{QUEUE}"

@@ -1,4 +1,8 @@
-"""Delivery-wide holds shared by every worker: the auth pause and the 429 hold-until."""
+"""Delivery-wide holds shared by every worker: the auth pause, the auth probe slot, 429 holds.
+
+A pause set by a worker after a 401/403 has by == AUTO and is lifted by a successful probe;
+a pause set by an operator (any other `by`) is lifted only by resume().
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from dataclasses import dataclass
 import redis
 
 from consumer.store import keys
+
+AUTO = "worker"
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,7 @@ class PauseState:
     by: str
 
 
-def pause(r: redis.Redis, reason: str, now: float, by: str = "worker") -> bool:
+def pause(r: redis.Redis, reason: str, now: float, by: str = AUTO) -> bool:
     """Pause delivery; returns False if it was already paused (the first reason stays)."""
     created = r.hsetnx(keys.PAUSE, "reason", reason)
     if created:
@@ -26,9 +32,34 @@ def pause(r: redis.Redis, reason: str, now: float, by: str = "worker") -> bool:
     return bool(created)
 
 
-def resume(r: redis.Redis) -> bool:
-    """Lift the pause; returns False if delivery was not paused."""
-    return bool(r.delete(keys.PAUSE))
+# KEYS: pause hash, waiting set, RQ scheduled registry. Lifts the pause (if set by ARGV[1],
+# when given) and makes every job waiting for it due now, so delivery restarts at once.
+_RESUME = """
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'by') ~= ARGV[1] then
+  return 0
+end
+local lifted = redis.call('DEL', KEYS[1])
+local now = tonumber(redis.call('TIME')[1])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('ZADD', KEYS[3], 'XX', now, id)
+end
+redis.call('DEL', KEYS[2])
+return lifted
+"""
+
+
+def resume(r: redis.Redis, only_by: str | None = None) -> bool:
+    """Lift the pause (only if set by only_by, when given) and wake the jobs waiting for it.
+
+    Returns False if delivery was not paused.
+    """
+    args = (keys.PAUSE, keys.WAITING, keys.RQ_SCHEDULED, only_by or "")
+    return bool(r.eval(_RESUME, 3, *args))
+
+
+def note_waiting(r: redis.Redis, job_id: str) -> None:
+    """Remember a job scheduled to wait for the pause, so resume() can wake it."""
+    r.sadd(keys.WAITING, job_id)
 
 
 def state(r: redis.Redis) -> PauseState | None:
@@ -37,6 +68,17 @@ def state(r: redis.Redis) -> PauseState | None:
     if not data.get("reason"):
         return None
     return PauseState(data["reason"], float(data.get("since") or 0), data.get("by", ""))
+
+
+def claim_probe(r: redis.Redis, every_seconds: float) -> bool:
+    """Take the auth probe slot for every_seconds; False if another probe had it already."""
+    return bool(r.set(keys.PROBE, "1", nx=True, px=max(1, int(every_seconds * 1000))))
+
+
+def probe_due_in(r: redis.Redis) -> float:
+    """Seconds until the next auth probe may run (0 if one may run now)."""
+    ttl_ms = int(r.pttl(keys.PROBE))
+    return max(0.0, ttl_ms / 1000.0)
 
 
 _HOLD_LATER = """

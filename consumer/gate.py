@@ -1,0 +1,65 @@
+"""The gate every Zeeg call passes: auth pause, the shared 429 hold, the shared token bucket.
+
+Short waits are slept through; a wait longer than delivery.max_wait_in_job_seconds raises
+DeliveryDeferred instead, so a worker never sits on a job and the job is rescheduled
+without spending an attempt.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+import redis
+
+from consumer.errors import DeliveryDeferred
+from consumer.settings import Settings
+from consumer.store import pause, ratelimit
+
+
+class DeliveryGate:
+    """Called before each request (see zeeg.Gate); shared state lives in Redis."""
+
+    def __init__(
+        self,
+        r: redis.Redis,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._r = r
+        self._settings = settings
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._sleep = sleep
+
+    def __call__(self, *, probe: bool = False) -> None:
+        """Return when a call may be made now; raise DeliveryDeferred when it must wait long."""
+        if not probe and pause.state(self._r) is not None:
+            raise DeliveryDeferred("auth_paused", self.pause_wait())
+        self._wait("rate_limited", lambda: pause.held_for(self._r, self._clock()))
+        rate, burst = self._settings.zeeg.rate_limit_per_second, self._settings.zeeg.burst
+        self._wait("rate_limited", lambda: ratelimit.take(self._r, rate, burst))
+
+    def pause_wait(self) -> float:
+        """How long a job waits while delivery is paused (see pause_wait())."""
+        return pause_wait(self._r, self._settings, self._rng)
+
+    def _wait(self, why: str, ask: Callable[[], float]) -> None:
+        limit = self._settings.delivery.max_wait_in_job_seconds
+        while True:
+            wait = ask()
+            if wait <= 0:
+                return
+            if wait > limit:
+                # Jitter spreads the woken jobs; the bucket spaces them again anyway.
+                raise DeliveryDeferred(why, wait + self._rng.uniform(0, min(1.0, wait / 10)))
+            self._sleep(wait)
+
+
+def pause_wait(r: redis.Redis, settings: Settings, rng: random.Random) -> float:
+    """About one probe interval (resume() wakes waiting jobs early), with jitter."""
+    every = settings.delivery.auth_probe_seconds
+    return max(pause.probe_due_in(r), every) + rng.uniform(0, 0.25) * every

@@ -1,0 +1,58 @@
+"""The RQ worker that runs erasure jobs: crash recovery and warm shutdown tuned for us.
+
+RQ declares a job abandoned when its worker's heartbeat is missing for
+job_monitoring_interval + 60 s, then retries it (the job carries Retry(max=...)) at the next
+registry maintenance. The grace is configurable here, so a killed worker's event is retried
+within about maintenance_interval + job_heartbeat + heartbeat_grace seconds.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from rq import Queue, Worker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from consumer.settings import Settings
+
+_RQ_GRACE = 60  # what RQ adds to the monitoring interval in get_heartbeat_ttl
+
+
+class ErasureWorker(Worker):
+    """A forking RQ worker whose work horse finishes its job through a SIGTERM."""
+
+    heartbeat_grace_seconds = _RQ_GRACE
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """How long a running job's heartbeat counts: RQ's value with our grace."""
+        ttl: int = super().get_heartbeat_ttl(job, working_time)
+        return max(1, ttl - _RQ_GRACE + self.heartbeat_grace_seconds)
+
+    def setup_work_horse_signals(self) -> None:
+        """The horse ignores SIGINT/SIGTERM: the parent waits for it (warm shutdown).
+
+        A SIGTERM sent to every process (a platform stopping a container) must not cut an
+        in-flight DELETE; a second signal makes the parent kill the horse (cold shutdown).
+        """
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def make_worker(settings: Settings, queue: Queue, **options: Any) -> ErasureWorker:
+    """An erasure worker on queue with the delivery settings' recovery timings."""
+    d = settings.delivery
+    worker = ErasureWorker(
+        [queue],
+        connection=queue.connection,
+        serializer=JSONSerializer,
+        maintenance_interval=d.maintenance_interval_seconds,
+        job_monitoring_interval=d.job_heartbeat_seconds,
+        # An idle worker blocks on the queue for worker_ttl - 15 s before it looks at the
+        # registries again: keep that to the maintenance interval, so recovery is not delayed.
+        worker_ttl=d.maintenance_interval_seconds + 15,
+        **options,
+    )
+    worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
+    return worker

@@ -1,0 +1,90 @@
+"""Drain rate: N events, W worker processes, the sandbox with latency and a rate limit.
+
+    .venv/bin/python -m tests.bench.bench_drain [--events 2000] [--workers 4]
+        [--latency-ms 20] [--sandbox-limit 50] [--rate 50] [--burst 1]
+
+Prints deletions per second (first to last DELETE at the sandbox), the 429s Zeeg would have
+answered, and the busiest wall-clock second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import tempfile
+import time
+from pathlib import Path
+
+from consumer.sandbox import Sandbox
+from consumer.store.connection import connect
+from tests.helpers import ZEEG_TOKEN, RedisServer, make_settings
+from tests.workers import Workers, accept_mapped, all_done, wait_until
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--sandbox-limit", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--burst", type=int, default=1)
+    return parser.parse_args()
+
+
+def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:
+    """One drain; returns its figures."""
+    redis_server = RedisServer(directory / "redis").start()
+    sandbox = Sandbox(token=ZEEG_TOKEN).start()
+    procs = Workers(
+        directory,
+        redis_server.url,
+        sandbox,
+        zeeg={"rate_limit_per_second": args.rate, "burst": args.burst},
+    )
+    try:
+        sandbox.state.set_faults(
+            latency_ms=args.latency_ms, rate_limit_per_second=args.sandbox_limit
+        )
+        conns = connect(redis_server.url)
+        settings = make_settings(sandbox.url)
+        accept_mapped(settings, conns.text, conns.raw, sandbox, args.events)
+        started = time.monotonic()
+        procs.start(args.workers)
+        wait_until(all_done(conns.text, args.events), 3600, "the drain")
+        wall = time.monotonic() - started
+    finally:
+        procs.stop()
+        sandbox.stop()
+        redis_server.stop()
+    return _figures(sandbox, wall)
+
+
+def _figures(sandbox: Sandbox, wall: float) -> dict[str, float]:
+    log = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
+    ok = sorted(float(r["at"]) for r in log if r["status"] == 200)
+    per_second = collections.Counter(int(float(r["at"])) for r in log)
+    return {
+        "deleted": len(ok),
+        "deletions_per_second": (len(ok) - 1) / (ok[-1] - ok[0]) if len(ok) > 1 else 0.0,
+        "http_429": sum(1 for r in log if r["status"] == 429),
+        "busiest_second_calls": max(per_second.values()),
+        "wall_seconds_with_startup": wall,
+    }
+
+
+def main() -> None:
+    """Run the drain benchmark and print its figures."""
+    args = _args()
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = run(args, Path(tmp))
+    print(
+        f"drain: {args.events} events, {args.workers} workers, sandbox {args.latency_ms} ms "
+        f"latency and limit {args.sandbox_limit}/s, bucket {args.rate:g}/s burst {args.burst}"
+    )
+    for name, value in figures.items():
+        print(f"  {name}: {value:.1f}" if isinstance(value, float) else f"  {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()

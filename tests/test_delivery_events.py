@@ -1,0 +1,101 @@
+"""The per-event status record, the pending/at-risk set, the backlog, keys, worker timings."""
+
+from __future__ import annotations
+
+import time
+
+from rq.registry import ScheduledJobRegistry
+
+from consumer.models import ParsedEvent
+from consumer.rqworker import make_worker
+from consumer.sandbox import Sandbox
+from consumer.settings import Settings
+from consumer.store import backlog, events, intake, keys, pause
+from consumer.store.connection import Connections
+from consumer.store.queue import erasure_queue
+from tests.helpers import drain, make_settings
+from tests.workers import accept_mapped, work_for
+
+HOUR = 3600.0
+
+
+def _accept(conns: Connections, event_id: str, received: float) -> None:
+    event = ParsedEvent("userdb", event_id, "contact.deleted", "u-x", None, ("contacts",))
+    queue = erasure_queue(conns.raw)
+    intake.accept(
+        conns.text, queue, event, now=received, dedupe_ttl_days=1, retention_days=1, job_timeout=60
+    )
+
+
+def test_new_keys_are_these_literal_strings(conns: Connections) -> None:
+    """Our keys, and RQ's own name for the scheduled registry resume() writes to."""
+    assert (keys.PROBE, keys.PENDING, keys.WAITING) == ("zc:probe", "zc:pending", "zc:waiting")
+    assert keys.RQ_SCHEDULED == "rq:scheduled:zc-erasure"
+    assert ScheduledJobRegistry(queue=erasure_queue(conns.raw)).key == keys.RQ_SCHEDULED
+
+
+def test_intake_counts_an_event_as_pending(conns: Connections) -> None:
+    """An accepted event is pending until done."""
+    _accept(conns, "evt:with:colons", time.time())
+    assert events.pending_count(conns.text) == 1
+
+
+def test_events_older_than_the_sla_are_at_risk(conns: Connections) -> None:
+    """Received 73 h ago and not done: at risk at sla_hours 72; one received now is not."""
+    now = time.time()
+    _accept(conns, "old:1", now - 73 * HOUR)
+    _accept(conns, "new", now)
+    assert events.at_risk_count(conns.text, now, 72) == 1
+    assert events.at_risk(conns.text, now, 72) == [("userdb", "old:1", now - 73 * HOUR)]
+
+
+def test_done_event_leaves_the_pending_set_with_its_trail_complete(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """received, run, attempt (time, status), outcome, done; then no longer pending."""
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    drain(settings, conns)
+    trail = events.trail(conns.text, "userdb", "evt-0")
+    assert [t["what"] for t in trail] == ["received", "run", "attempt", "outcome", "done"]
+    (attempt,) = events.attempts(conns.text, "userdb", "evt-0")
+    assert attempt["status"] == 200 and attempt["at"] > 0
+    assert events.pending_count(conns.text) == 0
+
+
+def test_failed_event_stays_pending_so_it_turns_at_risk(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """A failed erasure has not happened: still pending, at risk once past the SLA."""
+    sandbox.state.set_faults(script=[{"status": 400}])
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    drain(settings, conns)
+    assert events.pending_count(conns.text) == 1
+    assert events.at_risk_count(conns.text, time.time() + 73 * HOUR, 72) == 1
+
+
+def test_backlog_counts_scheduled_failed_pending_and_the_pause(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """What `status` shows: one event waiting on a 429 hold, one failed, delivery paused."""
+    sandbox.state.set_faults(script=[{"status": 422}, {"status": 429, "retry_after": "60"}])
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 2)
+    work_for(settings, conns, 0.1)
+    pause.pause(conns.text, "maintenance", 5.0, by="operator")
+    now = time.time()
+    got = backlog.backlog(conns.text, erasure_queue(conns.raw), now, 72)
+    assert (got.queued, got.scheduled, got.running, got.failed) == (0, 1, 0, 1)
+    assert (got.pending, got.at_risk) == (2, 0)
+    assert got.paused == pause.PauseState("maintenance", 5.0, "operator")
+    assert 55 < got.held_for <= 60
+
+
+def test_worker_declares_a_silent_job_abandoned_after_heartbeat_plus_grace(
+    conns: Connections,
+) -> None:
+    """RQ's 60 s grace is replaced by heartbeat_grace_seconds."""
+    settings = make_settings(delivery={"job_heartbeat_seconds": 3, "heartbeat_grace_seconds": 7})
+    queue = erasure_queue(conns.raw)
+    worker = make_worker(settings, queue)
+    job = queue.enqueue("consumer.jobs.deliver", "userdb", "e", job_timeout=300)
+    assert worker.get_heartbeat_ttl(job) == 3 + 7
+    assert worker.dequeue_timeout == settings.delivery.maintenance_interval_seconds

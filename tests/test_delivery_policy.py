@@ -1,0 +1,101 @@
+"""The retry policy through a real RQ worker: each answer class -> outcome and attempts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from rq.registry import FailedJobRegistry
+
+from consumer.delivery import handle_delivery
+from consumer.sandbox import Sandbox
+from consumer.settings import Settings
+from consumer.store import events, pause
+from consumer.store.connection import Connections
+from consumer.store.queue import erasure_queue
+from tests.helpers import context, drain, make_settings
+from tests.workers import accept_mapped
+
+
+def _attempts(conns: Connections) -> list[Any]:
+    return [a.get("status") for a in events.attempts(conns.text, "userdb", "evt-0")]
+
+
+def _outcome(conns: Connections) -> str:
+    (outcome,) = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]
+    return outcome.outcome
+
+
+@pytest.mark.parametrize(
+    ("script", "outcome", "attempts"),
+    [
+        ([], "deleted", [200]),
+        ([{"status": 404}], "already_deleted", [404]),
+        ([{"status": 429, "retry_after": "0"}], "deleted", [429, 200]),
+        ([{"status": 429, "retry_after": "date:1"}], "deleted", [429, 200]),
+        ([{"status": 429, "retry_after": None}], "deleted", [429, 200]),
+        ([{"status": 500}], "deleted", [500, 200]),
+        ([{"status": 502}, {"status": 503}, {"status": 504}], "deleted", [502, 503, 504, 200]),
+        ([{"drop": True}], "deleted", [None, 200]),
+        ([{"delay_ms": 900}], "deleted", [None, 200]),
+    ],
+    ids=["200", "404", "429-seconds", "429-date", "429-no-hint", "500", "5xx", "drop", "timeout"],
+)
+def test_answers_that_end_the_erasure(
+    script: list[dict[str, Any]],
+    outcome: str,
+    attempts: list[int | None],
+    sandbox: Sandbox,
+    conns: Connections,
+    settings: Settings,
+) -> None:
+    """Success, gone, and transient answers: the outcome and every attempt made, in order."""
+    fast = make_settings(sandbox.url, zeeg={"read_timeout_seconds": 0.3})
+    sandbox.state.set_faults(script=[{**f, "only": "DELETE"} for f in script])
+    accept_mapped(fast, conns.text, conns.raw, sandbox, 1)
+    drain(fast, conns)
+    assert (_outcome(conns), _attempts(conns)) == (outcome, attempts)
+    assert events.load(conns.text, "userdb", "evt-0").status == "done"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("status", [400, 409, 422])
+def test_other_client_errors_fail_at_once_with_the_reason(
+    status: int, sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """Another 4xx: one attempt, the job in the failed registry, the reason kept."""
+    sandbox.state.set_faults(script=[{"status": status, "message": "Bad thing."}])
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    drain(settings, conns)
+    event = events.load(conns.text, "userdb", "evt-0")
+    assert event is not None
+    assert (event.status, _attempts(conns)) == ("failed", [status])
+    (job_id,) = FailedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
+    assert job_id == event.job_id
+    assert conns.text.hget("zc:event:userdb:evt-0", "last_error") == f"HTTP {status}: Bad thing."
+
+
+def test_exhausted_retries_fail_with_the_reason_and_the_last_status(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """Always 503: max_attempts (4) calls, then failed with the count and the last status."""
+    sandbox.state.set_faults(always={"status": 503, "message": "Down."})
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    drain(settings, conns)
+    assert _attempts(conns) == [503, 503, 503, 503]
+    failed = [t for t in events.trail(conns.text, "userdb", "evt-0") if t["what"] == "failed"]
+    assert [(f["status"], f["error"]) for f in failed] == [
+        (503, "retries exhausted after 4 attempts: HTTP 503: Down.")
+    ]
+    assert FailedJobRegistry(queue=erasure_queue(conns.raw)).count == 1
+
+
+def test_a_429_holds_every_worker_for_its_retry_after(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """The Retry-After of a 429 becomes the hold shared by all workers."""
+    sandbox.state.set_faults(script=[{"status": 429, "retry_after": "30"}])
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    answer = handle_delivery(context(settings, conns), "userdb", "evt-0")
+    assert answer["status"] == "retrying"
+    assert 28 < pause.held_for(conns.text, time.time()) <= 30
