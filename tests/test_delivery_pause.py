@@ -63,8 +63,10 @@ def test_runs_that_only_wait_keep_their_result_briefly(
     pause.pause(conns.text, "maintenance window", time.time(), by="operator")
     accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
     work_for(settings, conns, 0.2)
-    (job_id,) = FinishedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
-    assert 0 < conns.raw.ttl(f"rq:job:{job_id}") <= 600
+    # The waiting job may have run more than once in the window; each run is a waiting run.
+    job_ids = FinishedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
+    assert job_ids
+    assert all(0 < conns.raw.ttl(f"rq:job:{job_id}") <= 600 for job_id in job_ids)
 
 
 def test_failed_probe_keeps_delivery_paused_without_deletes(
