@@ -17,7 +17,9 @@ def cutoff_id(now: float, days: float) -> str:
 def trim(r: redis.Redis, now: float, event_log_days: float, audit_days: float) -> dict[str, int]:
     """Drop every entry older than its retention, exactly; returns how many went per stream."""
     removed = {
-        "event_log": int(r.xtrim(keys.EVENT_LOG, minid=cutoff_id(now, event_log_days))),
-        "audit": int(r.xtrim(keys.AUDIT, minid=cutoff_id(now, audit_days))),
+        "event_log": int(
+            r.xtrim(keys.EVENT_LOG, minid=cutoff_id(now, event_log_days), approximate=False)
+        ),
+        "audit": int(r.xtrim(keys.AUDIT, minid=cutoff_id(now, audit_days), approximate=False)),
     }
     return removed
