@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from consumer.cli import emit, main
-from consumer.cli.ops_common import by_option, get_ops, json_option, operator_command, table, whoami
+from consumer.cli.ops_common import (
+    by_option,
+    cell,
+    get_ops,
+    json_option,
+    operator_command,
+    table,
+    whoami,
+)
 from consumer.ops import events as ev
 from consumer.ops import failed as fl
 from consumer.ops import status as st
@@ -97,7 +105,8 @@ def events_search(limit: int, as_json: bool, **options: Any) -> None:
 def events_show(source: str, event_id: str, as_json: bool) -> None:
     """One event's trail: received, each attempt with its status code, outcome per target."""
     data = ev.show_event(get_ops().r, source, event_id)
-    head = "\n".join(f"{k:13}{v}" for k, v in data.items() if k not in ("trail", "outcomes"))
+    shown = {k: v for k, v in data.items() if k != "trail"}
+    head = "\n".join(f"{k:13}{cell(v)}" for k, v in shown.items())
     trail = [
         {
             "at": e["at"],

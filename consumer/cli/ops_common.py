@@ -61,22 +61,20 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Rows as an aligned text table with a header line ("-" for empty cells)."""
     if not rows:
         return "(none)"
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """One value as table text: "-" when empty, a dict as key:value pairs."""
     if value is None or value == "":
         return "-"
     if isinstance(value, dict):
-        return (
-            " ".join(
-                f"{k}:{','.join(map(str, v)) if isinstance(v, list) else v}"
-                for k, v in value.items()
-            )
-            or "-"
-        )
+        pairs = [(k, v) for k, v in value.items() if v not in (None, "", [], {})]
+        return " ".join(f"{k}:{cell(v)}" for k, v in pairs) or "-"
+    if isinstance(value, list):
+        return ",".join(cell(v) for v in value)
     return str(value)
