@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any, TextIO
 
@@ -9,10 +10,10 @@ import click
 
 from consumer.cli import emit, fail, main
 from consumer.cli.ops_common import by_option, get_ops, json_option, operator_command, table, whoami
+from consumer.ops import Ops, parse_time
 from consumer.ops import audit as au
 from consumer.ops import erase as er
 from consumer.ops import events as ev
-from consumer.ops import parse_time
 from consumer.ops import replay as rp
 from consumer.store import retention
 
@@ -50,20 +51,31 @@ def replay(
         return
     if not reason:
         raise click.UsageError("--reason is required (it is recorded in each event's trail)")
+    _run_replay(ops, selected, by or whoami(), reason, as_json)
+
+
+def _run_replay(
+    ops: Ops, selected: list[dict[str, str]], by: str, reason: str, as_json: bool
+) -> None:
+    """Replay with a progress bar on stderr; Ctrl-C stops cleanly between two events."""
     done: list[dict[str, str]] = []
+    stop: list[int] = []
+    # A flag, not KeyboardInterrupt: an interrupt inside a transaction's reply would leave
+    # an event replayed but not counted.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.append(signum))
     try:
-        stderr = sys.stderr
-        with click.progressbar(selected, label="replaying", file=stderr) as bar:
+        with click.progressbar(selected, label="replaying", file=sys.stderr) as bar:
             for data in bar:
-                done.append(rp.replay_one(ops, data, by=by or whoami(), reason=reason))
-    except KeyboardInterrupt:
+                if stop:
+                    break
+                done.append(rp.replay_one(ops, data, by=by, reason=reason))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stop:
         emit({"replayed": done, "cancelled": True}, as_json, f"{len(done)} replayed")
         fail(f"replay cancelled: {len(done)} of {len(selected)} event(s) replayed")
-    emit(
-        {"replayed": done, "cancelled": False},
-        as_json,
-        f"{len(done)} event(s) replayed\n" + table(done, ("source", "event_id", "job_id")),
-    )
+    text = f"{len(done)} event(s) replayed\n" + table(done, ("source", "event_id", "job_id"))
+    emit({"replayed": done, "cancelled": False}, as_json, text)
 
 
 @main.command()

@@ -5,6 +5,7 @@ job, Zeeg calls and audit as a webhook.
 from __future__ import annotations
 
 import csv
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -16,6 +17,7 @@ from consumer.settings import SourceConfig
 from consumer.store import events, intake
 
 EVENT_TYPE = "manual.erase"
+log = logging.getLogger(__name__)
 
 
 def _source(ops: Ops, name: str) -> SourceConfig:
@@ -26,15 +28,13 @@ def _source(ops: Ops, name: str) -> SourceConfig:
     return source
 
 
-def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str) -> dict[str, Any]:
-    """Accept a manual deletion of external_id for every target of the source."""
-    source = _source(ops, source_name)
+def manual_event(source: SourceConfig, external_id: str, now: float) -> ParsedEvent:
+    """A deletion event built by hand: a manual-<uuid> id and every target of the source."""
     try:
         external_id = check_external_id(external_id)
     except InvalidIdentifier as e:
         raise OperatorError(str(e)) from e
-    now = ops.clock()
-    event = ParsedEvent(
+    return ParsedEvent(
         source=source.name,
         event_id=f"manual-{uuid.uuid4()}",
         event_type=EVENT_TYPE,
@@ -42,20 +42,28 @@ def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str)
         occurred_at=now,
         targets=tuple(t.object for t in source.targets),
     )
+
+
+def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str) -> dict[str, Any]:
+    """Accept a manual deletion of external_id for every target of the source."""
+    now = ops.clock()
+    event = manual_event(_source(ops, source_name), external_id, now)
+    s = ops.settings
     result = intake.accept(
         ops.r,
         ops.queue,
         event,
         now=now,
-        dedupe_ttl_days=ops.settings.intake.dedupe_ttl_days,
-        retention_days=ops.settings.intake.event_log_retention_days,
-        job_timeout=ops.settings.delivery.job_timeout_seconds,
+        dedupe_ttl_days=s.intake.dedupe_ttl_days,
+        retention_days=s.intake.event_log_retention_days,
+        job_timeout=s.delivery.job_timeout_seconds,
     )
     entry = {"at": now, "what": "manual", "by": by, "reason": reason}
-    events.append_trail(ops.r, source.name, event.event_id, entry)
+    events.append_trail(ops.r, event.source, event.event_id, entry)
+    log.info("manual erasure %s/%s accepted (by %s)", event.source, event.event_id, by)
     return {
-        "source": source.name,
-        "external_id": external_id,
+        "source": event.source,
+        "external_id": event.external_id,
         "event_id": result.event_id,
         "job_id": result.job_id,
     }

@@ -68,6 +68,13 @@ def _split(value: Any) -> tuple[str, ...]:
     return tuple(str(i).strip() for i in items if str(i).strip())
 
 
+def _ids(value: Any) -> tuple[str, ...]:
+    """Event ids as given: a list, or one id (ids may hold commas, so no splitting)."""
+    if value is None or value == "" or value == []:
+        return ()
+    return tuple(str(i) for i in value) if isinstance(value, list | tuple) else (str(value),)
+
+
 def filters_from(data: Mapping[str, Any], now: float) -> Filters:
     """Validated filters from CLI options or an admin query/body (statuses may name groups)."""
     statuses = _split(data.get("status"))
@@ -81,7 +88,7 @@ def filters_from(data: Mapping[str, Any], now: float) -> Filters:
         raise OperatorError(f"unknown outcome {outcome!r}: use {', '.join(OUTCOMES)}")
     try:
         external_id = data.get("external_id") or None
-        ids = tuple(check_event_id(i) for i in _split(data.get("event_id")))
+        ids = tuple(check_event_id(i) for i in _ids(data.get("event_id")))
         if external_id is not None:
             check_external_id(external_id)
     except InvalidIdentifier as e:

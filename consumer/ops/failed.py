@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -14,6 +15,8 @@ from consumer.ops import Ops, iso
 from consumer.ops.events import show_event, summary
 from consumer.store import events, keys, search
 from consumer.store.intake import enqueue
+
+log = logging.getLogger(__name__)
 
 
 def _failed_jobs(ops: Ops, job_ids: list[str] | None = None) -> list[Job]:
@@ -96,4 +99,5 @@ def _requeue_one(ops: Ops, job: Job, by: str, reason: str) -> dict[str, Any]:
         timeout = ops.settings.delivery.job_timeout_seconds
         enqueue(ops.queue, source, event_id, new_id, timeout, pipe)
         pipe.execute()
+    log.info("requeued %s/%s as job %s (by %s)", source, event_id, new_id, by)
     return {"source": source, "event_id": event_id, "job_id": new_id, "previous_job_id": job.id}

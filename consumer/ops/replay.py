@@ -7,6 +7,7 @@ is already recorded is not deleted twice (it is audited already_deleted).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +23,7 @@ from consumer.store import events, keys
 from consumer.store.intake import enqueue
 
 SAMPLE = 10
+log = logging.getLogger(__name__)
 # Stored log fields copied back onto the event hash (it may have expired before the log).
 _LOG_FIELDS = (
     "source",
@@ -53,18 +55,10 @@ def preview(selected: list[dict[str, str]]) -> dict[str, Any]:
 
 def replay_one(ops: Ops, data: dict[str, str], *, by: str, reason: str) -> dict[str, str]:
     """Enqueue one stored event again under a new job id (one transaction)."""
-    source, event_id = data["source"], data["event_id"]
+    source, event_id, previous = data["source"], data["event_id"], data.get("job_id")
     new_id = uuid.uuid4().hex
-    old = _live_job(ops, data.get("job_id") or "")
+    old = _live_job(ops, previous or "")
     stale = [k for k in data if k.startswith(("t:", "o:"))] + ["completed_at", "last_error"]
-    fields: dict[Any, Any] = {k: data.get(k, "") for k in _LOG_FIELDS}
-    state: dict[Any, Any] = {
-        "job_id": new_id,
-        "status": "queued",
-        "attempts": "0",
-        "replayed": "1",
-        "replay_reason": reason,
-    }
     entry = {
         "at": ops.clock(),
         "what": "replayed",
@@ -72,7 +66,7 @@ def replay_one(ops: Ops, data: dict[str, str], *, by: str, reason: str) -> dict[
         "reason": reason,
         "dedupe": "bypassed",
         "job_id": new_id,
-        "previous_job_id": data.get("job_id"),
+        "previous_job_id": previous,
     }
     ttl = int(ops.settings.intake.event_log_retention_days * events.DAY)
     with ops.conns.raw.pipeline() as pipe:
@@ -80,13 +74,22 @@ def replay_one(ops: Ops, data: dict[str, str], *, by: str, reason: str) -> dict[
         if old is not None:
             old.delete(pipeline=pipe)  # the superseded job must not run beside the new one
         pipe.hdel(keys.event(source, event_id), *stale)
-        pipe.hset(keys.event(source, event_id), mapping={**fields, **state})
+        pipe.hset(keys.event(source, event_id), mapping=_fresh_state(data, new_id, reason))
         pipe.expire(keys.event(source, event_id), ttl)
         events.append_trail(pipe, source, event_id, entry, ttl)
-        timeout = ops.settings.delivery.job_timeout_seconds
-        enqueue(ops.queue, source, event_id, new_id, timeout, pipe)
+        enqueue(
+            ops.queue, source, event_id, new_id, ops.settings.delivery.job_timeout_seconds, pipe
+        )
         pipe.execute()
+    log.info("replayed %s/%s as job %s (by %s)", source, event_id, new_id, by)
     return {"source": source, "event_id": event_id, "job_id": new_id}
+
+
+def _fresh_state(data: dict[str, str], job_id: str, reason: str) -> dict[Any, Any]:
+    """The event's log fields (its hash may have expired before the log) and a queued state."""
+    fields = {k: data.get(k, "") for k in _LOG_FIELDS}
+    state = {"job_id": job_id, "status": "queued", "attempts": "0", "replayed": "1"}
+    return {**fields, **state, "replay_reason": reason}
 
 
 def _live_job(ops: Ops, job_id: str) -> Job | None:

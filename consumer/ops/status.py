@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any
 
@@ -16,6 +17,7 @@ from consumer.store import audit, pause, search
 from consumer.store.events import append_trail
 
 HOUR = 3600.0
+log = logging.getLogger(__name__)
 TERMINAL = ("done",)
 
 
@@ -81,6 +83,7 @@ def sla_risk(ops: Ops, now: float) -> dict[str, Any]:
 def pause_delivery(ops: Ops, reason: str, by: str) -> dict[str, Any]:
     """Pause every worker (jobs wait, none fail) until resume."""
     created = pause.pause(ops.r, reason, ops.clock(), by=by)
+    log.warning("delivery paused by %s", by)
     state = pause.state(ops.r)
     assert state is not None
     return {"paused": True, "changed": created, "reason": state.reason, "by": state.by}
@@ -90,6 +93,7 @@ def resume_delivery(ops: Ops, by: str) -> dict[str, Any]:
     """Lift the pause and move jobs waiting on it back to the queue at once."""
     was = pause.state(ops.r)
     changed = pause.resume(ops.r)
+    log.warning("delivery resumed by %s", by)
     registry = _scheduled(ops.queue)
     ids = registry.get_job_ids()
     moved = 0

@@ -86,7 +86,8 @@ def status() -> ResponseReturnValue:
 def events_search() -> ResponseReturnValue:
     """Events matching the query filters, newest first (limit, default 100)."""
     ops = _ops()
-    filters = ev.filters_from(request.args.to_dict(), ops.clock())
+    query: dict[str, Any] = {**request.args.to_dict(), "event_id": request.args.getlist("event_id")}
+    filters = ev.filters_from(query, ops.clock())
     limit = request.args.get("limit", "100")
     if not limit.isdigit():
         raise OperatorError("limit must be a whole number")
