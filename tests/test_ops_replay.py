@@ -149,3 +149,20 @@ def test_replay_needs_a_reason(cli: Any, conns: Connections) -> None:
     result = cli("replay")
     assert result.exit_code == 2
     assert "--reason is required" in result.stderr
+
+
+def test_replay_skips_an_event_a_worker_picked_up_after_selection(
+    client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """An event that moved on since it was selected is skipped, its job left alone."""
+    mapped(conns, sandbox, "u-1")
+    sandbox.state.set_faults(always={"status": 400})
+    post(client, settings, "e-1", "u-1")
+    drain(settings, conns)
+    ops = Ops(settings, conns)
+    (selected,) = rp.select(ops, Filters())
+    events.update(conns.text, "userdb", "e-1", status="running")
+    result = rp.replay_one(ops, selected, by="test", reason="race")
+    assert result["skipped"] and result["job_id"] is None
+    event = events.load(conns.text, "userdb", "e-1")
+    assert event is not None and event.job_id == selected["job_id"] and not event.replayed

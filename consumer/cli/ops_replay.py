@@ -58,7 +58,7 @@ def _run_replay(
     ops: Ops, selected: list[dict[str, str]], by: str, reason: str, as_json: bool
 ) -> None:
     """Replay with a progress bar on stderr; Ctrl-C stops cleanly between two events."""
-    done: list[dict[str, str]] = []
+    done: list[dict[str, Any]] = []
     stop: list[int] = []
     # A flag, not KeyboardInterrupt: an interrupt inside a transaction's reply would leave
     # an event replayed but not counted.
@@ -74,7 +74,9 @@ def _run_replay(
     if stop:
         emit({"replayed": done, "cancelled": True}, as_json, f"{len(done)} replayed")
         fail(f"replay cancelled: {len(done)} of {len(selected)} event(s) replayed")
-    text = f"{len(done)} event(s) replayed\n" + table(done, ("source", "event_id", "job_id"))
+    skipped = sum(1 for d in done if d.get("skipped"))
+    text = f"{len(done) - skipped} event(s) replayed, {skipped} skipped (a worker had them)\n"
+    text += table(done, ("source", "event_id", "job_id", "skipped"))
     emit({"replayed": done, "cancelled": False}, as_json, text)
 
 
