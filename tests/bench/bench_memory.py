@@ -12,11 +12,13 @@ import uuid
 from pathlib import Path
 
 from consumer.models import Event, Outcome, ParsedEvent
+from consumer.ops import Ops
 from consumer.ops.events import Filters, search_events
+from consumer.ops.status import sla_risk
 from consumer.store import audit, intake, keys
 from consumer.store.connection import connect
 from consumer.store.queue import erasure_queue
-from tests.helpers import RedisServer
+from tests.helpers import RedisServer, make_settings
 
 
 def _usage(r: object, key: str) -> int:
@@ -61,6 +63,12 @@ def main(n: int = 10_000) -> None:
         search_events(r, Filters(external_id="nobody"))
         scan = time.perf_counter() - started
         print(f"events search scanning all {n} log entries: {scan:.2f} s")
+        later = now + 100 * 3600  # every event is past its SLA: the scan reads each status
+        settings = make_settings(env={"REDIS_URL": server.url})
+        started = time.perf_counter()
+        risk = sla_risk(Ops(settings, conns), later)
+        scan = time.perf_counter() - started
+        print(f"status SLA scan over {risk['at_risk']} unfinished events: {scan:.2f} s")
         print(
             f"used_memory per event (all keys, jobs incl.) {r.info()['used_memory'] / n:8.0f} bytes"
         )
