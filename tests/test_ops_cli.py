@@ -259,3 +259,25 @@ def test_requeue_needs_ids_or_all(cli: Any, conns: Connections) -> None:
     result = cli("requeue", "--reason", "x")
     assert result.exit_code == 2
     assert "name failed job ids, or pass --all" in result.stderr
+
+
+def test_commands_print_valid_json_with_the_json_flag(cli: Any, conns: Connections) -> None:
+    """--json output parses as JSON for each command that needs no arguments."""
+    for command in (["status"], ["events", "search"], ["failed"], ["trim"], ["resume"]):
+        result = cli(*command, "--json")
+        assert result.exit_code == 0, command
+        json.loads(result.stdout)
+
+
+def test_failed_show_text_is_the_event_and_its_trail(
+    cli: Any, client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """Without --json, failed show prints the fields and a trail table ending in failed."""
+    mapped(conns, sandbox, "u-1")
+    sandbox.state.set_faults(always={"status": 400})
+    post(client, settings, "e-1", "u-1")
+    drain(settings, conns)
+    job_id = as_json(cli("failed", "--json"))[0]["job_id"]
+    lines = cli("failed", "show", job_id).stdout.splitlines()
+    assert lines[0].split() == ["job_id", job_id]
+    assert lines[-1].split()[1:3] == ["failed", "status:400"]

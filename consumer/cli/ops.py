@@ -105,8 +105,12 @@ def events_search(limit: int, as_json: bool, **options: Any) -> None:
 def events_show(source: str, event_id: str, as_json: bool) -> None:
     """One event's trail: received, each attempt with its status code, outcome per target."""
     data = ev.show_event(get_ops().r, source, event_id)
-    shown = {k: v for k, v in data.items() if k != "trail"}
-    head = "\n".join(f"{k:13}{cell(v)}" for k, v in shown.items())
+    emit(data, as_json, event_text(data))
+
+
+def event_text(data: dict[str, Any]) -> str:
+    """An event's fields, one a line, then its trail as a table."""
+    head = "\n".join(f"{k:13}{cell(v)}" for k, v in data.items() if k != "trail")
     trail = [
         {
             "at": e["at"],
@@ -115,8 +119,7 @@ def events_show(source: str, event_id: str, as_json: bool) -> None:
         }
         for e in data["trail"]
     ]
-    text = head + "\n\n" + table(trail, ("at", "what", "details"))
-    emit(data, as_json, text)
+    return head + "\n\n" + table(trail, ("at", "what", "details"))
 
 
 @main.group(invoke_without_command=True)
@@ -141,7 +144,7 @@ def failed(ctx: click.Context, as_json: bool) -> None:
 def failed_show(job_id: str, as_json: bool) -> None:
     """One failed job: its event, the reason and the whole trail."""
     data = fl.show_failed(get_ops(), job_id)
-    emit(data, as_json, None)
+    emit(data, as_json, event_text(data))
 
 
 @main.command()

@@ -119,6 +119,7 @@ def audit() -> None:
 @click.option("--format", "fmt", type=click.Choice(au.FORMATS), default="jsonl", show_default=True)
 @click.option("--since", help="ISO 8601, epoch seconds or an age (2h, 7d).")
 @click.option("--until")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format jsonl.")
 @click.option(
     "--output",
     "-o",
@@ -127,11 +128,14 @@ def audit() -> None:
     help="File to write (default: stdout).",
 )
 @operator_command
-def audit_export(fmt: str, since: str | None, until: str | None, output: TextIO) -> None:
+def audit_export(
+    fmt: str, since: str | None, until: str | None, as_json: bool, output: TextIO
+) -> None:
     """One row per target record: event id, source, external id, object, record id,
     outcome, HTTP status, occurred and completed times."""
     ops = get_ops()
     now = ops.clock()
+    fmt = "jsonl" if as_json else fmt
     for chunk in au.export(ops.r, fmt, parse_time(since, now), parse_time(until, now)):
         output.write(chunk)
 
