@@ -8,7 +8,9 @@ ConsumerError                 root
 │   ├── UnknownSource         404
 │   ├── BodyTooLarge          413
 │   ├── UnsupportedMediaType  415
-│   └── FieldError            422 event id / external id missing or invalid
+│   ├── FieldError            422 event id / external id missing or invalid
+│   └── OperatorError         400 an operator request that cannot be done (bad filter, input)
+│       └── NotFound          404 no such event, failed job or source
 ├── InvalidIdentifier         an object slug, record id or external id of the wrong shape
 ├── InvalidFile               a mapping file refused as a whole (empty, wrong columns)
 ├── ZeegError                 a call to Zeeg that did not succeed
@@ -82,6 +84,20 @@ class FieldError(RequestError):
 
     status = 422
     code = "invalid_field"
+
+
+class OperatorError(RequestError):
+    """An operator command or admin request that cannot be done as asked."""
+
+    status = 400
+    code = "invalid_request"
+
+
+class NotFound(OperatorError):
+    """The event, failed job or source an operator named does not exist."""
+
+    status = 404
+    code = "not_found"
 
 
 class InvalidIdentifier(ConsumerError):

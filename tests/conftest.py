@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -79,3 +80,39 @@ def sender_client(conns: Connections) -> FlaskClient:
     from tests.helpers import sender_settings
 
     return create_app(sender_settings(), redis=conns).test_client()
+
+
+# --- operator commands (issue 6) ---
+
+ADMIN_TOKEN = "admin-test-token"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sandbox: Sandbox, redis_server: RedisServer) -> Any:
+    """Run zeeg-consumer in-process (CliRunner) against the test Redis and the sandbox."""
+    from click.testing import CliRunner
+
+    from consumer.cli import main
+    from tests.helpers import cli_env, write_config
+
+    env = cli_env(write_config(tmp_path / "consumer.toml"), sandbox.url, redis_server.url)
+
+    def run(*args: str, input: str | None = None) -> Any:
+        return CliRunner().invoke(main, list(args), env=env, input=input)
+
+    return run
+
+
+@pytest.fixture
+def admin_app(sandbox: Sandbox, redis_server: RedisServer, conns: Connections) -> Flask:
+    """The app with the admin API on (CONSUMER_ADMIN_TOKEN set)."""
+    env = {"REDIS_URL": redis_server.url, "CONSUMER_ADMIN_TOKEN": ADMIN_TOKEN}
+    return create_app(make_settings(sandbox.url, env=env), redis=conns)
+
+
+@pytest.fixture
+def admin(admin_app: Flask) -> FlaskClient:
+    """A test client whose requests carry the admin Bearer token."""
+    client = admin_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ADMIN_TOKEN}"
+    return client

@@ -273,3 +273,63 @@ def okta_event(uuid: str, user_id: str, kind: str = "user.lifecycle.delete.initi
         "eventType": kind,
         "target": [{"id": user_id, "type": "User", "alternateId": "someone@example.com"}],
     }
+
+
+# --- operator commands (issue 6) ---
+
+
+def toml_value(value: Any) -> str:
+    """A Python value as a TOML value (strings, numbers, booleans, lists, inline tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+
+
+def write_config(path: Path, **sections: dict[str, Any]) -> Path:
+    """A config file like make_settings(): the test sources and fast retries (plus sections)."""
+    raw: dict[str, dict[str, Any]] = {
+        "delivery": {
+            "backoff_base_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+            "max_attempts": 4,
+            "auth_probe_seconds": 0.5,
+        }
+    }
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    lines = []
+    for name, values in raw.items():
+        lines += [f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())]
+    for name, body in default_sources().items():
+        lines += [f"[sources.{name}]", *(f"{k} = {toml_value(v)}" for k, v in body.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def cli_env(config: Path, zeeg_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment a CLI test runs zeeg-consumer under."""
+    return {
+        "CONSUMER_CONFIG": str(config),
+        "REDIS_URL": redis_url,
+        "USERDB_SECRET": HMAC_SECRET,
+        "CLERK_SECRET": STD_SECRET,
+        "ZEEG_API_TOKEN": ZEEG_TOKEN,
+        "ZEEG_API_BASE_URL": zeeg_url,
+        **extra,
+    }
+
+
+def work_once(settings: Settings, conns: Connections) -> None:
+    """One burst worker without the scheduler: runs what is queued now, leaves the rest."""
+    jobs.set_context(context(settings, conns))
+    try:
+        worker = Worker([erasure_queue(conns.raw)], connection=conns.raw, serializer=JSONSerializer)
+        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    finally:
+        jobs.set_context(None)

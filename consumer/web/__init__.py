@@ -33,10 +33,11 @@ def create_app(
         QUEUE=erasure_queue(conns.raw),
         CLOCK=clock or time.time,
     )
-    from consumer.web import admin, admin_mappings, health, webhooks
+    from consumer.web import admin, admin_mappings, health, openapi, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(admin_mappings.bp)
     # Last: its catch-all answers admin paths no other blueprint routes.
     app.register_blueprint(admin.bp)

@@ -10,10 +10,19 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from consumer.errors import OperatorError
+from consumer.ops import Ops, parse_time
+from consumer.ops import audit as au
+from consumer.ops import erase as er
+from consumer.ops import events as ev
+from consumer.ops import failed as fl
+from consumer.ops import replay as rp
+from consumer.ops import status as st
 from consumer.settings import Settings
+from consumer.store.connection import Connections
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -35,6 +44,147 @@ def require_admin(view: Callable[..., ResponseReturnValue]) -> Callable[..., Res
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def _ops() -> Ops:
+    config = current_app.config
+    conns = Connections(text=config["REDIS"], raw=config["QUEUE"].connection)
+    return Ops(config["SETTINGS"], conns, config["CLOCK"])
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object a POST carries ({} when empty)."""
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise OperatorError("the body must be a JSON object")
+    return body
+
+
+def _who(body: dict[str, Any]) -> str:
+    """Who acts, for the trail: the caller's "by" if given, else the remote address."""
+    return f"admin-api:{str(body.get('by') or request.remote_addr)[:64]}"
+
+
+def _reason(body: dict[str, Any]) -> str:
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise OperatorError('"reason" is required: it is recorded in each event\'s trail')
+    return reason.strip()[:500]
+
+
+@bp.get("/status")
+@require_admin
+def status() -> ResponseReturnValue:
+    """Queue, registries, workers, pause, last hour's deletions, SLA risk."""
+    return jsonify(st.status(_ops()))
+
+
+@bp.get("/events")
+@require_admin
+def events_search() -> ResponseReturnValue:
+    """Events matching the query filters, newest first (limit, default 100)."""
+    ops = _ops()
+    query: dict[str, Any] = {**request.args.to_dict(), "event_id": request.args.getlist("event_id")}
+    filters = ev.filters_from(query, ops.clock())
+    limit = request.args.get("limit", "100")
+    if not limit.isdigit():
+        raise OperatorError("limit must be a whole number")
+    return jsonify(events=ev.search_events(ops.r, filters, int(limit)))
+
+
+@bp.get("/events/<source>/<path:event_id>")
+@require_admin
+def events_show(source: str, event_id: str) -> ResponseReturnValue:
+    """One event with its whole trail."""
+    return jsonify(ev.show_event(_ops().r, source, event_id))
+
+
+@bp.get("/failed")
+@require_admin
+def failed() -> ResponseReturnValue:
+    """Every failed job with its reason."""
+    return jsonify(failed=fl.list_failed(_ops()))
+
+
+@bp.get("/failed/<job_id>")
+@require_admin
+def failed_show(job_id: str) -> ResponseReturnValue:
+    """One failed job with its event's trail."""
+    return jsonify(fl.show_failed(_ops(), job_id))
+
+
+@bp.post("/requeue")
+@require_admin
+def requeue() -> ResponseReturnValue:
+    """Requeue {"job_ids": [...]} or {"all": true} failed jobs, with a "reason"."""
+    body = _body()
+    ids = body.get("job_ids")
+    if body.get("all") is True and ids is None:
+        ids = None
+    elif not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise OperatorError('give "job_ids" (a list of strings) or "all": true')
+    done = fl.requeue(_ops(), ids, by=_who(body), reason=_reason(body))
+    return jsonify(requeued=done)
+
+
+@bp.post("/replay")
+@require_admin
+def replay() -> ResponseReturnValue:
+    """Replay events matching the filters ("dry_run": count and sample only)."""
+    body = _body()
+    ops = _ops()
+    selected = rp.select(ops, ev.filters_from(body, ops.clock()))
+    if body.get("dry_run") is True:
+        return jsonify(rp.preview(selected))
+    by, reason = _who(body), _reason(body)
+    return jsonify(replayed=list(rp.replay(ops, selected, by=by, reason=reason)))
+
+
+@bp.post("/erase")
+@require_admin
+def erase() -> ResponseReturnValue:
+    """Erase {"source", "external_id"} through the webhook pipeline."""
+    body = _body()
+    source, external_id = body.get("source"), body.get("external_id")
+    if not isinstance(source, str) or not isinstance(external_id, str):
+        raise OperatorError('"source" and "external_id" are required strings')
+    reason = str(body.get("reason") or "manual erasure")[:500]
+    return jsonify(er.erase(_ops(), source, external_id, by=_who(body), reason=reason)), 202
+
+
+@bp.get("/audit")
+@require_admin
+def audit() -> ResponseReturnValue:
+    """The audit entries within since/until as JSON lines (format=csv for CSV)."""
+    ops = _ops()
+    now = ops.clock()
+    since, until = (
+        parse_time(request.args.get("since"), now),
+        parse_time(request.args.get("until"), now),
+    )
+    fmt = request.args.get("format", "jsonl")
+    if fmt not in au.FORMATS:
+        raise OperatorError("format must be jsonl or csv")
+    mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    # Streamed: an export of a year of erasures need not fit in memory.
+    return Response(au.export(ops.r, fmt, since, until), mimetype=mimetype)
+
+
+@bp.post("/pause")
+@require_admin
+def pause() -> ResponseReturnValue:
+    """Pause delivery on every worker with a "reason"."""
+    body = _body()
+    return jsonify(st.pause_delivery(_ops(), _reason(body), _who(body)))
+
+
+@bp.post("/resume")
+@require_admin
+def resume() -> ResponseReturnValue:
+    """Lift the pause and requeue the jobs that waited on it."""
+    return jsonify(st.resume_delivery(_ops(), _who(_body())))
 
 
 @bp.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE"])

@@ -1,0 +1,80 @@
+"""What the operator commands share: the Ops context, error handling, tables, --by."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+import redis
+
+from consumer.cli import fail, get_settings
+from consumer.errors import ConsumerError
+from consumer.ops import Ops
+from consumer.store.connection import connect
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def get_ops() -> Ops:
+    """The operator context for this command (settings from --config / CONSUMER_CONFIG)."""
+    settings = get_settings()
+    return Ops(settings, connect(settings.redis_url))
+
+
+def operator_command(func: F) -> F:
+    """Turn a ConsumerError or an unreachable Redis into one line on stderr and exit 1."""
+
+    @functools.wraps(func)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConsumerError as e:
+            fail(str(e))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            fail("Redis is unavailable (check REDIS_URL)")
+
+    return wrapped  # type: ignore[return-value]
+
+
+def whoami() -> str:
+    """Who runs this command, for the trail: the login name."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def by_option(func: F) -> F:
+    """--by: who is acting, recorded in the event trail (defaults to the login name)."""
+    return click.option("--by", default=None, help="Who is acting (default: login name).")(func)
+
+
+def json_option(func: F) -> F:
+    """--json: machine-readable output."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as an aligned text table with a header line ("-" for empty cells)."""
+    if not rows:
+        return "(none)"
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def cell(value: Any) -> str:
+    """One value as table text: "-" when empty, a dict as key:value pairs."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, dict):
+        pairs = [(k, v) for k, v in value.items() if v not in (None, "", [], {})]
+        return " ".join(f"{k}:{cell(v)}" for k, v in pairs) or "-"
+    if isinstance(value, list):
+        return ",".join(cell(v) for v in value)
+    return str(value)

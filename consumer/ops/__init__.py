@@ -1,0 +1,70 @@
+"""Operator functions shared by the CLI and the admin API: status, events, failed, requeue,
+replay, erase, audit export, pause and resume. Each returns JSON-able data.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis
+from rq import Queue
+
+from consumer.errors import OperatorError
+from consumer.settings import Settings
+from consumer.store.connection import Connections
+from consumer.store.queue import erasure_queue
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Ops:
+    """What operator functions need: settings, both Redis clients and the time."""
+
+    settings: Settings
+    conns: Connections
+    clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def r(self) -> redis.Redis:
+        """The decoding client for our own keys."""
+        return self.conns.text
+
+    @property
+    def queue(self) -> Queue:
+        """The erasure queue (on the bytes client, as RQ requires)."""
+        return erasure_queue(self.conns.raw)
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds, or None."""
+    if ts is None:
+        return None
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(value: str | float | None, now: float) -> float | None:
+    """ISO 8601, epoch seconds, or an age such as 30m, 2h, 7d (before now); None if empty."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now - float(relative.group(1)) * _UNITS[relative.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise OperatorError(
+            f"cannot read time {text[:40]!r}: use ISO 8601, epoch seconds or an age like 2h"
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()

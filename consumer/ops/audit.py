@@ -1,0 +1,42 @@
+"""Audit export: one row per target record, as JSON lines or CSV, over a time range."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from consumer.errors import OperatorError
+from consumer.ops import iso
+from consumer.store import audit
+
+FORMATS = ("jsonl", "csv")
+
+
+def rows(r: redis.Redis, since: float | None, until: float | None) -> Iterator[dict[str, Any]]:
+    """Audit entries in time order with typed values and ISO 8601 times."""
+    for entry in audit.entries(r, since, until):
+        row: dict[str, Any] = {name: entry.get(name) or None for name in audit.FIELDS}
+        row["http_status"] = int(row["http_status"]) if row["http_status"] else None
+        for name in ("occurred_at", "completed_at"):
+            row[name] = iso(float(row[name])) if row[name] else None
+        yield row
+
+
+def export(r: redis.Redis, fmt: str, since: float | None, until: float | None) -> Iterator[str]:
+    """The export as text chunks, one line each (a CSV starts with its header)."""
+    if fmt not in FORMATS:
+        raise OperatorError(f"unknown format {fmt!r}: use jsonl or csv")
+    if fmt == "jsonl":
+        for row in rows(r, since, until):
+            yield json.dumps(row, separators=(",", ":")) + "\n"
+        return
+    yield ",".join(audit.FIELDS) + "\r\n"
+    for row in rows(r, since, until):
+        out = io.StringIO()
+        csv.writer(out).writerow(["" if row[n] is None else row[n] for n in audit.FIELDS])
+        yield out.getvalue()

@@ -1,0 +1,160 @@
+"""Finding stored events (by source, external id, event id, status, outcome, time) and
+showing one event's whole trail.
+
+Search scans the event log stream within the time range, newest first; the cost grows with
+the number of events received in that range (see the README for figures).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from consumer.errors import InvalidIdentifier, NotFound, OperatorError
+from consumer.models import OUTCOMES, check_event_id, check_external_id
+from consumer.ops import iso, parse_time
+from consumer.store import events, keys, search
+
+STATUSES = ("queued", "running", "retrying", "auth_paused", "rate_limited", "done", "failed")
+# Events a replay picks up by default: every one not done and not in a worker's hands.
+UNFINISHED = ("queued", "retrying", "auth_paused", "rate_limited", "failed", "expired")
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which events to select; empty fields match everything."""
+
+    source: str | None = None
+    external_id: str | None = None
+    event_ids: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    outcome: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def matches_log(self, fields: Mapping[str, str]) -> bool:
+        """Whether an event log entry passes the filters the log itself can answer."""
+        if self.source and fields.get("source") != self.source:
+            return False
+        if self.external_id and fields.get("external_id") != self.external_id:
+            return False
+        return not self.event_ids or fields.get("event_id") in self.event_ids
+
+    def matches_state(self, data: Mapping[str, str]) -> bool:
+        """Whether an event's stored state passes the status and outcome filters."""
+        status = data.get("status") or "expired"
+        if self.statuses and status not in self.statuses:
+            return False
+        return not self.outcome or self.outcome in _outcomes(data)
+
+
+def _outcomes(data: Mapping[str, str]) -> set[str]:
+    found: set[str] = set()
+    for name, value in data.items():
+        if name.startswith("t:"):
+            found.update(o["outcome"] for o in json.loads(value))
+    return found
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    """Event ids as given: a list, or one id (ids may hold commas, so no splitting)."""
+    if value is None or value == "" or value == []:
+        return ()
+    return tuple(str(i) for i in value) if isinstance(value, list | tuple) else (str(value),)
+
+
+def filters_from(data: Mapping[str, Any], now: float) -> Filters:
+    """Validated filters from CLI options or an admin query/body (statuses may name groups)."""
+    statuses = _split(data.get("status"))
+    if "unfinished" in statuses:
+        statuses = tuple(s for s in statuses if s != "unfinished") + UNFINISHED
+    bad = [s for s in statuses if s not in (*STATUSES, "expired")]
+    if bad:
+        raise OperatorError(f"unknown status {bad[0]!r}: use {', '.join(STATUSES)} or unfinished")
+    outcome = data.get("outcome") or None
+    if outcome is not None and outcome not in OUTCOMES:
+        raise OperatorError(f"unknown outcome {outcome!r}: use {', '.join(OUTCOMES)}")
+    try:
+        external_id = data.get("external_id") or None
+        ids = tuple(check_event_id(i) for i in _ids(data.get("event_id")))
+        if external_id is not None:
+            check_external_id(external_id)
+    except InvalidIdentifier as e:
+        raise OperatorError(str(e)) from e
+    since, until = parse_time(data.get("since"), now), parse_time(data.get("until"), now)
+    return Filters(data.get("source") or None, external_id, ids, statuses, outcome, since, until)
+
+
+def matching(r: redis.Redis, f: Filters, *, newest_first: bool = False) -> Iterator[dict[str, str]]:
+    """Each selected event once (its latest log entry merged with its stored state)."""
+    seen: set[tuple[str, str]] = set()
+    chunk: list[dict[str, str]] = []
+    for _, fields in search.log_entries(r, f.since, f.until, newest_first=newest_first):
+        pair = (fields.get("source", ""), fields.get("event_id", ""))
+        if pair in seen or not f.matches_log(fields):
+            continue
+        seen.add(pair)
+        chunk.append(fields)
+        if len(chunk) >= BATCH:
+            yield from _with_state(r, f, chunk)
+            chunk = []
+    yield from _with_state(r, f, chunk)
+
+
+def _with_state(r: redis.Redis, f: Filters, chunk: list[dict[str, str]]) -> list[dict[str, str]]:
+    stored = search.event_hashes(r, [(e["source"], e["event_id"]) for e in chunk])
+    merged = [{**fields, **state} for fields, state in zip(chunk, stored, strict=True)]
+    return [m for m in merged if f.matches_state(m)]
+
+
+def summary(data: Mapping[str, str]) -> dict[str, Any]:
+    """One event as operators see it: ids, status, attempts, times, outcomes per target."""
+    occurred = data.get("occurred_at") or ""
+    return {
+        "source": data.get("source"),
+        "event_id": data.get("event_id"),
+        "event_type": data.get("event_type"),
+        "external_id": data.get("external_id"),
+        "status": data.get("status") or "expired",
+        "attempts": int(data.get("attempts") or 0),
+        "job_id": data.get("job_id") or None,
+        "received_at": iso(float(data.get("received_at") or 0) or None),
+        "occurred_at": iso(float(occurred)) if occurred else None,
+        "completed_at": iso(float(data["completed_at"])) if data.get("completed_at") else None,
+        "last_error": data.get("last_error") or None,
+        "replayed": data.get("replayed") == "1",
+        "outcomes": {
+            k[2:]: [o["outcome"] for o in json.loads(v)] for k, v in data.items() if k[:2] == "t:"
+        },
+    }
+
+
+def search_events(r: redis.Redis, f: Filters, limit: int = 100) -> list[dict[str, Any]]:
+    """Up to limit matching events, newest first."""
+    found = []
+    for data in matching(r, f, newest_first=True):
+        found.append(summary(data))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def show_event(r: redis.Redis, source: str, event_id: str) -> dict[str, Any]:
+    """One event with its whole trail (received, attempts, outcomes, replays, requeues)."""
+    data: dict[str, str] = r.hgetall(keys.event(source, event_id))  # type: ignore[assignment]
+    if not data:
+        raise NotFound(f"no stored event {source}/{event_id} (unknown, or past retention)")
+    trail = [{**e, "at": iso(e.get("at"))} for e in events.trail(r, source, event_id)]
+    return {**summary(data), "trail": trail}

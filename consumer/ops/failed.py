@@ -1,0 +1,103 @@
+"""Failed erasure jobs: list and show them with their reason, and requeue them after a fix."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from consumer.errors import NotFound, OperatorError
+from consumer.ops import Ops, iso
+from consumer.ops.events import show_event, summary
+from consumer.store import events, keys, search
+from consumer.store.intake import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def _failed_jobs(ops: Ops, job_ids: list[str] | None = None) -> list[Job]:
+    known = FailedJobRegistry(queue=ops.queue).get_job_ids()
+    wanted = known if job_ids is None else job_ids
+    missing = [j for j in wanted if j not in known]
+    if missing:
+        raise NotFound(f"no failed job {missing[0]!r} (see `zeeg-consumer failed`)")
+    found = Job.fetch_many(wanted, connection=ops.conns.raw, serializer=JSONSerializer)
+    return [job for job in found if job is not None]
+
+
+def _event_of(job: Job) -> tuple[str, str]:
+    if len(job.args) != 2:
+        raise OperatorError(f"job {job.id} is not an erasure job")
+    return str(job.args[0]), str(job.args[1])
+
+
+def list_failed(ops: Ops) -> list[dict[str, Any]]:
+    """Every failed job with its event and the reason it failed."""
+    jobs = _failed_jobs(ops)
+    pairs = [_event_of(job) for job in jobs]
+    rows: list[dict[str, Any]] = []
+    for job, data in zip(jobs, search.event_hashes(ops.r, pairs), strict=True):
+        event = summary(data) if data else {"status": "expired"}
+        rows.append(
+            {
+                "job_id": job.id,
+                "source": pairs[len(rows)][0],
+                "event_id": pairs[len(rows)][1],
+                "external_id": event.get("external_id"),
+                "attempts": event.get("attempts", 0),
+                "failed_at": iso(job.ended_at.timestamp()) if job.ended_at else None,
+                "reason": event.get("last_error") or "event expired",
+            }
+        )
+    return rows
+
+
+def show_failed(ops: Ops, job_id: str) -> dict[str, Any]:
+    """One failed job with its event's whole trail."""
+    (job,) = _failed_jobs(ops, [job_id])
+    source, event_id = _event_of(job)
+    return {"job_id": job.id, **show_event(ops.r, source, event_id)}
+
+
+def requeue(ops: Ops, job_ids: list[str] | None, *, by: str, reason: str) -> list[dict[str, Any]]:
+    """Requeue the named failed jobs (all with None): fresh job ids, attempts reset, trail noted.
+
+    Every id is checked first, so an unknown one requeues nothing.
+    """
+    if job_ids is not None and not job_ids:
+        raise OperatorError("name the failed job ids to requeue, or ask for all")
+    jobs = _failed_jobs(ops, job_ids)
+    for job in jobs:
+        source, event_id = _event_of(job)
+        if not ops.r.exists(keys.event(source, event_id)):
+            raise NotFound(f"event {source}/{event_id} of job {job.id} is past retention")
+    return [_requeue_one(ops, job, by, reason) for job in jobs]
+
+
+def _requeue_one(ops: Ops, job: Job, by: str, reason: str) -> dict[str, Any]:
+    source, event_id = _event_of(job)
+    new_id = uuid.uuid4().hex
+    entry = {
+        "at": ops.clock(),
+        "what": "requeued",
+        "by": by,
+        "reason": reason,
+        "job_id": new_id,
+        "previous_job_id": job.id,
+    }
+    with ops.conns.raw.pipeline() as pipe:
+        pipe.multi()  # RQ's enqueue expects a transaction already open on a caller's pipeline
+        job.delete(pipeline=pipe)
+        events.update(
+            pipe, source, event_id, status="queued", attempts=0, job_id=new_id, last_error=""
+        )
+        events.append_trail(pipe, source, event_id, entry)
+        timeout = ops.settings.delivery.job_timeout_seconds
+        enqueue(ops.queue, source, event_id, new_id, timeout, pipe)
+        pipe.execute()
+    log.info("requeued %s/%s as job %s (by %s)", source, event_id, new_id, by)
+    return {"source": source, "event_id": event_id, "job_id": new_id, "previous_job_id": job.id}
