@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 
 from consumer.errors import OperatorError
+from consumer.models import ParsedEvent
 from consumer.ops import Ops, parse_time
 from consumer.ops.erase import read_ids
 from consumer.ops.events import UNFINISHED, filters_from
 from consumer.ops.status import sla_risk
 from consumer.settings import Settings
-from consumer.store import keys, retention
+from consumer.store import events, keys, retention
 from consumer.store.connection import Connections
+from consumer.store.intake import accept
+from consumer.store.queue import erasure_queue
 
 NOW = 1_800_000_000.0
 
@@ -86,10 +89,18 @@ def test_sla_risk_counts_unfinished_events_past_half_and_all_of_the_sla(
     settings: Settings, conns: Connections
 ) -> None:
     """An event unfinished after the SLA is at risk and overdue; a done one is neither."""
-    r = conns.text
-    at = int((NOW - 100 * 3600) * 1000)
-    for n, status in enumerate(("queued", "done")):
-        r.xadd(keys.EVENT_LOG, {"source": "userdb", "event_id": f"e-{n}"}, id=f"{at}-{n}")
-        r.hset(keys.event("userdb", f"e-{n}"), "status", status)
+    old, recent = NOW - 100 * 3600, NOW - 40 * 3600  # SLA 72 h: past all of it, past half
+    for n, received in enumerate((old, old, recent)):
+        event = ParsedEvent("userdb", f"e-{n}", "contact.deleted", f"u-{n}", None, ("contacts",))
+        accept(
+            conns.text,
+            erasure_queue(conns.raw),
+            event,
+            now=received,
+            dedupe_ttl_days=7,
+            retention_days=30,
+            job_timeout=60,
+        )
+    events.mark_done(conns.text, "userdb", "e-1", NOW)
     risk = sla_risk(Ops(settings, conns, clock=lambda: NOW), NOW)
-    assert (risk["at_risk"], risk["overdue"]) == (1, 1)
+    assert (risk["at_risk"], risk["overdue"]) == (2, 1)

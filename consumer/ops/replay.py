@@ -102,6 +102,8 @@ def _write_replay(
     pipe.hset(key, mapping=_fresh_state(data, new_id, reason))
     pipe.expire(key, ttl)
     events.append_trail(pipe, source, event_id, entry, ttl)
+    # A replayed event is pending again; its SLA clock starts at the replay.
+    pipe.zadd(keys.PENDING, {events.pending_member(source, event_id): ops.clock()})
     timeout = ops.settings.delivery.job_timeout_seconds
     enqueue(ops.queue, source, event_id, new_id, timeout, pipe)
     pipe.execute()

@@ -13,12 +13,11 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from rq.serializers import JSONSerializer
 
 from consumer.ops import Ops, iso
-from consumer.store import audit, pause, search
+from consumer.store import audit, events, pause, search
 from consumer.store.events import append_trail
 
 HOUR = 3600.0
 log = logging.getLogger(__name__)
-TERMINAL = ("done",)
 
 
 def status(ops: Ops) -> dict[str, Any]:
@@ -57,27 +56,19 @@ def _oldest_queued_age(ops: Ops, now: float) -> float | None:
 def sla_risk(ops: Ops, now: float) -> dict[str, Any]:
     """Events not done after half their SLA (at risk) and after all of it (overdue).
 
-    A scan of the event log older than half the SLA: cost grows with the retained log.
+    Read from the pending index (events not done, scored by when they were received), so the
+    cost does not grow with the retained event log.
     """
     hours = ops.settings.delivery.sla_hours
-    at_risk = overdue = 0
-    oldest: float | None = None
-    chunk: list[tuple[str, dict[str, str]]] = []
-    entries = search.log_entries(ops.r, until=now - hours * HOUR / 2)
-    for entry in [*entries, None]:
-        if entry is not None:
-            chunk.append(entry)
-        if chunk and (entry is None or len(chunk) >= 500):
-            pairs = [(f.get("source", ""), f.get("event_id", "")) for _, f in chunk]
-            for (entry_id, _), state in zip(chunk, search.statuses(ops.r, pairs), strict=True):
-                if state is None or state in TERMINAL:
-                    continue
-                received = int(entry_id.split("-")[0]) / 1000
-                oldest = received if oldest is None else min(oldest, received)
-                at_risk += 1
-                overdue += received < now - hours * HOUR
-            chunk = []
-    return {"hours": hours, "at_risk": at_risk, "overdue": overdue, "oldest_at_risk": iso(oldest)}
+    at_risk = events.at_risk_count(ops.r, now, hours / 2)
+    overdue = events.at_risk_count(ops.r, now, hours)
+    oldest = events.at_risk(ops.r, now, hours / 2, limit=1)
+    return {
+        "hours": hours,
+        "at_risk": at_risk,
+        "overdue": overdue,
+        "oldest_at_risk": iso(oldest[0][2]) if oldest else None,
+    }
 
 
 def pause_delivery(ops: Ops, reason: str, by: str) -> dict[str, Any]:

@@ -28,6 +28,9 @@ def _path(*names: str) -> list[dict[str, Any]]:
     ]
 
 
+_MAPPING = _path("source", "object_slug", "external_id")
+
+
 def _admin(summary: str, ok: str = "200", **extra: Any) -> dict[str, Any]:
     return {
         "summary": summary,
@@ -65,7 +68,14 @@ def _webhook() -> dict[str, Any]:
 def paths() -> dict[str, dict[str, Any]]:
     """Every documented path and method (a test keeps these equal to the app's routes)."""
     return {
-        "/webhooks/{source}": {"post": _webhook()},
+        "/webhooks/{source}": {
+            "post": _webhook(),
+            "get": {
+                "summary": "Okta's one-time verification challenge (okta sources only)",
+                "parameters": _path("source"),
+                "responses": {"200": _json("the challenge echoed"), "404": _ERROR, "405": _ERROR},
+            },
+        },
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json("running")}}},
         "/readyz": {
             "get": {
@@ -114,6 +124,22 @@ def paths() -> dict[str, dict[str, Any]]:
         },
         "/admin/pause": {"post": _admin("Pause delivery", requestBody=_body("reason", "by"))},
         "/admin/resume": {"post": _admin("Resume delivery", requestBody=_body("by"))},
+        "/admin/mappings": {
+            "post": _admin(
+                "Link mappings in bulk (JSON lines body)",
+                requestBody={"content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+            )
+        },
+        "/admin/mappings/{source}/{object_slug}/{external_id}": {
+            "get": _admin("The records linked to one external id", parameters=_MAPPING),
+            "put": _admin(
+                "Link one record", parameters=_MAPPING, requestBody=_body("record_id", "linked_at")
+            ),
+            "delete": _admin(
+                "Unlink one record (?record_id=) or all",
+                parameters=[*_MAPPING, *_query("record_id")],
+            ),
+        },
     }
 
 
