@@ -170,3 +170,13 @@ def test_hmac_signer_output_verifies() -> None:
     value = hmac_sha256.sign(SENDER_ENV["GITHUB_SECRET"], BODY)
     expected = hmac.new(SENDER_ENV["GITHUB_SECRET"].encode(), BODY, hashlib.sha256).hexdigest()
     assert value == "sha256=" + expected
+
+
+@pytest.mark.parametrize("value", ["Bearer", "Bearer "])
+def test_token_variable_written_with_bearer_does_not_accept_an_empty_bearer(value: str) -> None:
+    """SUPABASE_TOKEN="Bearer t" splits into "Bearer" and "t": a bare Bearer header is refused."""
+    settings = sender_settings(env={"SUPABASE_TOKEN": "Bearer supa-secret"})
+    src = settings.sources["supabase"]
+    with pytest.raises(SignatureError):
+        sources.verify(src, BODY, {"authorization": value}, NOW)
+    sources.verify(src, BODY, {"authorization": "Bearer supa-secret"}, NOW)
