@@ -292,3 +292,19 @@ def test_both_secrets_of_a_rotation_are_accepted_over_http(conns: Connections) -
         answer = _post(client, "stripe", raw.encode(), {"Stripe-Signature": header})
         assert answer.status_code == 202, (secret, answer.json)
     assert len(_job_args(conns)) == 2
+
+
+def test_clerk_preset_reads_the_event_id_from_webhook_headers_too(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """A Svix sender using the unbranded webhook-* headers: verified, and webhook-id is the id."""
+    raw = json.dumps({"type": "user.deleted", "data": {"id": "user_2abc", "deleted": True}})
+    now = datetime.now(tz=UTC)
+    headers = {
+        "webhook-id": "msg_clerk_2",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": svix.Webhook(STD_SECRET).sign("msg_clerk_2", now, raw),
+    }
+    answer = _post(sender_client, "clerk", raw.encode(), headers)
+    assert answer.status_code == 202, answer.json
+    assert _job_args(conns) == [["clerk", "msg_clerk_2"]]
