@@ -97,3 +97,25 @@ def test_supabase_test_event_waits_on_the_derived_id_and_reports_done(
     assert result["event"]["event_id"] == answered
     assert result["event"]["status"] == "done"
     assert result["event"]["outcomes"] == {"contacts": ["not_mapped"]}
+
+
+@pytest.mark.parametrize("name", sorted(sender_sources()))
+def test_test_event_of_every_preset_source_is_accepted_over_http(
+    name: str,
+    tmp_path: Path,
+    url: str,
+    conns: Connections,
+    sandbox: Sandbox,
+    redis_server: RedisServer,
+) -> None:
+    """send-test-event signs and shapes a deletion each source accepts (202, one job)."""
+    from click.testing import CliRunner
+
+    from consumer.cli import main
+
+    env = _cli_env(tmp_path, sandbox, redis_server)
+    argv = ["send-test-event", "--source", name, "--url", url, "--no-wait", "--json"]
+    outcome = CliRunner().invoke(main, argv, env=env)
+    assert outcome.exit_code == 0, outcome.output
+    assert json.loads(outcome.output)["http_status"] == 202
+    assert len(erasure_queue(conns.raw)) == 1
