@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 import standardwebhooks
 import stripe as stripe_lib
+from workos import WorkOSClient
 
 from consumer import sources
 from consumer.errors import SignatureError
@@ -64,6 +65,16 @@ def test_stripe_signature_is_what_the_stripe_library_verifies() -> None:
     secret = SENDER_ENV["STRIPE_SECRET"]
     header = stripe.sign(secret, int(time.time()), BODY)
     assert stripe_lib.WebhookSignature.verify_header(BODY.decode(), header, secret, 300)
+
+
+def test_workos_signature_is_what_the_workos_library_verifies() -> None:
+    """Our WorkOS-Signature passes the workos SDK's webhooks.verify_header (it has no signer)."""
+    secret = SENDER_ENV["WORKOS_SECRET"]
+    header = workos.sign(secret, int(time.time() * 1000), BODY)
+    client = WorkOSClient(api_key="sk_test_unused", client_id="client_unused")
+    client.webhooks.verify_header(event_body=BODY, event_signature=header, secret=secret)
+    with pytest.raises(ValueError, match="does not match"):
+        client.webhooks.verify_header(event_body=BODY, event_signature=header, secret="other")
 
 
 def test_workos_timestamp_is_read_as_milliseconds() -> None:
