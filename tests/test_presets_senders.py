@@ -129,6 +129,7 @@ def test_workos_directory_user_deleted_is_a_job(
     assert event is not None
     assert event.external_id == "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7"
     assert event.event_type == "dsync.user.deleted"
+    assert _job_args(conns) == [["workos", "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P"]]
 
 
 def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
@@ -183,6 +184,7 @@ def test_auth0_event_stream_cloudevent_is_a_job(
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "auth0events", "evt_6r4T2o3dGhgA1cq8C9dy4S")
     assert event is not None and event.external_id == "auth0|6716"
+    assert _job_args(conns) == [["auth0events", "evt_6r4T2o3dGhgA1cq8C9dy4S"]]
 
 
 def test_okta_delete_initiated_is_a_job(sender_client: FlaskClient, conns: Connections) -> None:
@@ -217,6 +219,7 @@ def test_supabase_delete_gets_a_derived_event_id(
     assert answer.json["event_id"] == event_id
     event = events.load(conns.text, "supabase", event_id)
     assert event is not None and event.external_id == "42"
+    assert _job_args(conns) == [["supabase", event_id]]
 
 
 def _keycloak_signature(body: bytes) -> str:
@@ -248,6 +251,7 @@ def test_keycloak_admin_user_delete_is_a_job(
     assert event is not None
     assert event.external_id == "88251cc6-7408-4b31-a4c7-b2840d99b916"
     assert event.occurred_at == 1711651627.565
+    assert _job_args(conns) == [["keycloak", "d2e0fe26-f8e6-4012-b22f-87f989c3c9e7"]]
 
 
 def test_github_style_hook_uses_the_delivery_header_as_event_id(
@@ -264,6 +268,7 @@ def test_github_style_hook_uses_the_delivery_header_as_event_id(
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "github", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
     assert event is not None and event.external_id == "ct-5"
+    assert _job_args(conns) == [["github", "72d3162e-cc78-11e3-81ab-4c9367dc0958"]]
 
 
 def test_unsigned_source_accepts_without_a_signature(
@@ -292,3 +297,19 @@ def test_both_secrets_of_a_rotation_are_accepted_over_http(conns: Connections) -
         answer = _post(client, "stripe", raw.encode(), {"Stripe-Signature": header})
         assert answer.status_code == 202, (secret, answer.json)
     assert len(_job_args(conns)) == 2
+
+
+def test_clerk_preset_reads_the_event_id_from_webhook_headers_too(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """A Svix sender using the unbranded webhook-* headers: verified, and webhook-id is the id."""
+    raw = json.dumps({"type": "user.deleted", "data": {"id": "user_2abc", "deleted": True}})
+    now = datetime.now(tz=UTC)
+    headers = {
+        "webhook-id": "msg_clerk_2",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": svix.Webhook(STD_SECRET).sign("msg_clerk_2", now, raw),
+    }
+    answer = _post(sender_client, "clerk", raw.encode(), headers)
+    assert answer.status_code == 202, answer.json
+    assert _job_args(conns) == [["clerk", "msg_clerk_2"]]

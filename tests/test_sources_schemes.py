@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 import standardwebhooks
 import stripe as stripe_lib
+from workos import WorkOSClient
 
 from consumer import sources
 from consumer.errors import SignatureError
@@ -64,6 +65,16 @@ def test_stripe_signature_is_what_the_stripe_library_verifies() -> None:
     secret = SENDER_ENV["STRIPE_SECRET"]
     header = stripe.sign(secret, int(time.time()), BODY)
     assert stripe_lib.WebhookSignature.verify_header(BODY.decode(), header, secret, 300)
+
+
+def test_workos_signature_is_what_the_workos_library_verifies() -> None:
+    """Our WorkOS-Signature passes the workos SDK's webhooks.verify_header (it has no signer)."""
+    secret = SENDER_ENV["WORKOS_SECRET"]
+    header = workos.sign(secret, int(time.time() * 1000), BODY)
+    client = WorkOSClient(api_key="sk_test_unused", client_id="client_unused")
+    client.webhooks.verify_header(event_body=BODY, event_signature=header, secret=secret)
+    with pytest.raises(ValueError, match="does not match"):
+        client.webhooks.verify_header(event_body=BODY, event_signature=header, secret="other")
 
 
 def test_workos_timestamp_is_read_as_milliseconds() -> None:
@@ -170,3 +181,13 @@ def test_hmac_signer_output_verifies() -> None:
     value = hmac_sha256.sign(SENDER_ENV["GITHUB_SECRET"], BODY)
     expected = hmac.new(SENDER_ENV["GITHUB_SECRET"].encode(), BODY, hashlib.sha256).hexdigest()
     assert value == "sha256=" + expected
+
+
+@pytest.mark.parametrize("value", ["Bearer", "Bearer "])
+def test_token_variable_written_with_bearer_does_not_accept_an_empty_bearer(value: str) -> None:
+    """SUPABASE_TOKEN="Bearer t" splits into "Bearer" and "t": a bare Bearer header is refused."""
+    settings = sender_settings(env={"SUPABASE_TOKEN": "Bearer supa-secret"})
+    src = settings.sources["supabase"]
+    with pytest.raises(SignatureError):
+        sources.verify(src, BODY, {"authorization": value}, NOW)
+    sources.verify(src, BODY, {"authorization": "Bearer supa-secret"}, NOW)

@@ -14,7 +14,8 @@ import requests
 
 from consumer import sources
 from consumer.cli import emit, fail, get_settings, main
-from consumer.errors import ZeegError
+from consumer.errors import InvalidIdentifier, ZeegError
+from consumer.models import check_event_id
 from consumer.settings import Settings, sandbox_source
 from consumer.sources.testevent import build_event
 from consumer.store import events
@@ -97,13 +98,32 @@ def send_test_event(
         answer = requests.post(f"{url}/webhooks/{source}", data=body, headers=headers, timeout=10)
     except requests.RequestException as e:
         fail(f"cannot reach {url}: {type(e).__name__}")
-    result = {"http_status": answer.status_code, "response": answer.json(), "record_id": record_id}
+    try:
+        response = answer.json()
+    except ValueError:  # a proxy's HTML error page, say
+        fail(f"webhook answered {answer.status_code} without a JSON body")
+    result = {"http_status": answer.status_code, "response": response, "record_id": record_id}
     if answer.status_code >= 300:
         emit(result, as_json)
         fail(f"webhook answered {answer.status_code}")
     if wait:
-        result["event"] = _wait(info.get("redis_url") or settings.redis_url, source, event_id)
+        # The service may derive the id (digest:sha256): wait on the one it answered with.
+        answered = _answered_id(response) or event_id
+        result["event"] = _wait(info.get("redis_url") or settings.redis_url, source, answered)
     emit(result, as_json, None if as_json else _summary(result))
+
+
+def _answered_id(response: Any) -> str | None:
+    """The event id the webhook answer names (a lone event, or the first item of a batch)."""
+    if not isinstance(response, dict):
+        return None
+    items = response.get("results")
+    item = items[0] if isinstance(items, list) and items else response
+    value = item.get("event_id") if isinstance(item, dict) else None
+    try:
+        return check_event_id(value)  # it becomes part of a Redis key
+    except InvalidIdentifier:
+        return None
 
 
 def _sandbox_info() -> dict[str, str]:
@@ -138,7 +158,10 @@ def _wait(
 
 
 def _summary(result: dict[str, Any]) -> str:
-    lines = [f"webhook: {result['http_status']} {result['response'].get('status')}"]
+    response = result["response"] if isinstance(result["response"], dict) else {}
+    # A batch answer (okta, auth0-log-stream) has counts instead of one status.
+    status = response.get("status") or response.get("counts")
+    lines = [f"webhook: {result['http_status']} {status}"]
     if result.get("record_id"):
         lines.append(f"sandbox record: contacts/{result['record_id']}")
     event = result.get("event")

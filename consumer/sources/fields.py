@@ -14,9 +14,11 @@ def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
     """Return the value at path, or None when any step is missing."""
     if path.startswith("header:"):
         name = path[len("header:") :].lower()
-        if name not in headers and name.startswith("webhook-"):
-            # Svix and Clerk send the Standard Webhooks headers under a svix- prefix.
-            name = "svix-" + name[len("webhook-") :]
+        # Svix and Clerk send the Standard Webhooks headers under a svix- prefix, and the
+        # verifier accepts either spelling: so does the field path, both ways.
+        for ours, theirs in (("webhook-", "svix-"), ("svix-", "webhook-")):
+            if name not in headers and name.startswith(ours):
+                return headers.get(theirs + name[len(ours) :])
         return headers.get(name)
     node = body
     for step in path.split("."):

@@ -20,7 +20,10 @@ def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: f
     if not offered:
         raise SignatureError(f"missing {name} header")
     given = offered.encode("utf-8", "replace")
+    # A variable set to "Bearer <token>" is split on spaces into "Bearer" and the token: the
+    # bare word is the scheme, never a secret, or an empty "Bearer" header would pass.
+    secrets = [s for s in source.secrets if s.lower() != "bearer"]
     # Every secret is compared, so the time taken does not say which one matched.
-    matched = [hmac.compare_digest(s.encode(), given) for s in source.secrets]
+    matched = [hmac.compare_digest(s.encode(), given) for s in secrets]
     if not any(matched):
         raise SignatureError(f"{name} does not hold a valid token")

@@ -116,11 +116,16 @@ def okta_challenge(source: str) -> ResponseReturnValue:
 def count(response: Any) -> Any:
     """Count webhook answers by source and status (best effort: Redis may be down)."""
     if request.blueprint == "webhooks" and request.view_args:
+        settings: Settings = current_app.config["SETTINGS"]
+        name = request.view_args.get("source")
+        # Only configured names become labels: any other path would grow the counters without
+        # bound and could inject quotes or newlines into the Prometheus text.
+        label = name if isinstance(name, str) and name in settings.sources else "unknown"
         try:  # a metrics miss must never change the answer
             metrics.incr(
                 current_app.config["REDIS"],
                 "zeeg_consumer_webhooks_total",
-                source=str(request.view_args.get("source", ""))[:64],
+                source=label,
                 status=str(response.status_code),
             )
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
