@@ -314,3 +314,25 @@ def test_standard_webhooks_body_over_the_limit_is_413(conns: Connections) -> Non
         == 413
     )
     assert _stored_nothing(conns)
+
+
+def test_redis_out_of_memory_is_503_and_the_transaction_stores_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Under noeviction a full Redis refuses writes: 503, and no half-written event."""
+    server = RedisServer(tmp_path / "full").start()
+    full = connect(server.url)
+    try:
+        full.text.config_set("maxmemory-policy", "noeviction")
+        full.text.set("ballast", "x" * 2_000_000)
+        full.text.config_set("maxmemory", "1mb")
+        client = create_app(settings, redis=full).test_client()
+        body = userdb_body("evt-oom", "u-oom")
+        answer = client.post(
+            "/webhooks/userdb", data=body, headers=signed(settings, "userdb", body)
+        )
+        assert answer.status_code == 503
+        assert answer.json["error"] == "store_unavailable"
+        assert sorted(full.text.keys("*")) == ["ballast"]
+    finally:
+        server.stop()

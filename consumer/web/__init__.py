@@ -55,11 +55,17 @@ def _register_errors(app: Flask) -> None:
     def request_error(e: RequestError) -> ResponseReturnValue:
         return error(e.status, e.code, str(e))
 
+    # Unreachable, full (noeviction: OOM aborts the whole transaction) or a read-only replica
+    # after a failover: the webhook is not acknowledged, so the sender retries it.
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)
+    @app.errorhandler(redis.exceptions.OutOfMemoryError)
+    @app.errorhandler(redis.exceptions.ReadOnlyError)
+    @app.errorhandler(redis.exceptions.ExecAbortError)
     def store_down(e: Exception) -> ResponseReturnValue:
         log.error("redis unavailable: %s", type(e).__name__)
-        return error(503, "store_unavailable", "Redis is unavailable; nothing was stored.")
+        message = "Redis is unavailable; the webhook was not acknowledged, retry it."
+        return error(503, "store_unavailable", message)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> ResponseReturnValue:

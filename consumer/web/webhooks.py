@@ -128,6 +128,6 @@ def count(response: Any) -> Any:
                 source=label,
                 status=str(response.status_code),
             )
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-            log.warning("metrics not counted: Redis unavailable")
+        except redis.exceptions.RedisError as e:  # down, full or read-only: answer anyway
+            log.warning("metrics not counted: %s", type(e).__name__)
     return response
