@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 from typing import Any
 
@@ -9,12 +11,13 @@ import pytest
 from rq.registry import FailedJobRegistry
 
 from consumer.delivery import handle_delivery
+from consumer.models import ParsedEvent
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
-from consumer.store import events, pause
+from consumer.store import events, intake, pause
 from consumer.store.connection import Connections
 from consumer.store.queue import erasure_queue
-from tests.helpers import context, drain, make_settings
+from tests.helpers import context, default_sources, drain, make_settings
 from tests.workers import accept_mapped
 
 
@@ -99,3 +102,51 @@ def test_a_429_holds_every_worker_for_its_retry_after(
     answer = handle_delivery(context(settings, conns), "userdb", "evt-0")
     assert answer["status"] == "retrying"
     assert 28 < pause.held_for(conns.text, time.time()) <= 30
+
+
+class _NotJson(http.server.BaseHTTPRequestHandler):
+    """Answers every call 200 with an HTML page, as a misrouted proxy would."""
+
+    def do_PUT(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "6")
+        self.end_headers()
+        self.wfile.write(b"<html>")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_unreadable_answer_fails_at_once_with_the_reason(
+    conns: Connections, settings: Settings
+) -> None:
+    """An upsert answered with a non-JSON 200: one run, failed with the reason, not RQ-retried."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotJson)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sources = default_sources()
+    sources["userdb"]["targets"] = [{"object": "contacts", "resolve": ["assert:email"]}]
+    odd = make_settings(f"http://127.0.0.1:{server.server_port}/v2", sources)
+    event = ParsedEvent("userdb", "evt-0", "contact.deleted", "u-0", None, ("contacts",))
+    intake.accept(
+        conns.text,
+        erasure_queue(conns.raw),
+        event,
+        now=time.time(),
+        dedupe_ttl_days=1,
+        retention_days=1,
+        job_timeout=60,
+    )
+    try:
+        drain(odd, conns)
+    finally:
+        server.shutdown()
+        server.server_close()
+    stored = events.load(conns.text, "userdb", "evt-0")
+    assert stored is not None and stored.status == "failed"
+    assert conns.text.hget("zc:event:userdb:evt-0", "last_error") == (
+        "HTTP 200: response is not JSON"
+    )
+    (job_id,) = FailedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
+    runs = [t for t in events.trail(conns.text, "userdb", "evt-0") if t["what"] == "run"]
+    assert (job_id, len(runs)) == (stored.job_id, 1)
