@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import random
 import threading
 import time
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from rq.registry import FailedJobRegistry
 
-from consumer.delivery import handle_delivery
+from consumer.delivery import backoff, handle_delivery
 from consumer.models import ParsedEvent
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
@@ -150,3 +151,43 @@ def test_unreadable_answer_fails_at_once_with_the_reason(
     (job_id,) = FailedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
     runs = [t for t in events.trail(conns.text, "userdb", "evt-0") if t["what"] == "run"]
     assert (job_id, len(runs)) == (stored.job_id, 1)
+
+
+class _Top(random.Random):
+    """Jitter that always draws the top of its range, to see the schedule's ceiling."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_backoff_ceiling_doubles_from_the_base_up_to_the_max(conns: Connections) -> None:
+    """base 1 s, max 60 s: ceilings 1, 2, 4, ... 32, then 60 for every later attempt."""
+    slow = make_settings(delivery={"backoff_base_seconds": 1.0, "backoff_max_seconds": 60.0})
+    ctx = context(slow, conns)
+    ctx.rng = _Top()
+    assert [backoff(ctx, n) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_backoff_is_full_jitter_between_zero_and_the_ceiling(conns: Connections) -> None:
+    """Attempt 3 at base 1 s: delays spread over [0, 4], not bunched near the ceiling."""
+    slow = make_settings(delivery={"backoff_base_seconds": 1.0, "backoff_max_seconds": 60.0})
+    ctx = context(slow, conns)
+    ctx.rng = random.Random(7)
+    delays = [backoff(ctx, 3) for _ in range(200)]
+    assert all(0 <= d <= 4 for d in delays)
+    assert min(delays) < 0.5 and max(delays) > 3.5
+
+
+def test_a_5xx_reschedules_after_the_backoff_and_spends_one_attempt(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """A 500 on the first try: retrying after the attempt-1 backoff, attempts 1, reason kept."""
+    sandbox.state.set_faults(script=[{"status": 500, "message": "Oops."}])
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    ctx = context(settings, conns)
+    ctx.rng = _Top()
+    answer = handle_delivery(ctx, "userdb", "evt-0")
+    event = events.load(conns.text, "userdb", "evt-0")
+    assert (answer["status"], answer["retry_in"]) == ("retrying", 0.05)
+    assert (event.attempts, event.status) == (1, "retrying")  # type: ignore[union-attr]
+    assert conns.text.hget("zc:event:userdb:evt-0", "last_error") == "HTTP 500: Oops."
