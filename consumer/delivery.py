@@ -3,7 +3,8 @@
 Every Zeeg call passes the delivery gate (auth pause, shared 429 hold, shared token bucket);
 a long wait there reschedules the event without spending an attempt. Transient failures
 (429, 5xx, timeouts, connection errors) reschedule it with full-jitter backoff; 401/403
-pause all delivery without spending an attempt; other 4xx and exhausted retries fail the job.
+pause all delivery without spending an attempt; other 4xx, unreadable answers and exhausted
+retries fail the job.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from consumer import models, probe
 from consumer.context import Context
 from consumer.erasure import erase_target
-from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegRejected, ZeegTransient
+from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegError, ZeegTransient
 from consumer.gate import pause_wait
 from consumer.models import Event, Outcome
 from consumer.settings import Target
@@ -44,7 +45,8 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
         return _retry(ctx, event, e)
     except ZeegAuth as e:
         return _auth_pause(ctx, event, e)
-    except ZeegRejected as e:
+    except ZeegError as e:
+        # Other 4xx, or an answer we cannot read (not JSON): retrying blind would not help.
         _fail(ctx, event, str(e), e.status)
     events.mark_done(ctx.r, source, event_id, ctx.clock())
     return {"status": "done", "outcomes": {k: [o.outcome for o in v] for k, v in done.items()}}

@@ -37,26 +37,41 @@ class DeliveryGate:
 
     def __call__(self, *, probe: bool = False) -> None:
         """Return when a call may be made now; raise DeliveryDeferred when it must wait long."""
+        self._check_pause(probe)
+        self._wait("rate_limited", self._held)
+        if self._wait("rate_limited", self._token):
+            # Another worker may have paused delivery or set a 429 hold during the nap.
+            self._check_pause(probe)
+            self._wait("rate_limited", self._held)
+
+    def _check_pause(self, probe: bool) -> None:
         if not probe and pause.state(self._r) is not None:
             raise DeliveryDeferred("auth_paused", self.pause_wait())
-        self._wait("rate_limited", lambda: pause.held_for(self._r, self._clock()))
-        rate, burst = self._settings.zeeg.rate_limit_per_second, self._settings.zeeg.burst
-        self._wait("rate_limited", lambda: ratelimit.take(self._r, rate, burst))
+
+    def _held(self) -> float:
+        return pause.held_for(self._r, self._clock())
+
+    def _token(self) -> float:
+        zeeg = self._settings.zeeg
+        return ratelimit.take(self._r, zeeg.rate_limit_per_second, zeeg.burst)
 
     def pause_wait(self) -> float:
         """How long a job waits while delivery is paused (see pause_wait())."""
         return pause_wait(self._r, self._settings, self._rng)
 
-    def _wait(self, why: str, ask: Callable[[], float]) -> None:
+    def _wait(self, why: str, ask: Callable[[], float]) -> bool:
+        """Ask until no wait is left; True if that took a nap."""
         limit = self._settings.delivery.max_wait_in_job_seconds
+        napped = False
         while True:
             wait = ask()
             if wait <= 0:
-                return
+                return napped
             if wait > limit:
                 # Jitter spreads the woken jobs; the bucket spaces them again anyway.
                 raise DeliveryDeferred(why, wait + self._rng.uniform(0, min(1.0, wait / 10)))
             self._sleep(wait)
+            napped = True
 
 
 def pause_wait(r: redis.Redis, settings: Settings, rng: random.Random) -> float:

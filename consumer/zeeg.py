@@ -30,20 +30,25 @@ class DeleteResult:
         return self.status == 200
 
 
+# A longer hint is taken as this: a wrong header must not stop all delivery for years.
+MAX_RETRY_AFTER = 86400.0
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent or bad."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(MAX_RETRY_AFTER, float(value))
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    wait = when.timestamp() - (time.time() if now is None else now)
+    return min(MAX_RETRY_AFTER, max(0.0, wait))
 
 
 def _message(response: requests.Response) -> str:

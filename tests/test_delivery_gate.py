@@ -102,3 +102,35 @@ def test_deferred_event_is_rescheduled_without_spending_an_attempt(
     assert (answer["status"], event.attempts, event.status) == ("rate_limited", 0, "rate_limited")  # type: ignore[union-attr]
     assert sandbox.state.requests() == []
     assert ScheduledJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids() == [answer["job_id"]]
+
+
+def test_429_hold_set_during_a_token_nap_stops_the_call(conns: Connections) -> None:
+    """Another worker's 429 arrives while this call naps for its token: deferred, not sent."""
+
+    def nap(seconds: float) -> None:
+        pause.hold_until(conns.text, time.time() + 30, time.time())
+        time.sleep(seconds)
+
+    gate = DeliveryGate(
+        conns.text, make_settings(zeeg={"rate_limit_per_second": 10.0, "burst": 1}), sleep=nap
+    )
+    gate()
+    with pytest.raises(DeliveryDeferred) as caught:
+        gate()
+    assert (caught.value.why, caught.value.delay >= 29) == ("rate_limited", True)
+
+
+def test_pause_set_during_a_token_nap_stops_the_call(conns: Connections) -> None:
+    """A 401 elsewhere pauses delivery while this call naps for its token: deferred, not sent."""
+
+    def nap(seconds: float) -> None:
+        pause.pause(conns.text, "Zeeg answered 401", time.time())
+        time.sleep(seconds)
+
+    gate = DeliveryGate(
+        conns.text, make_settings(zeeg={"rate_limit_per_second": 10.0, "burst": 1}), sleep=nap
+    )
+    gate()
+    with pytest.raises(DeliveryDeferred) as caught:
+        gate()
+    assert caught.value.why == "auth_paused"

@@ -119,3 +119,10 @@ def test_resume_only_by_leaves_another_pause_alone(conns: Connections) -> None:
     assert pause.state(conns.text) is not None
     assert pause.resume(conns.text) is True
     assert pause.state(conns.text) is None
+
+
+def test_a_second_pause_keeps_the_first_reason_time_and_author(conns: Connections) -> None:
+    """pause() is first-wins as a whole: a later caller changes neither reason, since nor by."""
+    assert pause.pause(conns.text, "Zeeg answered 401", 10.0) is True
+    assert pause.pause(conns.text, "maintenance", 20.0, by="operator") is False
+    assert pause.state(conns.text) == pause.PauseState("Zeeg answered 401", 10.0, pause.AUTO)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import http.server
+import random
+import threading
 import time
 from typing import Any
 
 import pytest
 from rq.registry import FailedJobRegistry
 
-from consumer.delivery import handle_delivery
+from consumer.delivery import backoff, handle_delivery
+from consumer.models import ParsedEvent
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
-from consumer.store import events, pause
+from consumer.store import events, intake, pause
 from consumer.store.connection import Connections
 from consumer.store.queue import erasure_queue
-from tests.helpers import context, drain, make_settings
+from tests.helpers import context, default_sources, drain, make_settings
 from tests.workers import accept_mapped
 
 
@@ -99,3 +103,91 @@ def test_a_429_holds_every_worker_for_its_retry_after(
     answer = handle_delivery(context(settings, conns), "userdb", "evt-0")
     assert answer["status"] == "retrying"
     assert 28 < pause.held_for(conns.text, time.time()) <= 30
+
+
+class _NotJson(http.server.BaseHTTPRequestHandler):
+    """Answers every call 200 with an HTML page, as a misrouted proxy would."""
+
+    def do_PUT(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "6")
+        self.end_headers()
+        self.wfile.write(b"<html>")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_unreadable_answer_fails_at_once_with_the_reason(
+    conns: Connections, settings: Settings
+) -> None:
+    """An upsert answered with a non-JSON 200: one run, failed with the reason, not RQ-retried."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotJson)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sources = default_sources()
+    sources["userdb"]["targets"] = [{"object": "contacts", "resolve": ["assert:email"]}]
+    odd = make_settings(f"http://127.0.0.1:{server.server_port}/v2", sources)
+    event = ParsedEvent("userdb", "evt-0", "contact.deleted", "u-0", None, ("contacts",))
+    intake.accept(
+        conns.text,
+        erasure_queue(conns.raw),
+        event,
+        now=time.time(),
+        dedupe_ttl_days=1,
+        retention_days=1,
+        job_timeout=60,
+    )
+    try:
+        drain(odd, conns)
+    finally:
+        server.shutdown()
+        server.server_close()
+    stored = events.load(conns.text, "userdb", "evt-0")
+    assert stored is not None and stored.status == "failed"
+    assert conns.text.hget("zc:event:userdb:evt-0", "last_error") == (
+        "HTTP 200: response is not JSON"
+    )
+    (job_id,) = FailedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
+    runs = [t for t in events.trail(conns.text, "userdb", "evt-0") if t["what"] == "run"]
+    assert (job_id, len(runs)) == (stored.job_id, 1)
+
+
+class _Top(random.Random):
+    """Jitter that always draws the top of its range, to see the schedule's ceiling."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_backoff_ceiling_doubles_from_the_base_up_to_the_max(conns: Connections) -> None:
+    """base 1 s, max 60 s: ceilings 1, 2, 4, ... 32, then 60 for every later attempt."""
+    slow = make_settings(delivery={"backoff_base_seconds": 1.0, "backoff_max_seconds": 60.0})
+    ctx = context(slow, conns)
+    ctx.rng = _Top()
+    assert [backoff(ctx, n) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_backoff_is_full_jitter_between_zero_and_the_ceiling(conns: Connections) -> None:
+    """Attempt 3 at base 1 s: delays spread over [0, 4], not bunched near the ceiling."""
+    slow = make_settings(delivery={"backoff_base_seconds": 1.0, "backoff_max_seconds": 60.0})
+    ctx = context(slow, conns)
+    ctx.rng = random.Random(7)
+    delays = [backoff(ctx, 3) for _ in range(200)]
+    assert all(0 <= d <= 4 for d in delays)
+    assert min(delays) < 0.5 and max(delays) > 3.5
+
+
+def test_a_5xx_reschedules_after_the_backoff_and_spends_one_attempt(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """A 500 on the first try: retrying after the attempt-1 backoff, attempts 1, reason kept."""
+    sandbox.state.set_faults(script=[{"status": 500, "message": "Oops."}])
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    ctx = context(settings, conns)
+    ctx.rng = _Top()
+    answer = handle_delivery(ctx, "userdb", "evt-0")
+    event = events.load(conns.text, "userdb", "evt-0")
+    assert (answer["status"], answer["retry_in"]) == ("retrying", 0.05)
+    assert (event.attempts, event.status) == (1, "retrying")  # type: ignore[union-attr]
+    assert conns.text.hget("zc:event:userdb:evt-0", "last_error") == "HTTP 500: Oops."

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import collections
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import RedisServer
+from tests.helpers import RedisServer, free_port, make_settings
 from tests.workers import Workers, accept_mapped, all_done, kill_tree, wait_until
 
 
@@ -137,3 +140,35 @@ def test_retry_after_holds_every_worker_until_it_expires(
     too_early = [r for r in log if limited + 0.5 < float(str(r["at"])) < limited + 3.0]
     assert too_early == []
     assert sum(1 for r in log if r["status"] == 200) == n
+
+
+def test_job_past_its_job_timeout_is_stopped_and_run_again(
+    workers: Workers, conns: Connections, sandbox: Sandbox
+) -> None:
+    """job_timeout 1 s, a DELETE hanging 4 s: the run is cut, retried, the event ends deleted."""
+    short = make_settings(sandbox.url, delivery={"job_timeout_seconds": 1})
+    sandbox.state.set_faults(script=[{"delay_ms": 4000, "only": "DELETE"}])
+    (rid,) = accept_mapped(short, conns.text, conns.raw, sandbox, 1)
+    workers.start(1)
+    wait_until(all_done(conns.text, 1), 30, "the event to be done\n" + workers.logs())
+    runs = [t for t in events.trail(conns.text, "userdb", "evt-0") if t["what"] == "run"]
+    outcomes = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]
+    assert (len(runs), [(o.outcome, o.record_id) for o in outcomes]) == (2, [("deleted", rid)])
+    assert "JobTimeoutException" in workers.logs()
+
+
+def test_worker_without_redis_exits_with_one_line(tmp_path: Path) -> None:
+    """REDIS_URL pointing at nothing: exit 1 and one line on stderr, no traceback."""
+    env = {
+        **os.environ,
+        "CONSUMER_CONFIG": str(tmp_path / "none.toml"),
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "ZEEG_API_TOKEN": "t",
+    }
+    (tmp_path / "none.toml").write_text("")
+    argv = [sys.executable, "-m", "consumer", "worker", "--burst"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "zeeg-consumer: Redis is unavailable (check REDIS_URL)\n",
+    )

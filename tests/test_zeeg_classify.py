@@ -123,3 +123,16 @@ def test_gate_runs_before_every_request_and_can_stop_it(sandbox: Sandbox) -> Non
     with pytest.raises(DeliveryDeferred):
         client.get_object("contacts", probe=True)
     assert (seen, sandbox.state.requests()) == ([False, True], [])
+
+
+@pytest.mark.parametrize(
+    "value", ["99999999999999", email.utils.formatdate(2000.0 + 10**9, usegmt=True)]
+)
+def test_retry_after_beyond_a_day_counts_as_a_day(value: str) -> None:
+    """An absurd hint (seconds or date) cannot hold every worker for years."""
+    assert parse_retry_after(value, now=2000.0) == 86400.0
+
+
+def test_non_ascii_digits_in_retry_after_are_ignored() -> None:
+    """Unicode digits (str.isdigit accepts them) are not a number of seconds."""
+    assert parse_retry_after("\u00b2") is None

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 import click
+import redis
 
 from consumer import runner
 from consumer.cli import fail, get_settings, main
@@ -106,8 +107,11 @@ def worker(burst: bool, sandbox: bool) -> None:
     settings = get_settings(require_token=True, sandbox=sandbox)
     context = build_context(settings)
     set_context(context)
-    rq_worker = make_worker(settings, context.queue)
-    rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    try:
+        rq_worker = make_worker(settings, context.queue)
+        rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        fail("Redis is unavailable (check REDIS_URL)")
 
 
 @main.command()

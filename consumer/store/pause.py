@@ -24,12 +24,19 @@ class PauseState:
     by: str
 
 
+# One script, so no reader (and no crash) ever sees a reason without its time and author.
+_PAUSE = """
+if redis.call('HSETNX', KEYS[1], 'reason', ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'since', ARGV[2], 'by', ARGV[3])
+return 1
+"""
+
+
 def pause(r: redis.Redis, reason: str, now: float, by: str = AUTO) -> bool:
     """Pause delivery; returns False if it was already paused (the first reason stays)."""
-    created = r.hsetnx(keys.PAUSE, "reason", reason)
-    if created:
-        r.hset(keys.PAUSE, mapping={"since": repr(now), "by": by})
-    return bool(created)
+    return bool(r.eval(_PAUSE, 1, keys.PAUSE, reason, repr(now), by))
 
 
 # KEYS: pause hash, waiting set, RQ scheduled registry. Lifts the pause (if set by ARGV[1],
