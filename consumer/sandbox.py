@@ -7,7 +7,10 @@ to loopback). Faults, settable with PUT /_sandbox/faults or Sandbox.set_faults()
     latency_ms          added to every CRM call
     always              a fault applied to every CRM call until cleared, e.g. {"status": 503}
     script              faults applied to the next CRM calls, one each, in order
-    rate_limit_per_second  answer 429 past this many CRM calls in one wall-clock second
+    rate_limit_per_second  answer 429 past this many CRM calls per second: by default a
+                        token bucket (`limit` calls at once, refilled at `limit` per second)
+    rate_limit_mode     "bucket" (default) or "window": at most `limit` calls in each
+                        wall-clock second (harsher: network jitter can push a call over)
     retry_after         "seconds" (default), "date" or "none": the Retry-After of limit 429s
     error_shape         "message" ({"success","message","status"}) or "error" ({"error"})
     standard_objects_deletable  whether DELETE /crm/people|companies/<id> works (default true)
@@ -37,6 +40,7 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "always": None,
     "script": [],
     "rate_limit_per_second": None,
+    "rate_limit_mode": "bucket",
     "retry_after": "seconds",
     "error_shape": "message",
     "standard_objects_deletable": True,
@@ -57,6 +61,7 @@ class SandboxState:
         self.faults: dict[str, Any] = json.loads(json.dumps(DEFAULT_FAULTS))
         self.log: list[dict[str, Any]] = []
         self._window = (0, 0)  # (second, calls in it)
+        self._bucket = (0.0, 0.0)  # (tokens, monotonic time of the last refill)
 
     def seed(self, obj: str, records: list[dict[str, Any]]) -> list[str]:
         """Add records ({"id"?, "attributes"}) to an object; returns their ids."""
@@ -114,14 +119,29 @@ class SandboxState:
 
     def _rate_limited(self) -> dict[str, Any] | None:
         limit = self.faults["rate_limit_per_second"]
-        second = int(time.time())
-        calls = self._window[1] + 1 if self._window[0] == second else 1
-        self._window = (second, calls)
-        if limit is None or calls <= limit:
+        if limit is None:
+            return None
+        if self.faults["rate_limit_mode"] == "window":
+            second = int(time.time())
+            calls = self._window[1] + 1 if self._window[0] == second else 1
+            self._window = (second, calls)
+            allowed = calls <= limit
+        else:
+            allowed = self._take_token(float(limit))
+        if allowed:
             return None
         mode = self.faults["retry_after"]
         hint = {"seconds": "1", "date": "date:1", "none": None}.get(mode, "1")
         return {"status": 429, "retry_after": hint}
+
+    def _take_token(self, limit: float) -> bool:
+        """A bucket of `limit` tokens refilled at `limit` per second (called under the lock)."""
+        now = time.monotonic()
+        tokens, at = self._bucket
+        tokens = limit if at == 0.0 else min(limit, tokens + (now - at) * limit)
+        allowed = tokens >= 1.0
+        self._bucket = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
 
 
 def _aims_at(only: str | None, method: str, call: str) -> bool:

@@ -102,9 +102,19 @@ def test_dropped_connection_fault_closes_without_an_answer(sandbox: Sandbox) -> 
         requests.delete(f"{sandbox.url}/crm/contacts/{uuid.uuid4()}", headers=AUTH, timeout=5)
 
 
-def test_rate_limit_answers_429_past_the_limit(sandbox: Sandbox) -> None:
-    """More calls in one second than the limit: the excess gets 429."""
+def test_rate_limit_bucket_answers_429_once_its_tokens_are_spent(sandbox: Sandbox) -> None:
+    """The default limiter holds `limit` tokens, refilled at `limit` per second."""
     sandbox.state.set_faults(rate_limit_per_second=2)
+    url = f"{sandbox.url}/crm/contacts/{uuid.uuid4()}"
+    statuses = [requests.delete(url, headers=AUTH, timeout=5).status_code for _ in range(4)]
+    assert statuses == [404, 404, 429, 429]
+    time.sleep(0.6)  # a token is back after 0.5 s
+    assert requests.delete(url, headers=AUTH, timeout=5).status_code == 404
+
+
+def test_rate_limit_window_answers_429_past_the_limit_in_one_second(sandbox: Sandbox) -> None:
+    """Window mode: more calls in one wall-clock second than the limit get 429."""
+    sandbox.state.set_faults(rate_limit_per_second=2, rate_limit_mode="window")
     url = f"{sandbox.url}/crm/contacts/{uuid.uuid4()}"
     # Align to the start of a wall-clock second so the burst falls in one window.
     time.sleep(1 - (time.time() % 1) + 0.01)

@@ -43,8 +43,11 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:
         zeeg={"rate_limit_per_second": args.rate, "burst": args.burst},
     )
     try:
+        # The harsher fixed-window limiter: at most the limit in each wall-clock second.
         sandbox.state.set_faults(
-            latency_ms=args.latency_ms, rate_limit_per_second=args.sandbox_limit
+            latency_ms=args.latency_ms,
+            rate_limit_per_second=args.sandbox_limit,
+            rate_limit_mode="window",
         )
         conns = connect(redis_server.url)
         settings = make_settings(sandbox.url)
