@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
-from consumer.models import OUTCOMES, check_event_id, check_external_id
+from consumer.models import OUTCOMES, SOURCE_NAME, check_event_id, check_external_id
 from consumer.ops import iso, parse_time
 from consumer.store import events, keys, search
 
@@ -23,6 +23,8 @@ STATUSES = ("queued", "running", "retrying", "auth_paused", "rate_limited", "don
 # Events a replay picks up by default: every one not done and not in a worker's hands.
 UNFINISHED = ("queued", "retrying", "auth_paused", "rate_limited", "failed", "expired")
 BATCH = 200
+# The filter names CLI options and admin queries/bodies share.
+FILTER_FIELDS = ("source", "external_id", "event_id", "status", "outcome", "since", "until")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,8 @@ def summary(data: Mapping[str, str]) -> dict[str, Any]:
 
 def search_events(r: redis.Redis, f: Filters, limit: int = 100) -> list[dict[str, Any]]:
     """Up to limit matching events, newest first."""
+    if limit < 1:
+        raise OperatorError(f"limit must be 1 or more, not {limit}")
     found = []
     for data in matching(r, f, newest_first=True):
         found.append(summary(data))
@@ -151,8 +155,19 @@ def search_events(r: redis.Redis, f: Filters, limit: int = 100) -> list[dict[str
     return found
 
 
+def _check_names(source: str, event_id: str) -> None:
+    """A source name and an event id of the shapes intake stores, before they form a key."""
+    if not SOURCE_NAME.fullmatch(source):
+        raise OperatorError(f"invalid source name {source[:64]!r}")
+    try:
+        check_event_id(event_id)
+    except InvalidIdentifier as e:
+        raise OperatorError(str(e)) from e
+
+
 def show_event(r: redis.Redis, source: str, event_id: str) -> dict[str, Any]:
     """One event with its whole trail (received, attempts, outcomes, replays, requeues)."""
+    _check_names(source, event_id)
     data: dict[str, str] = r.hgetall(keys.event(source, event_id))  # type: ignore[assignment]
     if not data:
         raise NotFound(f"no stored event {source}/{event_id} (unknown, or past retention)")
