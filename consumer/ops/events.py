@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
-from consumer.models import OUTCOMES, SOURCE_NAME, check_event_id, check_external_id
+from consumer.models import FAILED, OUTCOMES, SOURCE_NAME, check_event_id, check_external_id
 from consumer.ops import iso, parse_time
 from consumer.store import events, keys, search
 
@@ -52,7 +52,10 @@ class Filters:
         status = data.get("status") or "expired"
         if self.statuses and status not in self.statuses:
             return False
-        return not self.outcome or self.outcome in _outcomes(data)
+        if not self.outcome:
+            return True
+        # A failed job records no per-target outcome: outcome "failed" means the event failed.
+        return self.outcome in _outcomes(data) or (self.outcome == FAILED == status)
 
 
 def _outcomes(data: Mapping[str, str]) -> set[str]:
