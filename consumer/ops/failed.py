@@ -50,10 +50,22 @@ def list_failed(ops: Ops) -> list[dict[str, Any]]:
                 "external_id": event.get("external_id"),
                 "attempts": event.get("attempts", 0),
                 "failed_at": iso(job.ended_at.timestamp()) if job.ended_at else None,
-                "reason": event.get("last_error") or "event expired",
+                "reason": event.get("last_error") or _rq_reason(job, bool(data)),
             }
         )
     return rows
+
+
+def _rq_reason(job: Job, stored: bool) -> str:
+    """Why RQ failed a job the delivery code did not fail itself (a timeout, a crash).
+
+    The last line of the exception RQ kept names it; nothing else of the traceback is shown.
+    """
+    result = job.latest_result()
+    lines = (result.exc_string or "").strip().splitlines() if result is not None else []
+    if lines:
+        return lines[-1][:500]
+    return "no reason recorded" if stored else "event expired"
 
 
 def show_failed(ops: Ops, job_id: str) -> dict[str, Any]:
