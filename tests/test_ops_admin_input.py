@@ -123,3 +123,14 @@ def test_methods_and_paths_without_a_route_are_401_with_a_wrong_token(
     headers = {"Authorization": "Bearer wrong"}
     answer = admin_app.test_client().open(path, method=method, headers=headers)
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/events?since=nan", "/admin/events?until=-5", "/admin/audit?since=1e300"]
+)
+def test_a_time_out_of_range_is_400_not_500(
+    admin: FlaskClient, conns: Connections, path: str
+) -> None:
+    """A time no stream id can hold is refused with a JSON 400."""
+    answer = admin.get(path)
+    assert (answer.status_code, answer.get_json()["error"]) == (400, "invalid_request")

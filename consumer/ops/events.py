@@ -80,14 +80,20 @@ def _ids(value: Any) -> tuple[str, ...]:
     return tuple(str(i) for i in value) if isinstance(value, list | tuple) else (str(value),)
 
 
-def filters_from(data: Mapping[str, Any], now: float) -> Filters:
-    """Validated filters from CLI options or an admin query/body (statuses may name groups)."""
-    statuses = _split(data.get("status"))
+def _statuses(value: Any) -> tuple[str, ...]:
+    """Known statuses, with "unfinished" standing for every unfinished one."""
+    statuses = _split(value)
     if "unfinished" in statuses:
         statuses = tuple(s for s in statuses if s != "unfinished") + UNFINISHED
     bad = [s for s in statuses if s not in (*STATUSES, "expired")]
     if bad:
         raise OperatorError(f"unknown status {bad[0]!r}: use {', '.join(STATUSES)} or unfinished")
+    return statuses
+
+
+def filters_from(data: Mapping[str, Any], now: float) -> Filters:
+    """Validated filters from CLI options or an admin query/body (statuses may name groups)."""
+    statuses = _statuses(data.get("status"))
     outcome = data.get("outcome") or None
     if outcome is not None and outcome not in OUTCOMES:
         raise OperatorError(f"unknown outcome {outcome!r}: use {', '.join(OUTCOMES)}")
@@ -95,11 +101,14 @@ def filters_from(data: Mapping[str, Any], now: float) -> Filters:
         external_id = data.get("external_id") or None
         ids = tuple(check_event_id(i) for i in _ids(data.get("event_id")))
         if external_id is not None:
-            check_external_id(external_id)
+            external_id = check_external_id(external_id)
     except InvalidIdentifier as e:
         raise OperatorError(str(e)) from e
+    source = data.get("source") or None
+    if source is not None and not isinstance(source, str):
+        raise OperatorError("source must be a string")
     since, until = parse_time(data.get("since"), now), parse_time(data.get("until"), now)
-    return Filters(data.get("source") or None, external_id, ids, statuses, outcome, since, until)
+    return Filters(source, external_id, ids, statuses, outcome, since, until)
 
 
 def matching(r: redis.Redis, f: Filters, *, newest_first: bool = False) -> Iterator[dict[str, str]]:
