@@ -11,6 +11,7 @@ from rq.serializers import JSONSerializer
 
 from consumer.models import ParsedEvent
 from consumer.ops import Ops
+from consumer.ops import failed as fl
 from consumer.ops.failed import list_failed
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
@@ -61,3 +62,25 @@ def test_failed_show_endpoint_gives_the_job_and_its_trail(
     assert (shown["job_id"], shown["event_id"], shown["status"]) == (job["job_id"], "e-1", "failed")
     assert "400" in shown["last_error"]
     assert shown["trail"][-1]["what"] == "failed"
+
+
+def test_a_requeue_of_a_job_another_operator_just_requeued_is_skipped(
+    client: FlaskClient,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """Two requeues that both saw the failed job enqueue it once; the second says so."""
+    mapped(conns, sandbox, "u-1")
+    sandbox.state.set_faults(always={"status": 400})
+    post(client, settings, "e-1", "u-1")
+    drain(settings, conns)
+    ops = Ops(settings, conns)
+    (row,) = list_failed(ops)
+    seen = Job.fetch(row["job_id"], connection=conns.raw, serializer=JSONSerializer)
+    first = fl._requeue_one(ops, seen, "ana", "fixed")
+    second = fl._requeue_one(ops, seen, "bo", "fixed too")
+    assert first["job_id"] and (second["job_id"], second["skipped"]) == (None, "requeued already")
+    assert erasure_queue(conns.raw).get_job_ids() == [first["job_id"]]
+    notes = [t for t in events.trail(conns.text, "userdb", "e-1") if t["what"] == "requeued"]
+    assert [n["by"] for n in notes] == ["ana"]
