@@ -80,7 +80,7 @@ def test_trim_drops_entries_older_than_retention_and_keeps_newer(conns: Connecti
         r.xadd(stream, {"a": "1"}, id=f"{old}-0")
         r.xadd(stream, {"a": "2"}, id=f"{new}-0")
     removed = retention.trim(r, NOW, event_log_days=30, audit_days=400)
-    assert removed == {"event_log": 1, "audit": 0}
+    assert removed == {"event_log": 1, "audit": 0, "pending": 0}
     assert [e[0] for e in r.xrange(keys.EVENT_LOG)] == [f"{new}-0"]
     assert r.xlen(keys.AUDIT) == 2
 
@@ -104,3 +104,21 @@ def test_sla_risk_counts_unfinished_events_past_half_and_all_of_the_sla(
     events.mark_done(conns.text, "userdb", "e-1", NOW)
     risk = sla_risk(Ops(settings, conns, clock=lambda: NOW), NOW)
     assert (risk["at_risk"], risk["overdue"]) == (2, 1)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e300", "-5", "99999999d", "0001-01-01"])
+def test_parse_time_refuses_times_no_stream_id_can_hold(text: str) -> None:
+    """NaN, infinities and times outside 1970-9999 are an OperatorError, not a Redis error."""
+    with pytest.raises(OperatorError, match="out of range"):
+        parse_time(text, NOW)
+
+
+def test_filters_take_an_external_id_given_as_a_json_number_as_text() -> None:
+    """An admin body's numeric external id matches the stored (text) one."""
+    assert filters_from({"external_id": 5}, NOW).external_id == "5"
+
+
+def test_filters_refuse_a_source_that_is_not_a_string() -> None:
+    """A list or number as source is refused rather than silently matching nothing."""
+    with pytest.raises(OperatorError, match="source"):
+        filters_from({"source": ["userdb"]}, NOW)

@@ -164,7 +164,7 @@ def requeue(
     emit(
         {"requeued": done},
         as_json,
-        table(done, ("source", "event_id", "job_id", "previous_job_id")),
+        table(done, ("source", "event_id", "job_id", "previous_job_id", "skipped")),
     )
 
 

@@ -86,7 +86,8 @@ def _run_replay(
 @click.option(
     "--csv",
     "csv_file",
-    type=click.File("r", encoding="utf-8"),
+    # utf-8-sig: spreadsheets save CSVs with a byte-order mark, which would hide the header.
+    type=click.File("r", encoding="utf-8-sig"),
     help="A CSV of external ids (an external_id column, or the first column).",
 )
 @click.option("--reason", default="manual erasure", show_default=True)
@@ -153,5 +154,6 @@ def trim(as_json: bool) -> None:
     emit(
         removed,
         as_json,
-        f"removed {removed['event_log']} event log and {removed['audit']} audit entries",
+        f"removed {removed['event_log']} event log and {removed['audit']} audit entries, "
+        f"{removed['pending']} expired pending events",
     )

@@ -4,6 +4,7 @@ replay, erase, audit export, pause and resume. Each returns JSON-able data.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from consumer.store.queue import erasure_queue
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,15 @@ def parse_time(value: str | float | None, now: float) -> float | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
+    ts = _read_time(text, now)
+    # Stream ids are unsigned milliseconds: NaN, infinities and times before 1970 or after
+    # 9999 would fail inside Redis instead of here.
+    if not (math.isfinite(ts) and 0 <= ts <= _LATEST):
+        raise OperatorError(f"time {text[:40]!r} is out of range (1970 to 9999)")
+    return ts
+
+
+def _read_time(text: str, now: float) -> float:
     relative = _RELATIVE.match(text)
     if relative:
         return now - float(relative.group(1)) * _UNITS[relative.group(2)]

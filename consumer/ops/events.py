@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
-from consumer.models import OUTCOMES, check_event_id, check_external_id
+from consumer.models import FAILED, OUTCOMES, SOURCE_NAME, check_event_id, check_external_id
 from consumer.ops import iso, parse_time
 from consumer.store import events, keys, search
 
@@ -23,6 +23,8 @@ STATUSES = ("queued", "running", "retrying", "auth_paused", "rate_limited", "don
 # Events a replay picks up by default: every one not done and not in a worker's hands.
 UNFINISHED = ("queued", "retrying", "auth_paused", "rate_limited", "failed", "expired")
 BATCH = 200
+# The filter names CLI options and admin queries/bodies share.
+FILTER_FIELDS = ("source", "external_id", "event_id", "status", "outcome", "since", "until")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,10 @@ class Filters:
         status = data.get("status") or "expired"
         if self.statuses and status not in self.statuses:
             return False
-        return not self.outcome or self.outcome in _outcomes(data)
+        if not self.outcome:
+            return True
+        # A failed job records no per-target outcome: outcome "failed" means the event failed.
+        return self.outcome in _outcomes(data) or (self.outcome == FAILED == status)
 
 
 def _outcomes(data: Mapping[str, str]) -> set[str]:
@@ -75,14 +80,20 @@ def _ids(value: Any) -> tuple[str, ...]:
     return tuple(str(i) for i in value) if isinstance(value, list | tuple) else (str(value),)
 
 
-def filters_from(data: Mapping[str, Any], now: float) -> Filters:
-    """Validated filters from CLI options or an admin query/body (statuses may name groups)."""
-    statuses = _split(data.get("status"))
+def _statuses(value: Any) -> tuple[str, ...]:
+    """Known statuses, with "unfinished" standing for every unfinished one."""
+    statuses = _split(value)
     if "unfinished" in statuses:
         statuses = tuple(s for s in statuses if s != "unfinished") + UNFINISHED
     bad = [s for s in statuses if s not in (*STATUSES, "expired")]
     if bad:
         raise OperatorError(f"unknown status {bad[0]!r}: use {', '.join(STATUSES)} or unfinished")
+    return statuses
+
+
+def filters_from(data: Mapping[str, Any], now: float) -> Filters:
+    """Validated filters from CLI options or an admin query/body (statuses may name groups)."""
+    statuses = _statuses(data.get("status"))
     outcome = data.get("outcome") or None
     if outcome is not None and outcome not in OUTCOMES:
         raise OperatorError(f"unknown outcome {outcome!r}: use {', '.join(OUTCOMES)}")
@@ -90,11 +101,14 @@ def filters_from(data: Mapping[str, Any], now: float) -> Filters:
         external_id = data.get("external_id") or None
         ids = tuple(check_event_id(i) for i in _ids(data.get("event_id")))
         if external_id is not None:
-            check_external_id(external_id)
+            external_id = check_external_id(external_id)
     except InvalidIdentifier as e:
         raise OperatorError(str(e)) from e
+    source = data.get("source") or None
+    if source is not None and not isinstance(source, str):
+        raise OperatorError("source must be a string")
     since, until = parse_time(data.get("since"), now), parse_time(data.get("until"), now)
-    return Filters(data.get("source") or None, external_id, ids, statuses, outcome, since, until)
+    return Filters(source, external_id, ids, statuses, outcome, since, until)
 
 
 def matching(r: redis.Redis, f: Filters, *, newest_first: bool = False) -> Iterator[dict[str, str]]:
@@ -143,6 +157,8 @@ def summary(data: Mapping[str, str]) -> dict[str, Any]:
 
 def search_events(r: redis.Redis, f: Filters, limit: int = 100) -> list[dict[str, Any]]:
     """Up to limit matching events, newest first."""
+    if limit < 1:
+        raise OperatorError(f"limit must be 1 or more, not {limit}")
     found = []
     for data in matching(r, f, newest_first=True):
         found.append(summary(data))
@@ -151,8 +167,19 @@ def search_events(r: redis.Redis, f: Filters, limit: int = 100) -> list[dict[str
     return found
 
 
+def _check_names(source: str, event_id: str) -> None:
+    """A source name and an event id of the shapes intake stores, before they form a key."""
+    if not SOURCE_NAME.fullmatch(source):
+        raise OperatorError(f"invalid source name {source[:64]!r}")
+    try:
+        check_event_id(event_id)
+    except InvalidIdentifier as e:
+        raise OperatorError(str(e)) from e
+
+
 def show_event(r: redis.Redis, source: str, event_id: str) -> dict[str, Any]:
     """One event with its whole trail (received, attempts, outcomes, replays, requeues)."""
+    _check_names(source, event_id)
     data: dict[str, str] = r.hgetall(keys.event(source, event_id))  # type: ignore[assignment]
     if not data:
         raise NotFound(f"no stored event {source}/{event_id} (unknown, or past retention)")

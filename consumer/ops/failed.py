@@ -6,6 +6,9 @@ import logging
 import uuid
 from typing import Any
 
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+from rq.exceptions import InvalidJobOperation
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
@@ -50,10 +53,22 @@ def list_failed(ops: Ops) -> list[dict[str, Any]]:
                 "external_id": event.get("external_id"),
                 "attempts": event.get("attempts", 0),
                 "failed_at": iso(job.ended_at.timestamp()) if job.ended_at else None,
-                "reason": event.get("last_error") or "event expired",
+                "reason": event.get("last_error") or _rq_reason(job, bool(data)),
             }
         )
     return rows
+
+
+def _rq_reason(job: Job, stored: bool) -> str:
+    """Why RQ failed a job the delivery code did not fail itself (a timeout, a crash).
+
+    The last line of the exception RQ kept names it; nothing else of the traceback is shown.
+    """
+    result = job.latest_result()
+    lines = (result.exc_string or "").strip().splitlines() if result is not None else []
+    if lines:
+        return lines[-1][:500]
+    return "no reason recorded" if stored else "event expired"
 
 
 def show_failed(ops: Ops, job_id: str) -> dict[str, Any]:
@@ -79,25 +94,34 @@ def requeue(ops: Ops, job_ids: list[str] | None, *, by: str, reason: str) -> lis
 
 
 def _requeue_one(ops: Ops, job: Job, by: str, reason: str) -> dict[str, Any]:
+    """One requeue in one transaction that watches the failed job.
+
+    Two operators requeueing the same job at once get one new job between them: the other
+    finds the job gone and says so, rather than running the event twice.
+    """
     source, event_id = _event_of(job)
     new_id = uuid.uuid4().hex
-    entry = {
-        "at": ops.clock(),
-        "what": "requeued",
-        "by": by,
-        "reason": reason,
-        "job_id": new_id,
-        "previous_job_id": job.id,
-    }
+    result = {"source": source, "event_id": event_id, "job_id": None, "previous_job_id": job.id}
     with ops.conns.raw.pipeline() as pipe:
-        pipe.multi()  # RQ's enqueue expects a transaction already open on a caller's pipeline
-        job.delete(pipeline=pipe)
-        events.update(
-            pipe, source, event_id, status="queued", attempts=0, job_id=new_id, last_error=""
-        )
-        events.append_trail(pipe, source, event_id, entry)
-        timeout = ops.settings.delivery.job_timeout_seconds
-        enqueue(ops.queue, source, event_id, new_id, timeout, pipe)
-        pipe.execute()
+        pipe.watch(job.key)  # type: ignore[no-untyped-call]
+        if pipe.zscore(FailedJobRegistry(queue=ops.queue).key, job.id) is None:
+            return {**result, "skipped": "requeued already"}
+        try:
+            _write_requeue(ops, pipe, job, new_id, by, reason)
+        except (WatchError, InvalidJobOperation):  # gone between the check and the delete
+            return {**result, "skipped": "requeued already"}
     log.info("requeued %s/%s as job %s (by %s)", source, event_id, new_id, by)
-    return {"source": source, "event_id": event_id, "job_id": new_id, "previous_job_id": job.id}
+    return {**result, "job_id": new_id}
+
+
+def _write_requeue(ops: Ops, pipe: Pipeline, job: Job, new_id: str, by: str, reason: str) -> None:
+    """The requeue's writes, in one MULTI/EXEC: old job gone, state reset, trail, new job."""
+    source, event_id = _event_of(job)
+    entry = {"at": ops.clock(), "what": "requeued", "by": by, "reason": reason}
+    entry.update(job_id=new_id, previous_job_id=job.id)
+    pipe.multi()  # RQ's enqueue expects a transaction already open on a caller's pipeline
+    job.delete(pipeline=pipe)
+    events.update(pipe, source, event_id, status="queued", attempts=0, job_id=new_id, last_error="")
+    events.append_trail(pipe, source, event_id, entry)
+    enqueue(ops.queue, source, event_id, new_id, ops.settings.delivery.job_timeout_seconds, pipe)
+    pipe.execute()

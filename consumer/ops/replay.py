@@ -102,8 +102,9 @@ def _write_replay(
     pipe.hset(key, mapping=_fresh_state(data, new_id, reason))
     pipe.expire(key, ttl)
     events.append_trail(pipe, source, event_id, entry, ttl)
-    # A replayed event is pending again; its SLA clock starts at the replay.
-    pipe.zadd(keys.PENDING, {events.pending_member(source, event_id): ops.clock()})
+    # A replayed event is pending again. One still pending keeps its SLA clock (a replay does
+    # not make a late erasure look on time); a done one re-enters with the replay's time.
+    pipe.zadd(keys.PENDING, {events.pending_member(source, event_id): ops.clock()}, nx=True)
     timeout = ops.settings.delivery.job_timeout_seconds
     enqueue(ops.queue, source, event_id, new_id, timeout, pipe)
     pipe.execute()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 
 from consumer.store import keys
 
 DAY = 86400
+log = logging.getLogger(__name__)
 
 
 def cutoff_id(now: float, days: float) -> str:
@@ -15,11 +18,46 @@ def cutoff_id(now: float, days: float) -> str:
 
 
 def trim(r: redis.Redis, now: float, event_log_days: float, audit_days: float) -> dict[str, int]:
-    """Drop every entry older than its retention, exactly; returns how many went per stream."""
+    """Drop every entry older than its retention, exactly; returns how many went per stream.
+
+    Also drops pending-index members whose event expired (see drop_expired_pending).
+    """
     removed = {
         "event_log": int(
             r.xtrim(keys.EVENT_LOG, minid=cutoff_id(now, event_log_days), approximate=False)
         ),
         "audit": int(r.xtrim(keys.AUDIT, minid=cutoff_id(now, audit_days), approximate=False)),
+        "pending": drop_expired_pending(r, now, event_log_days),
     }
     return removed
+
+
+def drop_expired_pending(r: redis.Redis, now: float, days: float, batch: int = 1000) -> int:
+    """Remove pending events older than days whose stored event has expired.
+
+    Nothing can finish or replay such an event any more, so without this it would count as
+    overdue in `status` forever. Members whose event is still stored are kept.
+    """
+    cutoff, start, dropped = now - days * DAY, 0, 0
+    while True:
+        members: list[str] = r.zrangebyscore(  # type: ignore[assignment]
+            keys.PENDING, "-inf", cutoff, start=start, num=batch
+        )
+        gone = [m for m, alive in zip(members, _stored(r, members), strict=True) if not alive]
+        if gone:
+            dropped += int(r.zrem(keys.PENDING, *gone))
+        if len(members) < batch:
+            break
+        start += batch - len(gone)
+    if dropped:
+        log.warning("dropped %d pending events whose record expired unfinished", dropped)
+    return dropped
+
+
+def _stored(r: redis.Redis, members: list[str]) -> list[bool]:
+    """Whether each pending member's event hash still exists."""
+    with r.pipeline(transaction=False) as pipe:
+        for member in members:
+            source, event_id = member.split(":", 1)
+            pipe.exists(keys.event(source, event_id))
+        return [bool(n) for n in pipe.execute()]

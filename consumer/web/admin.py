@@ -25,6 +25,21 @@ from consumer.settings import Settings
 from consumer.store.connection import Connections
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+REPLAY_FIELDS = (*ev.FILTER_FIELDS, "dry_run", "reason", "by")
+
+
+def _refusal() -> ResponseReturnValue | None:
+    """404 when the admin API is off, 401 for a missing or wrong Bearer token, else None."""
+    from consumer.web import error
+
+    settings: Settings = current_app.config["SETTINGS"]
+    if not settings.admin_token:
+        return error(404, "not_found", "The requested URL was not found on the server.")
+    offered = request.headers.get("Authorization", "")
+    expected = f"Bearer {settings.admin_token}"
+    if not hmac.compare_digest(offered.encode(), expected.encode()):
+        return error(401, "unauthorized", "A valid admin Bearer token is required.")
+    return None
 
 
 def require_admin(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -32,18 +47,17 @@ def require_admin(view: Callable[..., ResponseReturnValue]) -> Callable[..., Res
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        from consumer.web import error
-
-        settings: Settings = current_app.config["SETTINGS"]
-        if not settings.admin_token:
-            return error(404, "not_found", "The requested URL was not found on the server.")
-        offered = request.headers.get("Authorization", "")
-        expected = f"Bearer {settings.admin_token}"
-        if not hmac.compare_digest(offered.encode(), expected.encode()):
-            return error(401, "unauthorized", "A valid admin Bearer token is required.")
-        return view(*args, **kwargs)
+        return _refusal() or view(*args, **kwargs)
 
     return wrapped
+
+
+@bp.before_app_request
+def guard() -> ResponseReturnValue | None:
+    """The same check before routing answers: no 405, redirect or OPTIONS reply reveals /admin."""
+    if request.path == "/admin" or request.path.startswith("/admin/"):
+        return _refusal()
+    return None
 
 
 def _ops() -> Ops:
@@ -60,6 +74,22 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise OperatorError("the body must be a JSON object")
     return body
+
+
+def _fields(body: dict[str, Any], *allowed: str) -> dict[str, Any]:
+    """The body if it names only allowed fields: a misspelt filter must not widen a replay."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise OperatorError(f"unknown field {unknown[0]!r}: use {', '.join(allowed)}")
+    return body
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """A true/false field (absent is false); any other value is refused, never guessed."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise OperatorError(f'"{name}" must be true or false')
+    return value
 
 
 def _who(body: dict[str, Any]) -> str:
@@ -119,12 +149,12 @@ def failed_show(job_id: str) -> ResponseReturnValue:
 @require_admin
 def requeue() -> ResponseReturnValue:
     """Requeue {"job_ids": [...]} or {"all": true} failed jobs, with a "reason"."""
-    body = _body()
+    body = _fields(_body(), "job_ids", "all", "reason", "by")
     ids = body.get("job_ids")
-    if body.get("all") is True and ids is None:
-        ids = None
-    elif not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise OperatorError('give "job_ids" (a list of strings) or "all": true')
+    if _flag(body, "all") == (ids is not None):
+        raise OperatorError('give "job_ids" (a list of strings) or "all": true, not both')
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise OperatorError('"job_ids" must be a list of strings')
     done = fl.requeue(_ops(), ids, by=_who(body), reason=_reason(body))
     return jsonify(requeued=done)
 
@@ -133,10 +163,11 @@ def requeue() -> ResponseReturnValue:
 @require_admin
 def replay() -> ResponseReturnValue:
     """Replay events matching the filters ("dry_run": count and sample only)."""
-    body = _body()
+    body = _fields(_body(), *REPLAY_FIELDS)
+    dry_run = _flag(body, "dry_run")
     ops = _ops()
     selected = rp.select(ops, ev.filters_from(body, ops.clock()))
-    if body.get("dry_run") is True:
+    if dry_run:
         return jsonify(rp.preview(selected))
     by, reason = _who(body), _reason(body)
     return jsonify(replayed=list(rp.replay(ops, selected, by=by, reason=reason)))
@@ -146,7 +177,7 @@ def replay() -> ResponseReturnValue:
 @require_admin
 def erase() -> ResponseReturnValue:
     """Erase {"source", "external_id"} through the webhook pipeline."""
-    body = _body()
+    body = _fields(_body(), "source", "external_id", "reason", "by")
     source, external_id = body.get("source"), body.get("external_id")
     if not isinstance(source, str) or not isinstance(external_id, str):
         raise OperatorError('"source" and "external_id" are required strings')
@@ -176,7 +207,7 @@ def audit() -> ResponseReturnValue:
 @require_admin
 def pause() -> ResponseReturnValue:
     """Pause delivery on every worker with a "reason"."""
-    body = _body()
+    body = _fields(_body(), "reason", "by")
     return jsonify(st.pause_delivery(_ops(), _reason(body), _who(body)))
 
 
@@ -184,7 +215,7 @@ def pause() -> ResponseReturnValue:
 @require_admin
 def resume() -> ResponseReturnValue:
     """Lift the pause and requeue the jobs that waited on it."""
-    return jsonify(st.resume_delivery(_ops(), _who(_body())))
+    return jsonify(st.resume_delivery(_ops(), _who(_fields(_body(), "by"))))
 
 
 @bp.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE"])

@@ -7,11 +7,13 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from consumer.ops.events import FILTER_FIELDS
+
 bp = Blueprint("openapi", __name__)
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _ADMIN_ERRORS = {"400": _ERROR, "401": _ERROR, "404": _ERROR, "503": _ERROR}
-_FILTERS = ("source", "external_id", "event_id", "status", "outcome", "since", "until")
+_FILTERS = FILTER_FIELDS
 
 
 def _json(description: str) -> dict[str, Any]:
@@ -113,7 +115,7 @@ def paths() -> dict[str, dict[str, Any]]:
             "post": _admin(
                 "Erase one external id",
                 ok="202",
-                requestBody=_body("source", "external_id", "reason"),
+                requestBody=_body("source", "external_id", "reason", "by"),
             )
         },
         "/admin/audit": {

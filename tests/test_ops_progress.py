@@ -1,0 +1,60 @@
+"""`zeeg-consumer replay` on a terminal draws a progress bar (a real process on a pty)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from consumer.models import ParsedEvent
+from consumer.sandbox import Sandbox
+from consumer.store import intake
+from consumer.store.connection import Connections
+from consumer.store.queue import erasure_queue
+from tests.helpers import RedisServer, cli_env, write_config
+
+
+def _read_all(fd: int) -> str:
+    """Everything written to the pty until its other end closed."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_replay_on_a_terminal_draws_a_progress_bar_to_100_percent(
+    conns: Connections, sandbox: Sandbox, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """stderr on a tty shows the labelled bar reaching 100%; stdout keeps the summary."""
+    now = time.time()
+    for i in range(3):
+        event = ParsedEvent("userdb", f"e-{i}", "contact.deleted", f"u-{i}", now, ("contacts",))
+        intake.accept(
+            conns.text,
+            erasure_queue(conns.raw),
+            event,
+            now=now,
+            dedupe_ttl_days=1,
+            retention_days=1,
+            job_timeout=60,
+        )
+    env = cli_env(write_config(tmp_path / "c.toml"), sandbox.url, redis_server.url)
+    master, slave = pty.openpty()
+    argv = [sys.executable, "-m", "consumer", "replay", "--reason", "progress test"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    stdout, _ = proc.communicate(timeout=60)
+    bar = _read_all(master)
+    os.close(master)
+    assert proc.returncode == 0
+    assert "replaying" in bar and "100%" in bar
+    assert stdout.startswith("3 event(s) replayed")
