@@ -42,14 +42,14 @@ def _accept_at(conns: Connections, event_id: str, received: float) -> None:
 
 
 def test_replaying_a_late_event_keeps_it_at_risk(settings: Settings, conns: Connections) -> None:
-    """A replay does not restart the SLA clock of an event still pending: it stays overdue."""
+    """A replay does not restart the SLA clock of an event still pending: it stays at risk."""
     _accept_at(conns, "e-1", NOW - 100 * 3600)
     ops = Ops(settings, conns, clock=lambda: NOW)
     selected = rp.select(ops, Filters())
     (replayed,) = rp.replay(ops, selected, by="t", reason="late")
     assert replayed["job_id"]
     risk = sla_risk(ops, NOW)
-    assert (risk["at_risk"], risk["overdue"]) == (1, 1)
+    assert (risk["at_risk"], risk["past_half_sla"]) == (1, 1)
 
 
 def test_replaying_a_done_event_makes_it_pending_from_the_replay(

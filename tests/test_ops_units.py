@@ -88,7 +88,7 @@ def test_trim_drops_entries_older_than_retention_and_keeps_newer(conns: Connecti
 def test_sla_risk_counts_unfinished_events_past_half_and_all_of_the_sla(
     settings: Settings, conns: Connections
 ) -> None:
-    """An event unfinished after the SLA is at risk and overdue; a done one is neither."""
+    """Unfinished after the SLA is at risk; after half of it, an early warning; done is neither."""
     old, recent = NOW - 100 * 3600, NOW - 40 * 3600  # SLA 72 h: past all of it, past half
     for n, received in enumerate((old, old, recent)):
         event = ParsedEvent("userdb", f"e-{n}", "contact.deleted", f"u-{n}", None, ("contacts",))
@@ -103,7 +103,7 @@ def test_sla_risk_counts_unfinished_events_past_half_and_all_of_the_sla(
         )
     events.mark_done(conns.text, "userdb", "e-1", NOW)
     risk = sla_risk(Ops(settings, conns, clock=lambda: NOW), NOW)
-    assert (risk["at_risk"], risk["overdue"]) == (2, 1)
+    assert (risk["at_risk"], risk["past_half_sla"]) == (1, 2)
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "1e300", "-5", "99999999d", "0001-01-01"])

@@ -48,7 +48,7 @@ def _status_text(d: dict[str, Any]) -> str:
         ),
         f"rate limit   {_held(d['rate_limited_for_seconds'])}",
         "last hour    " + (" ".join(f"{k}:{v}" for k, v in sorted(d["last_hour"].items())) or "-"),
-        f"SLA {sla['hours']:g} h   at risk {sla['at_risk']}, overdue {sla['overdue']}"
+        f"SLA {sla['hours']:g} h   at risk {sla['at_risk']}, past half {sla['past_half_sla']}"
         + (f", oldest received {sla['oldest_at_risk']}" if sla["oldest_at_risk"] else ""),
     ]
     return "\n".join(lines)

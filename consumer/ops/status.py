@@ -54,19 +54,19 @@ def _oldest_queued_age(ops: Ops, now: float) -> float | None:
 
 
 def sla_risk(ops: Ops, now: float) -> dict[str, Any]:
-    """Events not done after half their SLA (at risk) and after all of it (overdue).
+    """Events not done after delivery.sla_hours (at risk), and after half of it (early warning).
 
     Read from the pending index (events not done, scored by when they were received), so the
     cost does not grow with the retained event log.
     """
     hours = ops.settings.delivery.sla_hours
-    at_risk = events.at_risk_count(ops.r, now, hours / 2)
-    overdue = events.at_risk_count(ops.r, now, hours)
-    oldest = events.at_risk(ops.r, now, hours / 2, limit=1)
+    at_risk = events.at_risk_count(ops.r, now, hours)
+    past_half = events.at_risk_count(ops.r, now, hours / 2)
+    oldest = events.at_risk(ops.r, now, hours, limit=1)
     return {
         "hours": hours,
         "at_risk": at_risk,
-        "overdue": overdue,
+        "past_half_sla": past_half,
         "oldest_at_risk": iso(oldest[0][2]) if oldest else None,
     }
 

@@ -36,7 +36,7 @@ def drop_expired_pending(r: redis.Redis, now: float, days: float, batch: int = 1
     """Remove pending events older than days whose stored event has expired.
 
     Nothing can finish or replay such an event any more, so without this it would count as
-    overdue in `status` forever. Members whose event is still stored are kept.
+    at risk in `status` forever. Members whose event is still stored are kept.
     """
     cutoff, start, dropped = now - days * DAY, 0, 0
     while True:
