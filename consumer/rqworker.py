@@ -8,14 +8,22 @@ within about maintenance_interval + job_heartbeat + heartbeat_grace seconds.
 
 from __future__ import annotations
 
+import functools
+import logging
 import signal
+import time
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from consumer.settings import Settings
+from consumer.store import retention
+
+log = logging.getLogger(__name__)
 
 _RQ_GRACE = 60  # what RQ adds to the monitoring interval in get_heartbeat_ttl
 
@@ -24,6 +32,17 @@ class ErasureWorker(Worker):
     """A forking RQ worker whose work horse finishes its job through a SIGTERM."""
 
     heartbeat_grace_seconds = _RQ_GRACE
+    housekeeping: Callable[[], None] | None = None
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
+        if self.housekeeping is None:
+            return
+        try:
+            self.housekeeping()
+        except redis.exceptions.RedisError as e:  # retried at the next maintenance
+            self.log.warning("housekeeping skipped: %s", type(e).__name__)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """How long a running job's heartbeat counts: RQ's value with our grace."""
@@ -40,8 +59,14 @@ class ErasureWorker(Worker):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def make_worker(settings: Settings, queue: Queue, **options: Any) -> ErasureWorker:
-    """An erasure worker on queue with the delivery settings' recovery timings."""
+def make_worker(
+    settings: Settings, queue: Queue, text: redis.Redis | None = None, **options: Any
+) -> ErasureWorker:
+    """An erasure worker on queue with the delivery settings' recovery timings.
+
+    With text (a decoding client on the same Redis), its maintenance also trims the event log,
+    the audit stream and the pending index by age, once an hour across all workers.
+    """
     d = settings.delivery
     worker = ErasureWorker(
         [queue],
@@ -55,4 +80,17 @@ def make_worker(settings: Settings, queue: Queue, **options: Any) -> ErasureWork
         **options,
     )
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
+    if text is not None:
+        worker.housekeeping = functools.partial(_trim, text, settings)
     return worker
+
+
+def _trim(r: redis.Redis, settings: Settings) -> None:
+    removed = retention.trim_if_due(
+        r,
+        time.time(),
+        settings.intake.event_log_retention_days,
+        settings.retention.audit_retention_days,
+    )
+    if removed is not None:
+        log.info("retention trim: %s", removed)

@@ -99,3 +99,21 @@ def test_worker_declares_a_silent_job_abandoned_after_heartbeat_plus_grace(
     job = queue.enqueue("consumer.jobs.deliver", "userdb", "e", job_timeout=300)
     assert worker.get_heartbeat_ttl(job) == 3 + 7
     assert worker.dequeue_timeout == settings.delivery.maintenance_interval_seconds
+
+
+def test_worker_maintenance_trims_retention_once_an_hour(conns: Connections) -> None:
+    """Entries past retention go at a worker's maintenance; a second worker's run skips."""
+    settings = make_settings(intake={"event_log_retention_days": 1.0})
+    old_ms, new_ms = int((time.time() - 2 * 86400) * 1000), int(time.time() * 1000)
+    conns.text.xadd(keys.EVENT_LOG, {"source": "userdb"}, id=f"{old_ms}-0")
+    conns.text.xadd(keys.EVENT_LOG, {"source": "userdb"}, id=f"{new_ms}-0")
+    make_worker(settings, erasure_queue(conns.raw), text=conns.text).run_maintenance_tasks()
+    assert conns.text.xlen(keys.EVENT_LOG) == 1
+    assert keys.TRIMMED == "zc:trimmed" and conns.text.ttl(keys.TRIMMED) > 3500
+    # A pending entry whose event expired long ago: the next trim would drop it.
+    conns.text.zadd(keys.PENDING, {"userdb:gone": time.time() - 2 * 86400})
+    make_worker(settings, erasure_queue(conns.raw), text=conns.text).run_maintenance_tasks()
+    assert conns.text.zscore(keys.PENDING, "userdb:gone") is not None  # within the hour: skipped
+    conns.text.delete(keys.TRIMMED)
+    make_worker(settings, erasure_queue(conns.raw), text=conns.text).run_maintenance_tasks()
+    assert conns.text.zscore(keys.PENDING, "userdb:gone") is None

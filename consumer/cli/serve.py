@@ -108,7 +108,7 @@ def worker(burst: bool, sandbox: bool) -> None:
     context = build_context(settings)
     set_context(context)
     try:
-        rq_worker = make_worker(settings, context.queue)
+        rq_worker = make_worker(settings, context.queue, text=context.r)
         rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         fail("Redis is unavailable (check REDIS_URL)")

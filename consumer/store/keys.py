@@ -51,6 +51,7 @@ def sync_cursor(source: str, obj: str, attribute: str) -> str:
     return f"{PREFIX}:sync:{source}:{obj}:{attribute}"
 
 
+TRIMMED = f"{PREFIX}:trimmed"  # set while the last retention trim is recent (one per hour)
 PROBE = f"{PREFIX}:probe"  # set while an auth probe slot is taken (one probe per interval)
 PENDING = f"{PREFIX}:pending"  # sorted set: events not yet done, scored by received time
 WAITING = f"{PREFIX}:waiting"  # set: ids of scheduled jobs waiting for the pause to end

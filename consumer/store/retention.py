@@ -61,3 +61,12 @@ def _stored(r: redis.Redis, members: list[str]) -> list[bool]:
             source, event_id = member.split(":", 1)
             pipe.exists(keys.event(source, event_id))
         return [bool(n) for n in pipe.execute()]
+
+
+def trim_if_due(
+    r: redis.Redis, now: float, event_log_days: float, audit_days: float, every: int = 3600
+) -> dict[str, int] | None:
+    """Trim (see trim) unless some worker already did within `every` seconds; None if skipped."""
+    if not r.set(keys.TRIMMED, repr(now), nx=True, ex=every):
+        return None
+    return trim(r, now, event_log_days, audit_days)
