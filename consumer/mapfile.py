@@ -31,7 +31,9 @@ from consumer.sources.fields import parse_time
 
 REQUIRED = ("source", "object", "external_id", "record_id")
 UNKNOWN = 0.0  # linked_at of a link whose time nobody knows
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time an export can write
 COLUMNS = (*REQUIRED, "linked_at")
+BAD_LINKED_AT = "linked_at is not ISO 8601 with a time zone, or unix time, from 1970 to 9999"
 
 
 @dataclass(frozen=True)
@@ -124,10 +126,19 @@ def _row(row: dict[str, Any], line: int) -> Row | RowError:
     given = row.get("linked_at")
     if given in (None, ""):
         return Row(Mapping(source, obj, external_id, record_id, UNKNOWN), line, True)
-    linked_at = parse_time(given)
+    linked_at = parse_linked_at(given)
     if linked_at is None:
-        return RowError(line, "linked_at is not ISO 8601 with a time zone, or unix time")
+        return RowError(line, BAD_LINKED_AT)
     return Row(Mapping(source, obj, external_id, record_id, linked_at), line, False)
+
+
+def parse_linked_at(value: Any) -> float | None:
+    """A given linked_at as epoch seconds; None if unreadable or outside 1970-9999."""
+    at = parse_time(value)
+    # Outside this range `export` and `get` could not write the time back as a date.
+    if at is None or not UNKNOWN <= at <= LATEST:
+        return None
+    return at
 
 
 def write_rows(found: Iterable[Mapping], out: IO[str], fmt: str = "csv") -> int:

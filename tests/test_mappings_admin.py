@@ -65,6 +65,7 @@ def test_put_adds_a_second_record_without_dropping_the_first(admin: FlaskClient)
     [
         ({"record_id": "nope"}, 422, "invalid_identifier"),
         ({"record_id": RID, "linked_at": "yesterday"}, 422, "invalid_field"),
+        ({"record_id": RID, "linked_at": 1e300}, 422, "invalid_field"),
         (["not", "an", "object"], 400, "invalid_body"),
     ],
 )

@@ -162,6 +162,15 @@ def test_set_with_an_earlier_linked_at_on_a_tombstoned_id_enqueues_erasure(
     assert len(erasure_queue(conns.raw)) == 1
 
 
+def test_set_refuses_a_linked_at_that_get_and_export_could_not_show(
+    cli: CliRunner, conns: Connections
+) -> None:
+    """A --linked-at outside 1970-9999 is refused with one line, and nothing is linked."""
+    result = _run(cli, "set", "userdb", "contacts", "u-7", RID, "--linked-at", "99999999999999999")
+    assert result.exit_code == 1 and "--linked-at" in result.stderr
+    assert mappings.get(conns.text, "userdb", "contacts", "u-7") == []
+
+
 def test_set_refuses_a_bad_record_id(cli: CliRunner) -> None:
     """A record id of the wrong shape is refused with one line."""
     result = _run(cli, "set", "userdb", "contacts", "u-5", "nope")

@@ -14,10 +14,9 @@ import click
 from consumer.cli import emit, fail, get_settings, main
 from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.linking import LinkReport, link_rows
-from consumer.mapfile import Row, read_rows, write_rows
+from consumer.mapfile import BAD_LINKED_AT, Row, parse_linked_at, read_rows, write_rows
 from consumer.models import Mapping, check_external_id, check_object_slug, check_record_id
 from consumer.settings import Settings
-from consumer.sources.fields import parse_time
 from consumer.store import mappings as store
 from consumer.store.connection import Connections, connect
 from consumer.store.queue import erasure_queue
@@ -149,9 +148,9 @@ def set_(
 
 
 def _one_row(source: str, obj: str, external_id: str, rid: str, linked_at: str | None) -> Row:
-    at = time.time() if linked_at is None else parse_time(linked_at)
+    at = time.time() if linked_at is None else parse_linked_at(linked_at)
     if at is None:
-        fail("--linked-at is not ISO 8601 with a time zone, or unix time")
+        fail(f"--{BAD_LINKED_AT.replace('_', '-')}")
     try:
         m = Mapping(
             source, check_object_slug(obj), check_external_id(external_id), check_record_id(rid), at
