@@ -137,9 +137,12 @@ def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name
 
 def _is_stale(rec: Record, event: Event) -> bool:
     """A mapping linked after the event occurred belongs to a re-created contact."""
-    if rec.linked_at is None or event.occurred_at is None:
+    # Without occurred_at the event occurred before it was received: a replay of it must
+    # still spare a contact linked since.
+    occurred = event.occurred_at if event.occurred_at is not None else event.received_at
+    if rec.linked_at is None or not occurred:
         return False
-    return rec.linked_at > event.occurred_at
+    return rec.linked_at > occurred
 
 
 def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
