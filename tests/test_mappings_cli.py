@@ -208,3 +208,23 @@ def test_sync_command_refuses_a_bad_attribute_name(cli: CliRunner) -> None:
     args = ("sync", "--source", "userdb", "--object", "contacts", "--attribute", "a:b")
     result = _run(cli, *args, "--restart")
     assert result.exit_code == 1 and "invalid attribute name" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("get", "u*", "contacts", "u-1"), "invalid source"),
+        (("get", "userdb", "x", "u-1"), "object slug"),
+        (("get", "userdb", "contacts", "a\x01b"), "external id"),
+        (("delete", "userdb", "c*", "u-1"), "object slug"),
+        (("delete", "userdb", "contacts", "u-1", "nope"), "8-4-4-4-12"),
+        (("export", "--source", "x:y"), "invalid source"),
+        (("export", "--object", "*"), "object slug"),
+    ],
+)
+def test_get_delete_and_export_refuse_a_malformed_identifier(
+    cli: CliRunner, args: tuple[str, ...], reason: str
+) -> None:
+    """Identifiers are checked before any key is built: one line naming the bad one."""
+    result = _run(cli, *args)
+    assert result.exit_code == 1 and reason in result.stderr
