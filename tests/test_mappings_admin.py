@@ -149,3 +149,11 @@ def test_put_for_a_source_that_is_not_configured_is_422(admin: FlaskClient) -> N
     answer = admin.put(url, json={"record_id": RID}, headers=AUTH)
     assert (answer.status_code, answer.json["error"]) == (422, "invalid_field")
     assert admin.get(url, headers=AUTH).status_code == 404
+
+
+def test_delete_with_a_malformed_record_id_is_422_and_unlinks_nothing(admin: FlaskClient) -> None:
+    """DELETE ?record_id= of the wrong shape is refused, not answered 'no mapping'."""
+    admin.put(URL, json={"record_id": RID}, headers=AUTH)
+    answer = admin.delete(URL + "?record_id=nope", headers=AUTH)
+    assert (answer.status_code, answer.json["error"]) == (422, "invalid_identifier")
+    assert len(admin.get(URL, headers=AUTH).json["records"]) == 1

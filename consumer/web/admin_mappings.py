@@ -96,6 +96,8 @@ def delete_mapping(source: str, object_slug: str, external_id: str) -> ResponseR
     """Unlink ?record_id=, or every record of the external id; Zeeg is not called."""
     source, obj, external_id = _checked(source, object_slug, external_id)
     rid = request.args.get("record_id")
+    if rid is not None:
+        rid = check_record_id(rid)
     removed = store.unlink(current_app.config["REDIS"], source, obj, external_id, rid)
     if not removed:
         return _error(404, "not_found", "No mapping for this external id.")
