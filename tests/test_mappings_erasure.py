@@ -200,3 +200,15 @@ def test_late_link_spares_a_record_relinked_after_the_deletion_before_its_job_ra
     drain(settings, conns)
     assert _outcomes(conns, event_id, "contacts") == ["stale"]
     assert rid in sandbox.state.records["contacts"]
+
+
+def test_late_link_of_an_object_the_source_does_not_target_erases_nothing(
+    settings: Settings, conns: Connections
+) -> None:
+    """A deletion of userdb never touches deals, so neither does a late link to deals."""
+    conns.text.set(keys.tombstone("userdb", "u-other"), repr(time.time()))
+    rid = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
+    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,deals,u-other,{rid}\n"])
+    report = link_rows(conns.text, erasure_queue(conns.raw), settings, rows, time.time())
+    assert (report.linked, report.erasures) == (1, [])
+    assert len(erasure_queue(conns.raw)) == 0
