@@ -1,9 +1,10 @@
 """Read mapping import files (CSV with a header, or JSON lines), validating every row.
 
 A file is refused as a whole (InvalidFile) when it is empty or its CSV header lacks a
-required column or has an unknown one. Otherwise bad rows are reported with their line
-numbers and skipped; the good rows are imported. Duplicate rows are not errors: linking the
-same record twice is idempotent. The file is streamed, never read into memory at once.
+required column, has an unknown one or names one twice. Otherwise bad rows are reported
+with their line numbers and skipped; the good rows are imported. Duplicate rows are not
+errors: linking the same record twice is idempotent. The file is streamed, never read
+into memory at once.
 
 A row without linked_at was linked at an unknown time (a backfill): it is stored as
 UNKNOWN (0), older than every event and tombstone, and an existing link keeps its own time.
@@ -75,11 +76,13 @@ def _csv(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
     names = [n.strip() for n in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in names]
     unknown = [c for c in names if c not in COLUMNS]
-    if missing or unknown:
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if missing or unknown or twice:
         raise InvalidFile(
             f"line {offset + 1}: the header must be {','.join(REQUIRED)}[,linked_at]"
             + (f"; missing {','.join(missing)}" if missing else "")
             + (f"; unknown {','.join(unknown)}" if unknown else "")
+            + (f"; twice {','.join(twice)}" if twice else "")
         )
     reader.fieldnames = names
     return _csv_rows(reader, offset)

@@ -117,6 +117,12 @@ def test_csv_with_a_missing_column_is_refused() -> None:
         _read("source,object,external_id\nuserdb,contacts,u-1\n")
 
 
+def test_csv_naming_a_column_twice_is_refused() -> None:
+    """Two record_id columns: which one is meant is unknowable, so the file is refused."""
+    with pytest.raises(InvalidFile, match="twice record_id"):
+        _read(f"source,object,external_id,record_id,record_id\nuserdb,contacts,u,{RID},{RID2}\n")
+
+
 def test_csv_with_an_unknown_column_is_refused() -> None:
     """A misspelt column (linkedat) refuses the file rather than silently ignoring it."""
     with pytest.raises(InvalidFile, match="unknown linkedat"):
