@@ -20,7 +20,7 @@ from rq import Queue
 from consumer.mapfile import Row, RowError
 from consumer.models import Mapping, ParsedEvent
 from consumer.settings import Settings
-from consumer.store import mappings
+from consumer.store import keys, mappings
 from consumer.store.intake import accept
 
 log = logging.getLogger(__name__)
@@ -140,4 +140,7 @@ def erase_late_link(
         job_timeout=settings.delivery.job_timeout_seconds,
     )
     log.info("late link %s/%s: erasure %s (%s)", m.source, m.object, event.event_id, result.status)
+    if result.status == "duplicate" and r.exists(keys.erased(m.object, m.record_id)):
+        # This erasure already ran and the record is gone: a re-imported link to it goes too.
+        mappings.remove(r, m.source, m.object, m.external_id, m.record_id)
     return event.event_id

@@ -212,3 +212,18 @@ def test_late_link_of_an_object_the_source_does_not_target_erases_nothing(
     report = link_rows(conns.text, erasure_queue(conns.raw), settings, rows, time.time())
     assert (report.linked, report.erasures) == (1, [])
     assert len(erasure_queue(conns.raw)) == 0
+
+
+def test_reimporting_a_late_link_already_erased_drops_the_link_without_a_second_delete(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """The same file imported again after its late link ran: no DELETE, and no link left."""
+    conns.text.set(keys.tombstone("userdb", "u-again"), repr(time.time()))
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    csv = ["source,object,external_id,record_id\n", f"userdb,contacts,u-again,{rid}\n"]
+    link_rows(conns.text, erasure_queue(conns.raw), settings, read_rows(csv), time.time())
+    drain(settings, conns)
+    link_rows(conns.text, erasure_queue(conns.raw), settings, read_rows(csv), time.time())
+    drain(settings, conns)
+    assert _deletes(sandbox) == [(f"/crm/contacts/{rid}", 200)]
+    assert mappings.get(conns.text, "userdb", "contacts", "u-again") == []
