@@ -227,3 +227,22 @@ def test_reimporting_a_late_link_already_erased_drops_the_link_without_a_second_
     drain(settings, conns)
     assert _deletes(sandbox) == [(f"/crm/contacts/{rid}", 200)]
     assert mappings.get(conns.text, "userdb", "contacts", "u-again") == []
+
+
+def test_late_link_unlinked_before_its_job_ran_deletes_nothing(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """An operator undoing a bad import before the erasure runs: not_mapped, record kept."""
+    deleted_at = time.time() - 60
+    conns.text.set(keys.tombstone("userdb", "u-undo"), repr(deleted_at))
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,contacts,u-undo,{rid}\n"])
+    (event_id,) = link_rows(
+        conns.text, erasure_queue(conns.raw), settings, rows, time.time()
+    ).erasures
+    mappings.unlink(conns.text, "userdb", "contacts", "u-undo", rid)
+    drain(settings, conns)
+    assert _deletes(sandbox) == []
+    assert rid in sandbox.state.records["contacts"]
+    assert _outcomes(conns, event_id, "contacts") == ["not_mapped"]
+    assert conns.text.get(keys.tombstone("userdb", "u-undo")) == repr(deleted_at)
