@@ -157,3 +157,14 @@ def test_delete_with_a_malformed_record_id_is_422_and_unlinks_nothing(admin: Fla
     answer = admin.delete(URL + "?record_id=nope", headers=AUTH)
     assert (answer.status_code, answer.json["error"]) == (422, "invalid_identifier")
     assert len(admin.get(URL, headers=AUTH).json["records"]) == 1
+
+
+def test_bulk_post_of_a_tombstoned_id_erases_older_links_and_spares_newer(
+    admin: FlaskClient, conns: Connections
+) -> None:
+    """Late link through the bulk API: a link without linked_at is erased, a later one kept."""
+    conns.text.set(keys.tombstone("userdb", "b-tomb"), repr(time.time() - 60))
+    newer = json.dumps({**json.loads(_line("b-tomb", RID2)), "linked_at": time.time()})
+    answer = admin.post("/admin/mappings", data=f"{_line('b-tomb')}\n{newer}\n", headers=AUTH)
+    assert (len(answer.json["erasures"]), answer.json["spared"]) == (1, 1)
+    assert len(erasure_queue(conns.raw)) == 1
