@@ -168,3 +168,9 @@ def test_bulk_post_of_a_tombstoned_id_erases_older_links_and_spares_newer(
     answer = admin.post("/admin/mappings", data=f"{_line('b-tomb')}\n{newer}\n", headers=AUTH)
     assert (len(answer.json["erasures"]), answer.json["spared"]) == (1, 1)
     assert len(erasure_queue(conns.raw)) == 1
+
+
+def test_a_link_of_unknown_age_shows_linked_at_null(admin: FlaskClient) -> None:
+    """A bulk line without linked_at is stored as unknown (0) and shown as null, not 1970."""
+    admin.post("/admin/mappings", data=_line("u:1/x") + "\n", headers=AUTH)
+    assert admin.get(URL, headers=AUTH).json["records"] == [{"record_id": RID, "linked_at": None}]

@@ -228,3 +228,14 @@ def test_get_delete_and_export_refuse_a_malformed_identifier(
     """Identifiers are checked before any key is built: one line naming the bad one."""
     result = _run(cli, *args)
     assert result.exit_code == 1 and reason in result.stderr
+
+
+def test_a_link_of_unknown_age_is_null_in_get_and_empty_in_export(
+    cli: CliRunner, tmp: Path
+) -> None:
+    """No linked_at on import: get --json says null, get says unknown, export leaves it empty."""
+    assert _run(cli, "import", _file(tmp, HEADER + f"userdb,contacts,u-0,{RID},\n")).exit_code == 0
+    shown = _run(cli, "get", "userdb", "contacts", "u-0", "--json")
+    assert json.loads(shown.stdout) == [{"record_id": RID, "linked_at": None}]
+    assert "unknown" in _run(cli, "get", "userdb", "contacts", "u-0").stdout
+    assert _run(cli, "export").stdout.splitlines()[1] == f"userdb,contacts,u-0,{RID},"
