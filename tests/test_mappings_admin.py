@@ -174,3 +174,10 @@ def test_a_link_of_unknown_age_shows_linked_at_null(admin: FlaskClient) -> None:
     """A bulk line without linked_at is stored as unknown (0) and shown as null, not 1970."""
     admin.post("/admin/mappings", data=_line("u:1/x") + "\n", headers=AUTH)
     assert admin.get(URL, headers=AUTH).json["records"] == [{"record_id": RID, "linked_at": None}]
+
+
+def test_bulk_post_with_a_byte_order_mark_is_read(admin: FlaskClient, conns: Connections) -> None:
+    """A JSON-lines body saved with a UTF-8 byte order mark imports like one without."""
+    body = "\ufeff" + _line("b-bom") + "\n"
+    answer = admin.post("/admin/mappings", data=body.encode("utf-8"), headers=AUTH)
+    assert (answer.status_code, answer.json["linked"]) == (200, 1)

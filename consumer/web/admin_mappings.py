@@ -108,7 +108,7 @@ def delete_mapping(source: str, object_slug: str, external_id: str) -> ResponseR
 @require_admin
 def bulk() -> ResponseReturnValue:
     """Link many: a body of JSON lines in the import format; a report of what happened."""
-    text = request.get_data(as_text=True)
+    text = request.get_data(as_text=True).removeprefix("\ufeff")
     if text.lstrip()[:1] not in ("{", ""):
         return _error(400, "invalid_body", "The body must be JSON lines, one mapping object each.")
     try:
