@@ -246,3 +246,17 @@ def test_late_link_unlinked_before_its_job_ran_deletes_nothing(
     assert rid in sandbox.state.records["contacts"]
     assert _outcomes(conns, event_id, "contacts") == ["not_mapped"]
     assert conns.text.get(keys.tombstone("userdb", "u-undo")) == repr(deleted_at)
+
+
+def test_assert_resolver_spares_a_match_created_after_the_event(
+    conns: Connections, sandbox: Sandbox, redis_server: RedisServer
+) -> None:
+    """assert:, 200 branch: a matched record whose createdAt is after the event is stale."""
+    settings = _settings(sandbox, redis_server, {"object": "contacts", "resolve": ["assert:ext"]})
+    (rid,) = sandbox.state.seed("contacts", [{"attributes": {"ext": "u-later"}}])
+    sandbox.state.records["contacts"][rid]["createdAt"] = "2999-01-01T00:00:00Z"
+    _send(settings, conns, "evt-later", "u-later")
+    drain(settings, conns)
+    assert [(r["method"], r["status"]) for r in sandbox.state.requests()] == [("PUT", 200)]
+    assert rid in sandbox.state.records["contacts"]
+    assert _outcomes(conns, "evt-later", "contacts") == ["stale"]
