@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,18 +45,27 @@ class RecordPage:
 
     @classmethod
     def from_body(cls, page: int, body: dict[str, Any]) -> RecordPage:
-        """From `{"collection": [...], "pagination": {...}}`; absent numbers count as 0."""
+        """From `{"collection": [...], "pagination": {...}}`; absent or bad numbers count as 0."""
         paging = body.get("pagination")
         paging = paging if isinstance(paging, dict) else {}
         collection = body.get("collection")
         records = (
             [r for r in collection if isinstance(r, dict)] if isinstance(collection, list) else []
         )
-        nxt = paging.get("nextPage")
+        nxt = _number(paging.get("nextPage"))
         return cls(
             records=records,
-            page=int(paging.get("currentPage") or page),
-            total_pages=int(paging.get("totalPages") or 0),
-            total=int(paging.get("total") or 0),
-            next_page=int(nxt) if isinstance(nxt, int) and nxt > page else None,
+            page=_number(paging.get("currentPage")) or page,
+            total_pages=_number(paging.get("totalPages")),
+            total=_number(paging.get("total")),
+            next_page=nxt if nxt > page else None,
         )
+
+
+def _number(value: Any) -> int:
+    """A whole number from a pagination field; 0 for anything else (absent, text, lists)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if not math.isfinite(value) or value != int(value):
+        return 0
+    return int(value)

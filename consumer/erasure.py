@@ -53,11 +53,12 @@ def resolve(ctx: Context, event: Event, target: Target) -> list[Record]:
 
 
 def _late_link(ctx: Context, event: Event, obj: str) -> list[Record]:
-    """A late-link erasure concerns exactly the record it names, never the whole chain."""
+    """A late-link erasure concerns exactly the record it names, and only while it is linked."""
     linked = {
         m.record_id: m.linked_at for m in mappings.get(ctx.r, event.source, obj, event.external_id)
     }
-    return [Record(rid, linked.get(rid)) for rid in event.hints.get(obj, ())]
+    # Unlinked before the job ran (an operator undoing a bad import): nothing to delete.
+    return [Record(rid, linked[rid]) for rid in event.hints.get(obj, ()) if rid in linked]
 
 
 def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
@@ -85,6 +86,10 @@ def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     records = resolve(ctx, event, target)
     if records and not any(rec.created for rec in records):
         return [_erase_record(ctx, event, target.object, rec) for rec in records]
+    if event.event_type == LATE_LINK:  # its deletion left the tombstone already
+        rid = next(iter(event.hints.get(target.object, ())), None)
+        gone = Outcome(target.object, models.NOT_MAPPED, rid, None, "unlinked before it was erased")
+        return [_record(ctx, event, gone)]
     outcomes = [_erase_record(ctx, event, target.object, rec) for rec in records]
     _tombstone(ctx, event, target)
     return outcomes or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
@@ -137,9 +142,12 @@ def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name
 
 def _is_stale(rec: Record, event: Event) -> bool:
     """A mapping linked after the event occurred belongs to a re-created contact."""
-    if rec.linked_at is None or event.occurred_at is None:
+    # Without occurred_at the event occurred before it was received: a replay of it must
+    # still spare a contact linked since.
+    occurred = event.occurred_at if event.occurred_at is not None else event.received_at
+    if rec.linked_at is None or not occurred:
         return False
-    return rec.linked_at > event.occurred_at
+    return rec.linked_at > occurred
 
 
 def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:

@@ -2,9 +2,9 @@
 
 Late link: a mapping registered for an external id that carries a tombstone (a deletion
 found no mapping for it) is erased at once, unless its linked_at is later than the
-tombstone's deleted_at. The erasure is an event of type `mapping.late_link` for that one
-record, accepted through the intake transaction like a webhook, so it is deduplicated,
-audited and retried the same way.
+tombstone's deleted_at or its object is not one of the source's targets. The erasure is an
+event of type `mapping.late_link` for that one record, accepted through the intake
+transaction like a webhook, so it is deduplicated, audited and retried the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rq import Queue
 from consumer.mapfile import Row, RowError
 from consumer.models import Mapping, ParsedEvent
 from consumer.settings import Settings
-from consumer.store import mappings
+from consumer.store import keys, mappings
 from consumer.store.intake import accept
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def _flush(
             report.linked += 1
         else:
             report.unchanged += 1
-        if done.deleted_at is None:
+        if done.deleted_at is None or not _is_target(settings, done.mapping):
             continue
         if done.mapping.linked_at <= done.deleted_at:
             report.erasures.append(
@@ -106,6 +106,11 @@ def _flush(
     if progress is not None:
         progress(len(batch))
     batch.clear()
+
+
+def _is_target(settings: Settings, m: Mapping) -> bool:
+    """Whether the mapping's object is erased for its source: a deletion never touches others."""
+    return any(t.object == m.object for t in settings.sources[m.source].targets)
 
 
 def erase_late_link(
@@ -135,4 +140,7 @@ def erase_late_link(
         job_timeout=settings.delivery.job_timeout_seconds,
     )
     log.info("late link %s/%s: erasure %s (%s)", m.source, m.object, event.event_id, result.status)
+    if result.status == "duplicate" and r.exists(keys.erased(m.object, m.record_id)):
+        # This erasure already ran and the record is gone: a re-imported link to it goes too.
+        mappings.remove(r, m.source, m.object, m.external_id, m.record_id)
     return event.event_id

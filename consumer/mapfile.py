@@ -1,9 +1,10 @@
 """Read mapping import files (CSV with a header, or JSON lines), validating every row.
 
 A file is refused as a whole (InvalidFile) when it is empty or its CSV header lacks a
-required column or has an unknown one. Otherwise bad rows are reported with their line
-numbers and skipped; the good rows are imported. Duplicate rows are not errors: linking the
-same record twice is idempotent. The file is streamed, never read into memory at once.
+required column, has an unknown one or names one twice. Otherwise bad rows are reported
+with their line numbers and skipped; the good rows are imported. Duplicate rows are not
+errors: linking the same record twice is idempotent. The file is streamed, never read
+into memory at once.
 
 A row without linked_at was linked at an unknown time (a backfill): it is stored as
 UNKNOWN (0), older than every event and tombstone, and an existing link keeps its own time.
@@ -31,7 +32,9 @@ from consumer.sources.fields import parse_time
 
 REQUIRED = ("source", "object", "external_id", "record_id")
 UNKNOWN = 0.0  # linked_at of a link whose time nobody knows
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time an export can write
 COLUMNS = (*REQUIRED, "linked_at")
+BAD_LINKED_AT = "linked_at is not ISO 8601 with a time zone, or unix time, from 1970 to 9999"
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,13 @@ def _csv(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
     names = [n.strip() for n in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in names]
     unknown = [c for c in names if c not in COLUMNS]
-    if missing or unknown:
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if missing or unknown or twice:
         raise InvalidFile(
             f"line {offset + 1}: the header must be {','.join(REQUIRED)}[,linked_at]"
             + (f"; missing {','.join(missing)}" if missing else "")
             + (f"; unknown {','.join(unknown)}" if unknown else "")
+            + (f"; twice {','.join(twice)}" if twice else "")
         )
     reader.fieldnames = names
     return _csv_rows(reader, offset)
@@ -124,10 +129,19 @@ def _row(row: dict[str, Any], line: int) -> Row | RowError:
     given = row.get("linked_at")
     if given in (None, ""):
         return Row(Mapping(source, obj, external_id, record_id, UNKNOWN), line, True)
-    linked_at = parse_time(given)
+    linked_at = parse_linked_at(given)
     if linked_at is None:
-        return RowError(line, "linked_at is not ISO 8601 with a time zone, or unix time")
+        return RowError(line, BAD_LINKED_AT)
     return Row(Mapping(source, obj, external_id, record_id, linked_at), line, False)
+
+
+def parse_linked_at(value: Any) -> float | None:
+    """A given linked_at as epoch seconds; None if unreadable or outside 1970-9999."""
+    at = parse_time(value)
+    # Outside this range `export` and `get` could not write the time back as a date.
+    if at is None or not UNKNOWN <= at <= LATEST:
+        return None
+    return at
 
 
 def write_rows(found: Iterable[Mapping], out: IO[str], fmt: str = "csv") -> int:

@@ -22,9 +22,8 @@ from consumer.context import Context
 from consumer.crm import RecordPage
 from consumer.errors import InvalidIdentifier, ZeegTransient
 from consumer.linking import link_rows
-from consumer.mapfile import Row, RowError
+from consumer.mapfile import Row, RowError, parse_linked_at
 from consumer.models import Mapping, check_external_id, check_object_slug, check_record_id
-from consumer.sources.fields import parse_time
 from consumer.store import keys, ratelimit
 
 log = logging.getLogger(__name__)
@@ -171,5 +170,5 @@ def _rows(
         except InvalidIdentifier as e:
             yield RowError(number, str(e))
             continue
-        linked_at = parse_time(record.get("createdAt")) or now
+        linked_at = parse_linked_at(record.get("createdAt")) or now
         yield Row(Mapping(source, obj, external_id, record_id, linked_at), number, True)

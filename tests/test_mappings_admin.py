@@ -65,6 +65,7 @@ def test_put_adds_a_second_record_without_dropping_the_first(admin: FlaskClient)
     [
         ({"record_id": "nope"}, 422, "invalid_identifier"),
         ({"record_id": RID, "linked_at": "yesterday"}, 422, "invalid_field"),
+        ({"record_id": RID, "linked_at": 1e300}, 422, "invalid_field"),
         (["not", "an", "object"], 400, "invalid_body"),
     ],
 )
@@ -148,3 +149,35 @@ def test_put_for_a_source_that_is_not_configured_is_422(admin: FlaskClient) -> N
     answer = admin.put(url, json={"record_id": RID}, headers=AUTH)
     assert (answer.status_code, answer.json["error"]) == (422, "invalid_field")
     assert admin.get(url, headers=AUTH).status_code == 404
+
+
+def test_delete_with_a_malformed_record_id_is_422_and_unlinks_nothing(admin: FlaskClient) -> None:
+    """DELETE ?record_id= of the wrong shape is refused, not answered 'no mapping'."""
+    admin.put(URL, json={"record_id": RID}, headers=AUTH)
+    answer = admin.delete(URL + "?record_id=nope", headers=AUTH)
+    assert (answer.status_code, answer.json["error"]) == (422, "invalid_identifier")
+    assert len(admin.get(URL, headers=AUTH).json["records"]) == 1
+
+
+def test_bulk_post_of_a_tombstoned_id_erases_older_links_and_spares_newer(
+    admin: FlaskClient, conns: Connections
+) -> None:
+    """Late link through the bulk API: a link without linked_at is erased, a later one kept."""
+    conns.text.set(keys.tombstone("userdb", "b-tomb"), repr(time.time() - 60))
+    newer = json.dumps({**json.loads(_line("b-tomb", RID2)), "linked_at": time.time()})
+    answer = admin.post("/admin/mappings", data=f"{_line('b-tomb')}\n{newer}\n", headers=AUTH)
+    assert (len(answer.json["erasures"]), answer.json["spared"]) == (1, 1)
+    assert len(erasure_queue(conns.raw)) == 1
+
+
+def test_a_link_of_unknown_age_shows_linked_at_null(admin: FlaskClient) -> None:
+    """A bulk line without linked_at is stored as unknown (0) and shown as null, not 1970."""
+    admin.post("/admin/mappings", data=_line("u:1/x") + "\n", headers=AUTH)
+    assert admin.get(URL, headers=AUTH).json["records"] == [{"record_id": RID, "linked_at": None}]
+
+
+def test_bulk_post_with_a_byte_order_mark_is_read(admin: FlaskClient, conns: Connections) -> None:
+    """A JSON-lines body saved with a UTF-8 byte order mark imports like one without."""
+    body = "\ufeff" + _line("b-bom") + "\n"
+    answer = admin.post("/admin/mappings", data=body.encode("utf-8"), headers=AUTH)
+    assert (answer.status_code, answer.json["linked"]) == (200, 1)

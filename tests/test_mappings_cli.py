@@ -162,6 +162,15 @@ def test_set_with_an_earlier_linked_at_on_a_tombstoned_id_enqueues_erasure(
     assert len(erasure_queue(conns.raw)) == 1
 
 
+def test_set_refuses_a_linked_at_that_get_and_export_could_not_show(
+    cli: CliRunner, conns: Connections
+) -> None:
+    """A --linked-at outside 1970-9999 is refused with one line, and nothing is linked."""
+    result = _run(cli, "set", "userdb", "contacts", "u-7", RID, "--linked-at", "99999999999999999")
+    assert result.exit_code == 1 and "--linked-at" in result.stderr
+    assert mappings.get(conns.text, "userdb", "contacts", "u-7") == []
+
+
 def test_set_refuses_a_bad_record_id(cli: CliRunner) -> None:
     """A record id of the wrong shape is refused with one line."""
     result = _run(cli, "set", "userdb", "contacts", "u-5", "nope")
@@ -199,3 +208,34 @@ def test_sync_command_refuses_a_bad_attribute_name(cli: CliRunner) -> None:
     args = ("sync", "--source", "userdb", "--object", "contacts", "--attribute", "a:b")
     result = _run(cli, *args, "--restart")
     assert result.exit_code == 1 and "invalid attribute name" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("get", "u*", "contacts", "u-1"), "invalid source"),
+        (("get", "userdb", "x", "u-1"), "object slug"),
+        (("get", "userdb", "contacts", "a\x01b"), "external id"),
+        (("delete", "userdb", "c*", "u-1"), "object slug"),
+        (("delete", "userdb", "contacts", "u-1", "nope"), "8-4-4-4-12"),
+        (("export", "--source", "x:y"), "invalid source"),
+        (("export", "--object", "*"), "object slug"),
+    ],
+)
+def test_get_delete_and_export_refuse_a_malformed_identifier(
+    cli: CliRunner, args: tuple[str, ...], reason: str
+) -> None:
+    """Identifiers are checked before any key is built: one line naming the bad one."""
+    result = _run(cli, *args)
+    assert result.exit_code == 1 and reason in result.stderr
+
+
+def test_a_link_of_unknown_age_is_null_in_get_and_empty_in_export(
+    cli: CliRunner, tmp: Path
+) -> None:
+    """No linked_at on import: get --json says null, get says unknown, export leaves it empty."""
+    assert _run(cli, "import", _file(tmp, HEADER + f"userdb,contacts,u-0,{RID},\n")).exit_code == 0
+    shown = _run(cli, "get", "userdb", "contacts", "u-0", "--json")
+    assert json.loads(shown.stdout) == [{"record_id": RID, "linked_at": None}]
+    assert "unknown" in _run(cli, "get", "userdb", "contacts", "u-0").stdout
+    assert _run(cli, "export").stdout.splitlines()[1] == f"userdb,contacts,u-0,{RID},"

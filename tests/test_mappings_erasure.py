@@ -200,3 +200,63 @@ def test_late_link_spares_a_record_relinked_after_the_deletion_before_its_job_ra
     drain(settings, conns)
     assert _outcomes(conns, event_id, "contacts") == ["stale"]
     assert rid in sandbox.state.records["contacts"]
+
+
+def test_late_link_of_an_object_the_source_does_not_target_erases_nothing(
+    settings: Settings, conns: Connections
+) -> None:
+    """A deletion of userdb never touches deals, so neither does a late link to deals."""
+    conns.text.set(keys.tombstone("userdb", "u-other"), repr(time.time()))
+    rid = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
+    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,deals,u-other,{rid}\n"])
+    report = link_rows(conns.text, erasure_queue(conns.raw), settings, rows, time.time())
+    assert (report.linked, report.erasures) == (1, [])
+    assert len(erasure_queue(conns.raw)) == 0
+
+
+def test_reimporting_a_late_link_already_erased_drops_the_link_without_a_second_delete(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """The same file imported again after its late link ran: no DELETE, and no link left."""
+    conns.text.set(keys.tombstone("userdb", "u-again"), repr(time.time()))
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    csv = ["source,object,external_id,record_id\n", f"userdb,contacts,u-again,{rid}\n"]
+    link_rows(conns.text, erasure_queue(conns.raw), settings, read_rows(csv), time.time())
+    drain(settings, conns)
+    link_rows(conns.text, erasure_queue(conns.raw), settings, read_rows(csv), time.time())
+    drain(settings, conns)
+    assert _deletes(sandbox) == [(f"/crm/contacts/{rid}", 200)]
+    assert mappings.get(conns.text, "userdb", "contacts", "u-again") == []
+
+
+def test_late_link_unlinked_before_its_job_ran_deletes_nothing(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """An operator undoing a bad import before the erasure runs: not_mapped, record kept."""
+    deleted_at = time.time() - 60
+    conns.text.set(keys.tombstone("userdb", "u-undo"), repr(deleted_at))
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,contacts,u-undo,{rid}\n"])
+    (event_id,) = link_rows(
+        conns.text, erasure_queue(conns.raw), settings, rows, time.time()
+    ).erasures
+    mappings.unlink(conns.text, "userdb", "contacts", "u-undo", rid)
+    drain(settings, conns)
+    assert _deletes(sandbox) == []
+    assert rid in sandbox.state.records["contacts"]
+    assert _outcomes(conns, event_id, "contacts") == ["not_mapped"]
+    assert conns.text.get(keys.tombstone("userdb", "u-undo")) == repr(deleted_at)
+
+
+def test_assert_resolver_spares_a_match_created_after_the_event(
+    conns: Connections, sandbox: Sandbox, redis_server: RedisServer
+) -> None:
+    """assert:, 200 branch: a matched record whose createdAt is after the event is stale."""
+    settings = _settings(sandbox, redis_server, {"object": "contacts", "resolve": ["assert:ext"]})
+    (rid,) = sandbox.state.seed("contacts", [{"attributes": {"ext": "u-later"}}])
+    sandbox.state.records["contacts"][rid]["createdAt"] = "2999-01-01T00:00:00Z"
+    _send(settings, conns, "evt-later", "u-later")
+    drain(settings, conns)
+    assert [(r["method"], r["status"]) for r in sandbox.state.requests()] == [("PUT", 200)]
+    assert rid in sandbox.state.records["contacts"]
+    assert _outcomes(conns, "evt-later", "contacts") == ["stale"]

@@ -62,6 +62,9 @@ def test_jsonl_rows_are_read_with_their_line_numbers() -> None:
         ("Bad Source,contacts,u-1," + RID, "invalid source"),
         ("userdb,contacts,," + RID, "external id"),
         ("userdb,contacts,u-1," + RID + ",yesterday", "linked_at"),
+        ("userdb,contacts,u-1," + RID + ",-5", "linked_at"),
+        ("userdb,contacts,u-1," + RID + ",99999999999999999", "linked_at"),
+        ("userdb,contacts,u-1," + RID + ",10000-01-01T00:00:00Z", "linked_at"),
         ("userdb,contacts,u-1," + RID + ",2024-01-01T00:00:00Z,extra", "more fields"),
     ],
 )
@@ -88,6 +91,8 @@ def test_bad_csv_line_is_reported_with_its_number_and_skipped(line: str, reason:
             '{"source":"userdb","object":"contacts","external_id":"u","record_id":"nope"}',
             "8-4-4-4-12",
         ),
+        (json.dumps({**_obj("u", RID), "linked_at": 1e300}), "linked_at"),
+        (json.dumps({**_obj("u", RID), "linked_at": [1]}), "linked_at"),
     ],
 )
 def test_bad_json_line_is_reported_with_its_number(line: str, reason: str) -> None:
@@ -110,6 +115,12 @@ def test_csv_with_a_missing_column_is_refused() -> None:
     """A header without record_id refuses the whole file, naming the missing column."""
     with pytest.raises(InvalidFile, match="missing record_id"):
         _read("source,object,external_id\nuserdb,contacts,u-1\n")
+
+
+def test_csv_naming_a_column_twice_is_refused() -> None:
+    """Two record_id columns: which one is meant is unknowable, so the file is refused."""
+    with pytest.raises(InvalidFile, match="twice record_id"):
+        _read(f"source,object,external_id,record_id,record_id\nuserdb,contacts,u,{RID},{RID2}\n")
 
 
 def test_csv_with_an_unknown_column_is_refused() -> None:

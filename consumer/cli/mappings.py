@@ -14,10 +14,15 @@ import click
 from consumer.cli import emit, fail, get_settings, main
 from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.linking import LinkReport, link_rows
-from consumer.mapfile import Row, read_rows, write_rows
-from consumer.models import Mapping, check_external_id, check_object_slug, check_record_id
+from consumer.mapfile import BAD_LINKED_AT, Row, parse_linked_at, read_rows, write_rows
+from consumer.models import (
+    SOURCE_NAME,
+    Mapping,
+    check_external_id,
+    check_object_slug,
+    check_record_id,
+)
 from consumer.settings import Settings
-from consumer.sources.fields import parse_time
 from consumer.store import mappings as store
 from consumer.store.connection import Connections, connect
 from consumer.store.queue import erasure_queue
@@ -32,6 +37,23 @@ def mappings() -> None:
 
 def _conns(settings: Settings) -> Connections:
     return connect(settings.redis_url)
+
+
+def _checked(
+    source: str | None, obj: str | None, external_id: str | None = None, rid: str | None = None
+) -> None:
+    """Fail with one line unless each identifier given has the shape a key may hold."""
+    try:
+        if source is not None and not SOURCE_NAME.match(source):
+            raise InvalidIdentifier(f"invalid source {source!r}")
+        if obj is not None:
+            check_object_slug(obj)
+        if external_id is not None:
+            check_external_id(external_id)
+        if rid is not None:
+            check_record_id(rid)
+    except InvalidIdentifier as e:
+        fail(str(e))
 
 
 def _report_text(report: LinkReport) -> str:
@@ -95,6 +117,7 @@ def _counted(file: TextIO, update: Callable[[int], None]) -> Iterator[str]:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
 def export(source: str | None, object_slug: str | None, fmt: str, output: TextIO) -> None:
     """Write every mapping as an import file (linked_at in ISO 8601); import takes it back."""
+    _checked(source, object_slug)
     conns = _conns(get_settings())
     write_rows(store.scan(conns.text, source, object_slug), output, fmt)
 
@@ -106,6 +129,7 @@ def export(source: str | None, object_slug: str | None, fmt: str, output: TextIO
 @click.option("--json", "as_json", is_flag=True)
 def get(source: str, object_slug: str, external_id: str, as_json: bool) -> None:
     """Show the record ids linked to one external id."""
+    _checked(source, object_slug, external_id)
     r = _conns(get_settings()).text
     found = store.get(r, source, object_slug, external_id)
     rows = [{"record_id": m.record_id, "linked_at": m.linked_at or None} for m in found]
@@ -149,9 +173,9 @@ def set_(
 
 
 def _one_row(source: str, obj: str, external_id: str, rid: str, linked_at: str | None) -> Row:
-    at = time.time() if linked_at is None else parse_time(linked_at)
+    at = time.time() if linked_at is None else parse_linked_at(linked_at)
     if at is None:
-        fail("--linked-at is not ISO 8601 with a time zone, or unix time")
+        fail(f"--{BAD_LINKED_AT.replace('_', '-')}")
     try:
         m = Mapping(
             source, check_object_slug(obj), check_external_id(external_id), check_record_id(rid), at
@@ -171,6 +195,7 @@ def delete(
     source: str, object_slug: str, external_id: str, record_id: str | None, as_json: bool
 ) -> None:
     """Unlink one record id, or every record of the external id (Zeeg is not called)."""
+    _checked(source, object_slug, external_id, record_id)
     r = _conns(get_settings()).text
     removed = store.unlink(r, source, object_slug, external_id, record_id)
     emit({"removed": removed}, as_json, f"removed {removed} link(s)")

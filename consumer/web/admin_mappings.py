@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.linking import LinkReport, link_rows
-from consumer.mapfile import Row, RowError, read_rows
+from consumer.mapfile import BAD_LINKED_AT, Row, RowError, parse_linked_at, read_rows
 from consumer.models import (
     SOURCE_NAME,
     Mapping,
@@ -23,7 +23,6 @@ from consumer.models import (
     check_object_slug,
     check_record_id,
 )
-from consumer.sources.fields import parse_time
 from consumer.store import mappings as store
 from consumer.web.admin import require_admin
 
@@ -81,11 +80,9 @@ def put_mapping(source: str, object_slug: str, external_id: str) -> ResponseRetu
     if not isinstance(body, dict):
         return _error(400, "invalid_body", "The body must be a JSON object with record_id.")
     given = body.get("linked_at")
-    linked_at = current_app.config["CLOCK"]() if given in (None, "") else parse_time(given)
+    linked_at = current_app.config["CLOCK"]() if given in (None, "") else parse_linked_at(given)
     if linked_at is None:
-        return _error(
-            422, "invalid_field", "linked_at is not ISO 8601 with a time zone, or unix time."
-        )
+        return _error(422, "invalid_field", f"{BAD_LINKED_AT}.")
     rid = check_record_id(str(body.get("record_id") or ""))
     report = _link([Row(Mapping(source, obj, external_id, rid, linked_at), 1, given in (None, ""))])
     if report.errors:
@@ -99,6 +96,8 @@ def delete_mapping(source: str, object_slug: str, external_id: str) -> ResponseR
     """Unlink ?record_id=, or every record of the external id; Zeeg is not called."""
     source, obj, external_id = _checked(source, object_slug, external_id)
     rid = request.args.get("record_id")
+    if rid is not None:
+        rid = check_record_id(rid)
     removed = store.unlink(current_app.config["REDIS"], source, obj, external_id, rid)
     if not removed:
         return _error(404, "not_found", "No mapping for this external id.")
@@ -109,7 +108,7 @@ def delete_mapping(source: str, object_slug: str, external_id: str) -> ResponseR
 @require_admin
 def bulk() -> ResponseReturnValue:
     """Link many: a body of JSON lines in the import format; a report of what happened."""
-    text = request.get_data(as_text=True)
+    text = request.get_data(as_text=True).removeprefix("\ufeff")
     if text.lstrip()[:1] not in ("{", ""):
         return _error(400, "invalid_body", "The body must be JSON lines, one mapping object each.")
     try:
