@@ -20,11 +20,11 @@ from typing import Any
 
 from consumer.context import Context
 from consumer.crm import RecordPage
-from consumer.errors import InvalidIdentifier, ZeegTransient
+from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegAuth, ZeegTransient
 from consumer.linking import link_rows
 from consumer.mapfile import Row, RowError, parse_linked_at
 from consumer.models import Mapping, check_external_id, check_object_slug, check_record_id
-from consumer.store import keys, ratelimit
+from consumer.store import keys
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +118,16 @@ def _save(ctx: Context, cursor: str, report: SyncReport, count: int) -> None:
 def _fetch(
     ctx: Context, obj: str, page: int, count: int, sleep: Callable[[float], None]
 ) -> RecordPage:
-    """One list call, rate-limited like deletions; transient errors retried with backoff."""
-    zeeg, delivery = ctx.settings.zeeg, ctx.settings.delivery
+    """One list call through the delivery gate; transient errors retried with backoff.
+
+    The gate (on ctx.zeeg) takes the shared token and honours a 429 hold set by any worker;
+    a long wait is slept through here (a command, not a job), without spending an attempt.
+    An auth pause is not waited out: the sync stops and says why.
+    """
+    delivery = ctx.settings.delivery
     for attempt in range(1, delivery.max_attempts + 1):
-        while (wait := ratelimit.take(ctx.r, zeeg.rate_limit_per_second, zeeg.burst)) > 0:
-            sleep(wait)
         try:
-            return ctx.zeeg.list_records(obj, page, count)
+            return _listed(ctx, obj, page, count, sleep)
         except ZeegTransient as e:
             if attempt == delivery.max_attempts:
                 raise
@@ -136,6 +139,19 @@ def _fetch(
             log.warning("sync %s page %s: %s; retrying in %.1fs", obj, page, e, delay)
             sleep(delay)
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _listed(
+    ctx: Context, obj: str, page: int, count: int, sleep: Callable[[float], None]
+) -> RecordPage:
+    while True:
+        try:
+            return ctx.zeeg.list_records(obj, page, count)
+        except DeliveryDeferred as e:
+            if e.why == "auth_paused":
+                message = "delivery is paused after a 401/403 from Zeeg; fix the token, then resume"
+                raise ZeegAuth(message) from e
+            sleep(e.delay)
 
 
 def _link_page(

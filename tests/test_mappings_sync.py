@@ -136,3 +136,47 @@ def test_sync_of_a_tombstoned_external_id_erases_the_record(
     report = sync(context(settings, conns), "userdb", "contacts", "ext")
     assert report.erasures == 1
     assert len(erasure_queue(conns.raw)) == 1
+
+
+def test_sync_spends_one_shared_token_per_page(conns: Connections, sandbox: Sandbox) -> None:
+    """Three pages from a bucket of three (refilling once in ~17 min): no wait, no 429."""
+    from tests.helpers import make_settings
+
+    settings = make_settings(sandbox.url, zeeg={"rate_limit_per_second": 0.001, "burst": 3})
+    _seed(sandbox, 12)
+    naps: list[float] = []
+    report = sync(context(settings, conns), "userdb", "contacts", "ext", count=5, sleep=naps.append)
+    assert report.complete and naps == []
+    assert _list_calls(sandbox) == [200, 200, 200]
+
+
+def test_sync_waits_out_a_429_hold_set_by_any_worker(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """A shared Retry-After hold is slept through before the next list call."""
+    from consumer.store import pause
+
+    _seed(sandbox, 3)
+    pause.hold_until(conns.text, time.time() + 30, time.time())
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        conns.text.delete(keys.HOLD)  # the hold "expires" during the nap
+
+    report = sync(context(settings, conns), "userdb", "contacts", "ext", sleep=nap)
+    assert report.complete and len(naps) == 1 and 25 < naps[0] <= 35
+
+
+def test_sync_stops_with_a_clear_reason_while_delivery_is_auth_paused(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """No list call is made during an auth pause; the error says how to go on."""
+    from consumer.errors import ZeegAuth
+    from consumer.store import pause
+
+    _seed(sandbox, 3)
+    pause.pause(conns.text, "Zeeg answered 401", time.time())
+    with pytest.raises(ZeegAuth, match="resume"):
+        sync(context(settings, conns), "userdb", "contacts", "ext")
+    assert _list_calls(sandbox) == []
