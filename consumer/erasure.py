@@ -124,7 +124,7 @@ def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
         outcome = Outcome(obj, models.ALREADY_DELETED, rec.record_id, None, "deletion recorded")
     else:
         status = _call_delete(ctx, event, obj, rec.record_id)
-        kind = models.DELETED if status == 200 else models.ALREADY_DELETED
+        kind = models.ALREADY_DELETED if status == 404 else models.DELETED
         outcome = Outcome(obj, kind, rec.record_id, status)
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
         ctx.r.set(marker, f"{event.source}/{event.event_id}", ex=ttl)

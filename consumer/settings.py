@@ -140,6 +140,17 @@ _SECTIONS: dict[str, dict[str, type]] = {
     },
     "retention": {"audit_retention_days": float, "tombstone_days": float},
 }
+# Numbers for which 0 means something (no limit, no backoff, no wait, no grace); every other
+# number must be positive: a zero TTL, timeout or burst would break delivery at run time.
+_ZERO_OK = {
+    "rate_limit_per_second",
+    "backoff_base_seconds",
+    "backoff_max_seconds",
+    "heartbeat_grace_seconds",
+    "max_wait_in_job_seconds",
+    "tolerance_seconds",
+}
+
 _SOURCE_KEYS = {
     "scheme": str,
     "preset": str,
@@ -259,6 +270,8 @@ def _section(raw: Mapping[str, Any], name: str, origin: str, problems: list[str]
             problems.append(f"{origin}: [{name}] {key}: must be {kind.__name__}")
         elif kind in (int, float) and value < 0:
             problems.append(f"{origin}: [{name}] {key}: must not be negative")
+        elif kind in (int, float) and value == 0 and key not in _ZERO_OK:
+            problems.append(f"{origin}: [{name}] {key}: must be greater than 0")
         else:
             values[key] = float(value) if kind is float else value
     return values

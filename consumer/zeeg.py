@@ -20,14 +20,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeleteResult:
-    """A DELETE that reached a terminal answer: 200 (deleted) or 404 (already gone)."""
+    """A DELETE that reached a terminal answer: 2xx (deleted) or 404 (already gone)."""
 
     status: int
 
     @property
     def deleted(self) -> bool:
         """True if this call removed the record, False if it was already gone."""
-        return self.status == 200
+        return 200 <= self.status < 300
 
 
 # A longer hint is taken as this: a wrong header must not stop all delivery for years.
@@ -134,6 +134,9 @@ class ZeegClient:
         if response.status_code == 404:
             return DeleteResult(404)
         classify(response)
+        if not 200 <= response.status_code < 300:
+            # A redirect or other oddity is no proof of deletion: fail visibly.
+            raise ZeegRejected(f"unexpected HTTP {response.status_code}", response.status_code)
         return DeleteResult(response.status_code)
 
     def get_object(self, obj: str, *, probe: bool = False) -> dict[str, Any]:

@@ -147,3 +147,28 @@ def test_sandbox_environment_adds_the_sandbox_source() -> None:
     settings = load_settings(DEFAULT_CONFIG, env=env)
     assert settings.sandbox is True
     assert settings.sources["sandbox"].scheme == "standard-webhooks"
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("retention", "tombstone_days"),
+        ("retention", "audit_retention_days"),
+        ("intake", "dedupe_ttl_days"),
+        ("intake", "max_body_bytes"),
+        ("delivery", "max_attempts"),
+        ("zeeg", "burst"),
+        ("zeeg", "read_timeout_seconds"),
+    ],
+)
+def test_zero_is_refused_where_it_would_break_delivery(section: str, key: str) -> None:
+    """A zero TTL, limit or timeout fails at start, not at the first erasure."""
+    kind = 0 if key in ("max_body_bytes", "max_attempts", "burst") else 0.0
+    with pytest.raises(ConfigError, match=rf"\[{section}\] {key}: must be greater than 0"):
+        settings_from_dict({section: {key: kind}}, {}, "t.toml")
+
+
+def test_zero_rate_limit_means_unlimited_and_is_accepted() -> None:
+    """rate_limit_per_second = 0 switches the shared bucket off."""
+    settings = settings_from_dict({"zeeg": {"rate_limit_per_second": 0.0}}, {}, "t.toml")
+    assert settings.zeeg.rate_limit_per_second == 0.0

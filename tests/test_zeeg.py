@@ -102,3 +102,16 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parsed is not None and 29 <= parsed <= 31
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_any_2xx_to_a_delete_counts_as_deleted(sandbox: Sandbox) -> None:
+    """202 (or another success) is a deletion, not 'already gone'."""
+    sandbox.state.set_faults(script=[{"status": 202}])
+    assert _client(sandbox).delete_record("contacts", str(uuid.uuid4())).deleted is True
+
+
+def test_a_redirect_to_a_delete_is_rejected_not_counted_as_deleted(sandbox: Sandbox) -> None:
+    """A 3xx proves nothing: the job fails visibly instead."""
+    sandbox.state.set_faults(script=[{"status": 302}])
+    with pytest.raises(ZeegRejected, match="unexpected HTTP 302"):
+        _client(sandbox).delete_record("contacts", str(uuid.uuid4()))
