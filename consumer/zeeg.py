@@ -67,6 +67,9 @@ def _message(response: requests.Response) -> str:
 def classify(response: requests.Response) -> None:
     """Raise the exception for a non-success status (decided by status code first)."""
     status = response.status_code
+    if 300 <= status < 400:
+        # Redirects are never followed (the Bearer token stays with base_url): fail visibly.
+        raise ZeegRejected(f"unexpected HTTP {status} (redirects are not followed)", status)
     if status < 400:
         return
     reason = _message(response)
@@ -116,7 +119,13 @@ class ZeegClient:
             self.gate(probe=probe)
         try:
             response = self._session.request(
-                method, self._base + path, timeout=self._timeout, **kwargs
+                method,
+                self._base + path,
+                timeout=self._timeout,
+                # A followed 3xx could turn a DELETE into a GET whose 200 counts as a deletion,
+                # or carry the token to another path of the same host.
+                allow_redirects=False,
+                **kwargs,
             )
         except requests.Timeout as e:
             raise ZeegTransient(f"{method} timed out") from e
