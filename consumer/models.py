@@ -26,10 +26,16 @@ FAILED = "failed"
 OUTCOMES = (DELETED, ALREADY_DELETED, NOT_MAPPED, STALE, DRY_RUN, FAILED)
 
 
+def quoted(value: object, limit: int = 64) -> str:
+    """An outside value for a message, quoted and cut short: an error never echoes a body."""
+    text = value if isinstance(value, str) else repr(value)
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
 def check_object_slug(value: str) -> str:
     """Return value if it is a valid Zeeg object slug, else raise InvalidIdentifier."""
     if not isinstance(value, str) or not OBJECT_SLUG.match(value):
-        raise InvalidIdentifier(f"invalid object slug {value!r}")
+        raise InvalidIdentifier(f"invalid object slug {quoted(value)}")
     return value
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
-from consumer.models import ParsedEvent, check_external_id
+from consumer.models import ParsedEvent, check_external_id, quoted
 from consumer.ops import Ops
 from consumer.settings import SourceConfig
 from consumer.store import events, intake
@@ -24,7 +24,7 @@ def _source(ops: Ops, name: str) -> SourceConfig:
     source = ops.settings.sources.get(name)
     if source is None:
         known = ", ".join(sorted(ops.settings.sources)) or "none configured"
-        raise NotFound(f"no source named {name!r} (known: {known})")
+        raise NotFound(f"no source named {quoted(name)} (known: {known})")
     return source
 
 

@@ -15,7 +15,14 @@ from typing import Any
 import redis
 
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
-from consumer.models import FAILED, OUTCOMES, SOURCE_NAME, check_event_id, check_external_id
+from consumer.models import (
+    FAILED,
+    OUTCOMES,
+    SOURCE_NAME,
+    check_event_id,
+    check_external_id,
+    quoted,
+)
 from consumer.ops import iso, parse_time
 from consumer.store import events, keys, search
 
@@ -87,7 +94,9 @@ def _statuses(value: Any) -> tuple[str, ...]:
         statuses = tuple(s for s in statuses if s != "unfinished") + UNFINISHED
     bad = [s for s in statuses if s not in (*STATUSES, "expired")]
     if bad:
-        raise OperatorError(f"unknown status {bad[0]!r}: use {', '.join(STATUSES)} or unfinished")
+        raise OperatorError(
+            f"unknown status {quoted(bad[0])}: use {', '.join(STATUSES)} or unfinished"
+        )
     return statuses
 
 
@@ -96,7 +105,7 @@ def filters_from(data: Mapping[str, Any], now: float) -> Filters:
     statuses = _statuses(data.get("status"))
     outcome = data.get("outcome") or None
     if outcome is not None and outcome not in OUTCOMES:
-        raise OperatorError(f"unknown outcome {outcome!r}: use {', '.join(OUTCOMES)}")
+        raise OperatorError(f"unknown outcome {quoted(outcome)}: use {', '.join(OUTCOMES)}")
     try:
         external_id = data.get("external_id") or None
         ids = tuple(check_event_id(i) for i in _ids(data.get("event_id")))

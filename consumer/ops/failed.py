@@ -14,6 +14,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from consumer.errors import NotFound, OperatorError
+from consumer.models import quoted
 from consumer.ops import Ops, iso
 from consumer.ops.events import show_event, summary
 from consumer.store import events, keys, search
@@ -27,7 +28,7 @@ def _failed_jobs(ops: Ops, job_ids: list[str] | None = None) -> list[Job]:
     wanted = known if job_ids is None else job_ids
     missing = [j for j in wanted if j not in known]
     if missing:
-        raise NotFound(f"no failed job {missing[0]!r} (see `zeeg-consumer failed`)")
+        raise NotFound(f"no failed job {quoted(missing[0])} (see `zeeg-consumer failed`)")
     found = Job.fetch_many(wanted, connection=ops.conns.raw, serializer=JSONSerializer)
     return [job for job in found if job is not None]
 

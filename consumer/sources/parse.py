@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,10 @@ from consumer.sources.batch import load_json, split
 from consumer.sources.fields import extract, parse_time
 
 __all__ = ["Parsed", "Rejected", "derived_id", "load_json", "parse", "parse_event", "read"]
+
+# An ignored event's type is echoed back only when it looks like one ("user.updated"): a
+# field holding an e-mail address, a name or a megabyte of text is never copied out.
+_SHOWN_TYPE = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,7 @@ def parse_event(
     event_type = event_type if isinstance(event_type, str) else ""
     raw_id = _event_id(source, data, headers)
     if event_type not in source.event_types:
-        event_id = raw_id if isinstance(raw_id, str) else None
-        return Ignored(event_id, event_type, f"event type {event_type!r} is not a deletion")
+        return _ignored(raw_id, event_type)
     try:
         event_id = check_event_id(raw_id)
     except InvalidIdentifier as e:
@@ -120,6 +124,17 @@ def parse_event(
         targets=tuple(t.object for t in source.targets),
         hints=_hints(source, data, headers),
     )
+
+
+def _ignored(raw_id: Any, event_type: str) -> Ignored:
+    """An acknowledged non-deletion; its id and type are echoed only if they are safe to."""
+    try:
+        event_id: str | None = check_event_id(raw_id)
+    except InvalidIdentifier:
+        event_id = None
+    if not _SHOWN_TYPE.match(event_type):
+        return Ignored(event_id, "", "the event type is not a deletion")
+    return Ignored(event_id, event_type, f"event type {event_type!r} is not a deletion")
 
 
 def _hints(

@@ -94,7 +94,11 @@ def _flag(body: dict[str, Any], name: str) -> bool:
 
 def _who(body: dict[str, Any]) -> str:
     """Who acts, for the trail: the caller's "by" if given, else the remote address."""
-    return f"admin-api:{str(body.get('by') or request.remote_addr)[:64]}"
+    by = body.get("by") or request.remote_addr or "unknown"
+    # It is logged as is: a newline in it could forge a log line.
+    if not isinstance(by, str) or not by.isprintable():
+        raise OperatorError('"by" must be a string without control characters')
+    return f"admin-api:{by[:64]}"
 
 
 def _reason(body: dict[str, Any]) -> str:

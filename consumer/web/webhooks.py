@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from consumer import sources
 from consumer.errors import BodyError, UnknownSource, UnsupportedMediaType
-from consumer.models import Ignored
+from consumer.models import Ignored, quoted
 from consumer.presets import BATCH_ARRAY
 from consumer.settings import Settings, SourceConfig
 from consumer.sources.parse import Item, Rejected, read
@@ -42,7 +42,7 @@ def _source(name: str) -> SourceConfig:
     settings: Settings = current_app.config["SETTINGS"]
     src = settings.sources.get(name)
     if src is None:
-        raise UnknownSource(f"no source named {name!r} is configured")
+        raise UnknownSource(f"no source named {quoted(name)} is configured")
     return src
 
 
