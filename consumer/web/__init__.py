@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from consumer.errors import RequestError
 from consumer.settings import Settings, load_settings
@@ -41,8 +41,17 @@ def create_app(
     app.register_blueprint(admin_mappings.bp)
     # Last: its catch-all answers admin paths no other blueprint routes.
     app.register_blueprint(admin.bp)
+    app.before_request(_limit_chunked)
     _register_errors(app)
     return app
+
+
+def _limit_chunked(*_: Any) -> None:
+    """413 for a chunked body over the limit: werkzeug would silently cut it at the limit."""
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        request.get_data(cache=True)  # reads at most MAX_CONTENT_LENGTH bytes
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
 
 
 def error(status: int, code: str, message: str) -> ResponseReturnValue:
