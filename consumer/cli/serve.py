@@ -115,7 +115,12 @@ def worker(burst: bool, sandbox: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Bind address; the control API has no auth, so keep it on loopback.",
+)
 @click.option("--port", type=int, default=8025, show_default=True)
 @click.option("--token", envvar="ZEEG_API_TOKEN", default="sandbox-token", show_default=True)
 def sandbox(host: str, port: int, token: str) -> None:
