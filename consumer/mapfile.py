@@ -119,7 +119,7 @@ def _jsonl(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
 def _row(row: dict[str, Any], line: int) -> Row | RowError:
     try:
         source = str(row.get("source") or "")
-        if not SOURCE_NAME.match(source):
+        if not SOURCE_NAME.fullmatch(source):
             raise InvalidIdentifier(f"invalid source {source!r}")
         obj = check_object_slug(str(row.get("object") or ""))
         external_id = check_external_id(row.get("external_id"))

@@ -15,6 +15,7 @@ RECORD_ID = re.compile(
 )
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Checked with fullmatch(), never match(): "$" also matches before a trailing newline.
 
 # Terminal outcomes of one target (SPEC 5.3); "failed" is terminal until an operator requeues.
 DELETED = "deleted"
@@ -34,14 +35,14 @@ def quoted(value: object, limit: int = 64) -> str:
 
 def check_object_slug(value: str) -> str:
     """Return value if it is a valid Zeeg object slug, else raise InvalidIdentifier."""
-    if not isinstance(value, str) or not OBJECT_SLUG.match(value):
+    if not isinstance(value, str) or not OBJECT_SLUG.fullmatch(value):
         raise InvalidIdentifier(f"invalid object slug {quoted(value)}")
     return value
 
 
 def check_record_id(value: str) -> str:
     """Return the record id lower-cased if it has the 8-4-4-4-12 hex shape."""
-    if not isinstance(value, str) or not RECORD_ID.match(value):
+    if not isinstance(value, str) or not RECORD_ID.fullmatch(value):
         raise InvalidIdentifier("record id is not of the 8-4-4-4-12 hex shape")
     return value.lower()
 

@@ -290,7 +290,7 @@ def _sources(
     sources = {}
     for name, body in table.items():
         where = f"{origin}: [sources.{name}]"
-        if not SOURCE_NAME.match(name):
+        if not SOURCE_NAME.fullmatch(name):
             problems.append(f"{where}: name must match {SOURCE_NAME.pattern}")
             continue
         if not isinstance(body, dict):
@@ -382,7 +382,7 @@ def _targets(value: Any, where: str, problems: list[str]) -> tuple[Target, ...]:
     targets = []
     for i, item in enumerate(value):
         obj = item.get("object") if isinstance(item, dict) else None
-        if not isinstance(obj, str) or not OBJECT_SLUG.match(obj):
+        if not isinstance(obj, str) or not OBJECT_SLUG.fullmatch(obj):
             problems.append(f"{where} targets[{i}].object: must match {OBJECT_SLUG.pattern}")
             continue
         resolve = item.get("resolve", ["store"])

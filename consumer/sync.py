@@ -89,7 +89,7 @@ def reset(ctx: Context, source: str, obj: str, attribute: str) -> bool:
 def _cursor(source: str, obj: str, attribute: str) -> str:
     """The cursor key, once the object slug and attribute name are checked."""
     check_object_slug(obj)
-    if not ATTRIBUTE.match(attribute):
+    if not ATTRIBUTE.fullmatch(attribute):
         raise InvalidIdentifier(f"invalid attribute name {attribute!r}")
     return keys.sync_cursor(source, obj, attribute)
 

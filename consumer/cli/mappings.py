@@ -44,7 +44,7 @@ def _checked(
 ) -> None:
     """Fail with one line unless each identifier given has the shape a key may hold."""
     try:
-        if source is not None and not SOURCE_NAME.match(source):
+        if source is not None and not SOURCE_NAME.fullmatch(source):
             raise InvalidIdentifier(f"invalid source {source!r}")
         if obj is not None:
             check_object_slug(obj)

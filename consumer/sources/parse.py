@@ -132,7 +132,7 @@ def _ignored(raw_id: Any, event_type: str) -> Ignored:
         event_id: str | None = check_event_id(raw_id)
     except InvalidIdentifier:
         event_id = None
-    if not _SHOWN_TYPE.match(event_type):
+    if not _SHOWN_TYPE.fullmatch(event_type):
         return Ignored(event_id, "", "the event type is not a deletion")
     return Ignored(event_id, event_type, f"event type {event_type!r} is not a deletion")
 

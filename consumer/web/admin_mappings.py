@@ -43,7 +43,7 @@ def _link(rows: Iterable[Row | RowError]) -> LinkReport:
 
 
 def _checked(source: str, obj: str, external_id: str) -> tuple[str, str, str]:
-    if not SOURCE_NAME.match(source):
+    if not SOURCE_NAME.fullmatch(source):
         raise InvalidIdentifier(f"invalid source {source!r}")
     return source, check_object_slug(obj), check_external_id(external_id)
 
