@@ -27,6 +27,8 @@ def create_app(
     conns = redis or connect(settings.redis_url)
     app = Flask(__name__, static_folder=None)
     app.config.update(
+        # Flask would take FLASK_DEBUG from the environment: debug mode is never wanted here.
+        DEBUG=False,
         MAX_CONTENT_LENGTH=settings.intake.max_body_bytes,
         SETTINGS=settings,
         REDIS=conns.text,
