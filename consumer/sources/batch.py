@@ -32,7 +32,9 @@ def load_json(body: bytes) -> Any:
     """Decode a UTF-8 JSON body; BodyError if it is not JSON."""
     try:
         return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    # ValueError also covers an integer past Python's 4300-digit limit, which json.loads
+    # raises bare (not as JSONDecodeError).
+    except (ValueError, RecursionError) as e:
         raise BodyError("body is not valid UTF-8 JSON") from e
 
 
@@ -84,7 +86,7 @@ def _lines(body: bytes) -> Split:
             continue
         try:
             items.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             items.append(BodyError(f"line {number} is not JSON"))
     if items and all(isinstance(i, BodyError) for i in items):
         raise BodyError("body is not valid JSON or JSON lines")
