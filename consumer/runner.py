@@ -128,8 +128,11 @@ def sandbox_env(
     }
     path = var_dir / "sandbox.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info))
-    path.chmod(0o600)
+    # Created 0600 from the start: it holds the sandbox's webhook secret and token.
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(info))
     return {
         "CONSUMER_SANDBOX": "1",
         "CONSUMER_SANDBOX_SECRET": info["secret"],

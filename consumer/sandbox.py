@@ -23,6 +23,7 @@ A fault is {"status": N, "retry_after": "2" | "date:2" | null, "delay_ms": N, "d
 from __future__ import annotations
 
 import email.utils
+import hmac
 import json
 import sys
 import threading
@@ -254,7 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
         self, method: str, parts: list[str], body: Any, query: dict[str, str]
     ) -> int | None:
         state = self.server.state
-        if self.headers.get("Authorization") != f"Bearer {state.token}":
+        offered = self.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(offered, f"Bearer {state.token}".encode()):
             self._error(401, "Unauthenticated.")
             return 401
         time.sleep(float(state.faults["latency_ms"]) / 1000.0)

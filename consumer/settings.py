@@ -198,6 +198,10 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
     sandbox = env.get("CONSUMER_SANDBOX") == "1"
     if sandbox and env.get("CONSUMER_SANDBOX_SECRET"):
         sources[SANDBOX_SOURCE] = sandbox_source(env["CONSUMER_SANDBOX_SECRET"])
+    redis_url = env.get("REDIS_URL") or ""
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        # The value may hold a password: name the variable, never echo it.
+        problems.append("environment: REDIS_URL: must start with redis://, rediss:// or unix://")
     port = env.get("PORT") or "8000"
     if not port.isdigit() or not 0 < int(port) < 65536:
         problems.append("environment: PORT: must be a port number")

@@ -172,3 +172,10 @@ def test_zero_rate_limit_means_unlimited_and_is_accepted() -> None:
     """rate_limit_per_second = 0 switches the shared bucket off."""
     settings = settings_from_dict({"zeeg": {"rate_limit_per_second": 0.0}}, {}, "t.toml")
     assert settings.zeeg.rate_limit_per_second == 0.0
+
+
+def test_malformed_redis_url_is_a_config_error_that_hides_the_value() -> None:
+    """A REDIS_URL of the wrong form fails at start without printing its password."""
+    with pytest.raises(ConfigError, match="REDIS_URL: must start with") as caught:
+        load_settings(DEFAULT_CONFIG, env={"REDIS_URL": "http://:hunter2@host:6379"})
+    assert "hunter2" not in str(caught.value)
