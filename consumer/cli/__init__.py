@@ -7,6 +7,7 @@ import sys
 from typing import Any, NoReturn
 
 import click
+import redis
 
 from consumer.errors import ConfigError, ConsumerError
 from consumer.settings import Settings, load_settings
@@ -49,11 +50,13 @@ def emit(data: Any, as_json: bool, text: str | None = None) -> None:
 
 
 def run_main() -> None:
-    """Entry point: turn any ConsumerError that escapes a command into one line and exit 1."""
+    """Entry point: turn a ConsumerError or a Redis outage that escapes a command into one line."""
     try:
         main(standalone_mode=True)
     except ConsumerError as e:
         fail(str(e))
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        fail("Redis is unavailable (check REDIS_URL)")
 
 
 from consumer.cli import check, mappings, ops, serve  # noqa: E402 - commands register on main

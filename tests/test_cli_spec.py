@@ -1,0 +1,41 @@
+"""SPEC §6 for the real zeeg-consumer process: failures are one clear line, --json everywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import free_port, write_config
+
+RID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def run_cli(tmp_path: Path, *args: str, redis_url: str) -> subprocess.CompletedProcess[str]:
+    """python -m consumer ARGS with a test configuration, as an operator would run it."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CONSUMER_CONFIG": str(write_config(tmp_path / "consumer.toml")),
+        "REDIS_URL": redis_url,
+        "USERDB_SECRET": "s3cret",
+        "CLERK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }
+    argv = [sys.executable, "-m", "consumer", *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_mappings_commands_without_redis_fail_in_one_line(tmp_path: Path) -> None:
+    """mappings get/set/delete/export/import with Redis down: one line and exit 1, no traceback."""
+    csv = f"source,object,external_id,record_id\nuserdb,contacts,u,{RID}\n"
+    (tmp_path / "m.csv").write_text(csv)
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    for args in (
+        ["mappings", "get", "userdb", "contacts", "u"],
+        ["mappings", "set", "userdb", "contacts", "u", RID],
+        ["mappings", "delete", "userdb", "contacts", "u"],
+        ["mappings", "export"],
+        ["mappings", "import", str(tmp_path / "m.csv")],
+    ):
+        done = run_cli(tmp_path, *args, redis_url=down)
+        assert done.returncode == 1, args
+        assert done.stderr.splitlines() == ["zeeg-consumer: Redis is unavailable (check REDIS_URL)"]
