@@ -39,3 +39,26 @@ def test_mappings_commands_without_redis_fail_in_one_line(tmp_path: Path) -> Non
         done = run_cli(tmp_path, *args, redis_url=down)
         assert done.returncode == 1, args
         assert done.stderr.splitlines() == ["zeeg-consumer: Redis is unavailable (check REDIS_URL)"]
+
+
+def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
+    """A missing option, a bad choice or a missing file: one line on stderr, exit 2."""
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    for args in (
+        ["pause"],
+        ["requeue", "--reason", "x"],
+        ["audit", "export", "--format", "xml"],
+        ["mappings", "import", str(tmp_path / "missing.csv")],
+        ["no-such-command"],
+    ):
+        done = run_cli(tmp_path, *args, redis_url=down)
+        assert done.returncode == 2, args
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("zeeg-consumer: ") and "--help" in line, args
+
+
+def test_help_still_exits_0_through_the_entry_point(tmp_path: Path) -> None:
+    """--help on the real process prints usage and exits 0."""
+    done = run_cli(tmp_path, "status", "--help", redis_url="redis://127.0.0.1:1/0")
+    assert done.returncode == 0
+    assert "Usage:" in done.stdout
