@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import free_port, write_config
+from consumer.models import Mapping
+from consumer.store import mappings
+from consumer.store.connection import Connections
+from tests.helpers import RedisServer, free_port, write_config
 
 RID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -62,3 +66,14 @@ def test_help_still_exits_0_through_the_entry_point(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "status", "--help", redis_url="redis://127.0.0.1:1/0")
     assert done.returncode == 0
     assert "Usage:" in done.stdout
+
+
+def test_mappings_export_json_writes_json_lines(
+    tmp_path: Path, conns: Connections, redis_server: RedisServer
+) -> None:
+    """mappings export --json (SPEC §6: every command prints JSON with --json) is JSON lines."""
+    mappings.put(conns.text, Mapping("userdb", "contacts", "u-1", RID, 5.0))
+    done = run_cli(tmp_path, "mappings", "export", "--json", redis_url=redis_server.url)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert json.loads(line)["record_id"] == RID
