@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def run_cli(tmp_path: Path, *args: str, redis_url: str) -> subprocess.CompletedP
         "CLERK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     }
     argv = [sys.executable, "-m", "consumer", *args]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
 
 
 def test_mappings_commands_without_redis_fail_in_one_line(tmp_path: Path) -> None:
@@ -77,3 +78,25 @@ def test_mappings_export_json_writes_json_lines(
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.splitlines()
     assert json.loads(line)["record_id"] == RID
+
+
+def test_sandbox_on_a_taken_port_fails_in_one_line(tmp_path: Path) -> None:
+    """sandbox and run --sandbox on a port in use: one line naming it, exit 1, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        live = f"redis://127.0.0.1:{free_port()}/0"  # set, so run starts no embedded Redis
+        for args in (["sandbox", "--port", port], ["run", "--sandbox", "--sandbox-port", port]):
+            done = run_cli(tmp_path, *args, redis_url=live)
+            assert done.returncode == 1, args
+            (line,) = [x for x in done.stderr.splitlines() if x.startswith("zeeg-consumer:")]
+            assert f"cannot listen on 127.0.0.1:{port}" in line, args
+            assert "Traceback" not in done.stderr, args
+
+
+def test_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    """--port 99999 is refused as a usage error (exit 2), not an OverflowError."""
+    done = run_cli(tmp_path, "sandbox", "--port", "99999", redis_url="redis://127.0.0.1:1/0")
+    assert done.returncode == 2
+    assert "99999" in done.stderr and "Traceback" not in done.stderr
