@@ -34,3 +34,10 @@ def test_commands_table_names_every_command() -> None:
         subs = command.commands if isinstance(command, click.Group) else {}
         for full in [f"{name} {sub}" for sub in subs] or [name]:
             assert f"zeeg-consumer {full}" in table or f"`{full}" in table, full
+
+
+def test_trim_help_agrees_with_the_readme_on_who_trims() -> None:
+    """README: workers trim once an hour, nothing needs scheduling; trim --help says the same."""
+    assert "once an hour" in README.split("**Retention.**")[1].split("\n\n")[0]
+    trim = main.commands["trim"].help or ""
+    assert "once an hour" in trim and "cron" not in trim
