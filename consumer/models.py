@@ -9,11 +9,12 @@ from typing import Any
 
 from consumer.errors import InvalidIdentifier
 
-OBJECT_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,59}$")
+# \Z, not $: in Python "$" also matches before a final newline, which must not reach a URL or key.
+OBJECT_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,59}\Z")
 RECORD_ID = re.compile(
-    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z"
 )
-SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Terminal outcomes of one target (SPEC 5.3); "failed" is terminal until an operator requeues.
