@@ -24,7 +24,7 @@ from consumer.presets import (
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "consumer.toml"
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
 SANDBOX_SOURCE = "sandbox"
-_RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)$")
+_RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)\Z")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ import pytest
 from consumer.errors import ConfigError, InvalidIdentifier
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import settings_from_dict
+from consumer.store.connection import Connections
+from consumer.sync import reset
+from tests.helpers import context, make_settings
 
 RID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -34,3 +37,23 @@ def test_a_source_name_with_a_trailing_newline_fails_the_configuration() -> None
     }
     with pytest.raises(ConfigError, match="name must match"):
         settings_from_dict({"sources": {"userdb\n": body}}, {"S": "x"}, "test")
+
+
+def test_a_resolver_with_a_trailing_newline_fails_the_configuration() -> None:
+    """resolve = ["store\\n"] is an unknown resolver, not a silent "store"."""
+    body = {
+        "scheme": "token",
+        "secret_env": "S",
+        "event_types": ["contact.deleted"],
+        "event_id": "id",
+        "external_id": "data.id",
+        "targets": [{"object": "contacts", "resolve": ["store\n"]}],
+    }
+    with pytest.raises(ConfigError, match="unknown resolver"):
+        settings_from_dict({"sources": {"userdb": body}}, {"S": "x"}, "test")
+
+
+def test_a_sync_attribute_with_a_trailing_newline_is_refused(conns: Connections) -> None:
+    """mappings sync never builds a cursor key from an attribute ending in a newline."""
+    with pytest.raises(InvalidIdentifier):
+        reset(context(make_settings(), conns), "userdb", "contacts", "email\n")
