@@ -9,13 +9,14 @@ from typing import Any
 
 from consumer.errors import InvalidIdentifier
 
-OBJECT_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,59}$")
+# \Z, not $, and checked with fullmatch(): in Python "$" also matches before a final newline,
+# which must never reach a URL or a key.
+OBJECT_SLUG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,59}\Z")
 RECORD_ID = re.compile(
-    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z"
 )
-SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Checked with fullmatch(), never match(): "$" also matches before a trailing newline.
 
 # Terminal outcomes of one target (SPEC 5.3); "failed" is terminal until an operator requeues.
 DELETED = "deleted"

@@ -19,6 +19,9 @@ DEFAULT_HEADERS = {
     "workos": "WorkOS-Signature",
 }
 
+# Default event_id per scheme (SPEC §3): the id Standard Webhooks senders put in a header.
+DEFAULT_EVENT_IDS = {"standard-webhooks": "header:webhook-id"}
+
 # event_id value for senders that send none: sha256 of the source name and canonical event.
 DERIVED_ID = "digest:sha256"
 

@@ -12,12 +12,19 @@ from typing import Any
 
 from consumer.errors import ConfigError
 from consumer.models import OBJECT_SLUG, SOURCE_NAME
-from consumer.presets import DEFAULT_HEADERS, PRESETS, SCHEMES, apply, option_problems
+from consumer.presets import (
+    DEFAULT_EVENT_IDS,
+    DEFAULT_HEADERS,
+    PRESETS,
+    SCHEMES,
+    apply,
+    option_problems,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "consumer.toml"
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
 SANDBOX_SOURCE = "sandbox"
-_RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)$")
+_RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)\Z")
 
 
 @dataclass(frozen=True)
@@ -333,6 +340,8 @@ def _source(
     if not isinstance(scheme, str) or scheme not in SCHEMES:
         problems.append(f"{where} scheme: must be one of {', '.join(SCHEMES)}")
     secrets = _secrets(merged, env, where, problems)
+    if not merged.get("event_id") and isinstance(scheme, str):
+        merged["event_id"] = DEFAULT_EVENT_IDS.get(scheme)
     if scheme == "none" and not merged.get("insecure_allow_unsigned"):
         problems.append(f"{where} scheme: 'none' requires insecure_allow_unsigned = true")
     for key in ("event_id", "external_id"):

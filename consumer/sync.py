@@ -28,7 +28,7 @@ from consumer.store import keys
 
 log = logging.getLogger(__name__)
 
-ATTRIBUTE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+ATTRIBUTE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\Z")  # \Z: no final newline
 
 
 @dataclass

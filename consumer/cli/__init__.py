@@ -7,6 +7,7 @@ import sys
 from typing import Any, NoReturn
 
 import click
+import redis
 
 from consumer.errors import ConfigError, ConsumerError
 from consumer.settings import Settings, load_settings
@@ -22,10 +23,10 @@ def main(ctx: click.Context, config: str | None) -> None:
     ctx.obj = {"config": config}
 
 
-def fail(message: str) -> NoReturn:
-    """Exit 1 with one clear line on stderr."""
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Exit non-zero (1 unless told) with one clear line on stderr."""
     click.echo(f"zeeg-consumer: {message}", err=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
 def get_settings(*, require_token: bool = False, sandbox: bool = False) -> Settings:
@@ -49,11 +50,21 @@ def emit(data: Any, as_json: bool, text: str | None = None) -> None:
 
 
 def run_main() -> None:
-    """Entry point: turn any ConsumerError that escapes a command into one line and exit 1."""
+    """Entry point: every failure (usage, ConsumerError, Redis outage) is one line on stderr."""
     try:
-        main(standalone_mode=True)
+        code = main(standalone_mode=False)
+    except click.UsageError as e:  # click's own report is three lines: SPEC §6 wants one
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
+        fail(e.format_message() + hint, e.exit_code)
+    except click.ClickException as e:
+        fail(e.format_message(), e.exit_code)
+    except click.Abort:
+        fail("aborted")
     except ConsumerError as e:
         fail(str(e))
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        fail("Redis is unavailable (check REDIS_URL)")
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 from consumer.cli import check, mappings, ops, serve  # noqa: E402 - commands register on main

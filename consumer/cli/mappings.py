@@ -115,11 +115,14 @@ def _counted(file: TextIO, update: Callable[[int], None]) -> Iterator[str]:
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
 )
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
-def export(source: str | None, object_slug: str | None, fmt: str, output: TextIO) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Same as --format jsonl.")
+def export(
+    source: str | None, object_slug: str | None, fmt: str, output: TextIO, as_json: bool
+) -> None:
     """Write every mapping as an import file (linked_at in ISO 8601); import takes it back."""
     _checked(source, object_slug)
     conns = _conns(get_settings())
-    write_rows(store.scan(conns.text, source, object_slug), output, fmt)
+    write_rows(store.scan(conns.text, source, object_slug), output, "jsonl" if as_json else fmt)
 
 
 @mappings.command("get")

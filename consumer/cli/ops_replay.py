@@ -145,7 +145,7 @@ def audit_export(
 @json_option
 @operator_command
 def trim(as_json: bool) -> None:
-    """Drop event log and audit entries older than their retention (run daily from cron)."""
+    """Drop event log and audit entries past retention now (workers also trim once an hour)."""
     ops = get_ops()
     s = ops.settings
     removed = retention.trim(

@@ -19,12 +19,13 @@ from consumer.rqworker import make_worker
 from consumer.sandbox import Sandbox
 
 VAR = Path("var")
+PORT = click.IntRange(1, 65535)
 
 
 @main.command()
 @click.option("--sandbox", is_flag=True, help="Start the built-in fake Zeeg and use it.")
-@click.option("--port", type=int, envvar="PORT", default=8000, show_default=True)
-@click.option("--sandbox-port", type=int, default=8025, show_default=True)
+@click.option("--port", type=PORT, envvar="PORT", default=8000, show_default=True)
+@click.option("--sandbox-port", type=PORT, default=8025, show_default=True)
 def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     """Everything in one: embedded Redis (unless REDIS_URL), web, worker, and --sandbox."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s run %(message)s")
@@ -54,6 +55,9 @@ def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     except RuntimeError as e:
         sup.shutdown()
         fail(str(e))
+    except OSError as e:  # the sandbox port is taken
+        sup.shutdown()
+        fail(f"cannot listen on 127.0.0.1:{sandbox_port}: {e.strerror or e}")
     click.echo("zeeg-consumer: stopping (waiting for in-flight deletions)...", err=True)
     sup.shutdown()
     sys.exit(code)
@@ -75,7 +79,7 @@ def _banner(sandbox: bool, web_url: str) -> None:
 
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
-@click.option("--port", type=int, envvar="PORT", default=8000, show_default=True)
+@click.option("--port", type=PORT, envvar="PORT", default=8000, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True, help="gunicorn workers.")
 @click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
 def web(host: str, port: int, workers: int, sandbox: bool) -> None:
@@ -121,11 +125,14 @@ def worker(burst: bool, sandbox: bool) -> None:
     show_default=True,
     help="Bind address; the control API has no auth, so keep it on loopback.",
 )
-@click.option("--port", type=int, default=8025, show_default=True)
+@click.option("--port", type=PORT, default=8025, show_default=True)
 @click.option("--token", envvar="ZEEG_API_TOKEN", default="sandbox-token", show_default=True)
 def sandbox(host: str, port: int, token: str) -> None:
     """Serve the fake Zeeg on its own (control API under /_sandbox)."""
-    fake = Sandbox(token=token, host=host, port=port)
+    try:
+        fake = Sandbox(token=token, host=host, port=port)
+    except OSError as e:  # the port is taken, or the host is not ours
+        fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
     click.echo(f"fake Zeeg at {fake.url} (token from --token); control API at {fake.root}/_sandbox")
     try:
         fake.serve_forever()

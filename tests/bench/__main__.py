@@ -15,6 +15,8 @@ def run(names: list[str]) -> None:
     chosen = [n for n in found if n.startswith("bench_") and (not names or n in names)]
     for name in chosen:
         print(f"== {name}", flush=True)
+        # Each benchmark reads its own options from sys.argv: the names chosen here are not.
+        sys.argv = [f"tests.bench.{name}"]
         importlib.import_module(f"tests.bench.{name}").main()
 
 
