@@ -9,6 +9,7 @@ retries fail the job.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -37,6 +38,7 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     if event.targets and not probe.delivery_open(ctx, event.targets[0]):
         return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
     events.mark_running(ctx.r, source, event_id, job_id or event.job_id, ctx.clock())
+    event = dataclasses.replace(event, job_id=job_id or event.job_id)  # owns its record claims
     try:
         done = _erase_all(ctx, event)
     except DeliveryDeferred as e:

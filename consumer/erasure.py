@@ -18,13 +18,14 @@ from typing import Any
 
 from consumer import models
 from consumer.context import Context
-from consumer.errors import InvalidIdentifier, ZeegError, ZeegRejected
+from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
 from consumer.linking import LATE_LINK, erase_late_link
 from consumer.models import Event, Outcome
 from consumer.settings import Target
-from consumer.store import audit, events, keys, mappings, metrics
+from consumer.store import audit, claims, events, keys, mappings, metrics
 
 log = logging.getLogger(__name__)
+CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,24 @@ def _tombstone(ctx: Context, event: Event, target: Target) -> None:
 
 
 def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
+    """One record's outcome, under a claim: a concurrent run of the event waits for it."""
+    if not claims.take(ctx.r, obj, rec.record_id, event.job_id, _claim_ttl(ctx)):
+        raise DeliveryDeferred("retrying", ctx.rng.uniform(0.5, 1.5) * CLAIM_WAIT_SECONDS)
+    try:
+        return _erase_claimed(ctx, event, obj, rec)
+    finally:
+        claims.release(ctx.r, obj, rec.record_id, event.job_id)
+
+
+def _claim_ttl(ctx: Context) -> int:
+    """Long enough for one gated DELETE: the gate's naps and both timeouts, with a margin."""
+    z, d = ctx.settings.zeeg, ctx.settings.delivery
+    return (
+        int(z.connect_timeout_seconds + z.read_timeout_seconds + 2 * d.max_wait_in_job_seconds) + 10
+    )
+
+
+def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     field_name = f"o:{obj}:{rec.record_id}"
     earlier = ctx.r.hget(keys.event(event.source, event.event_id), field_name)
     if earlier:  # done in an earlier run of this same event
