@@ -31,8 +31,9 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     """Erase every target of one stored event; returns a JSON-able summary."""
     event = events.load(ctx.r, source, event_id)
     if event is None:
-        log.warning("event %s/%s is unknown or expired; nothing to do", source, event_id)
-        return {"status": "unknown_event"}
+        # Lost or past retention: fail visibly (the failed registry) rather than end quietly.
+        log.error("event %s/%s is unknown or past retention", source, event_id)
+        raise DeliveryFailed(f"event {source}/{event_id} is unknown or past retention")
     if event.status == "done":
         return {"status": "done"}
     if event.targets and not probe.delivery_open(ctx, event.targets[0]):

@@ -5,12 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
 from consumer.delivery import handle_delivery
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import audit, keys
 from consumer.store.connection import Connections, connect
-from tests.helpers import context
+from consumer.store.queue import erasure_queue
+from tests.helpers import context, drain
 from tests.workers import accept_mapped
 
 
@@ -45,3 +50,17 @@ def test_two_concurrent_runs_of_one_event_record_each_outcome_once(
 def test_claim_key_is_this_literal_string() -> None:
     """The per-record claim key."""
     assert keys.claim("contacts", "abc") == "zc:claim:contacts:abc"
+
+
+def test_a_job_whose_event_record_is_gone_fails_visibly_without_a_call(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """The event hash expired or was lost: the job fails with the reason, Zeeg is not called."""
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    conns.text.delete(keys.event("userdb", "evt-0"))
+    drain(settings, conns)
+    (job_id,) = FailedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
+    result = Job.fetch(job_id, connection=conns.raw, serializer=JSONSerializer).latest_result()
+    assert result is not None
+    assert "event userdb/evt-0 is unknown or past retention" in str(result.exc_string)
+    assert sandbox.state.requests() == []
