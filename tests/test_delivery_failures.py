@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -12,10 +13,10 @@ from rq.serializers import JSONSerializer
 from consumer.delivery import handle_delivery
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
-from consumer.store import audit, keys
+from consumer.store import audit, events, keys
 from consumer.store.connection import Connections, connect
 from consumer.store.queue import erasure_queue
-from tests.helpers import context, drain
+from tests.helpers import ZEEG_TOKEN, context, drain, free_port, make_settings
 from tests.workers import accept_mapped
 
 
@@ -50,6 +51,42 @@ def test_two_concurrent_runs_of_one_event_record_each_outcome_once(
 def test_claim_key_is_this_literal_string() -> None:
     """The per-record claim key."""
     assert keys.claim("contacts", "abc") == "zc:claim:contacts:abc"
+
+
+def test_zeeg_refusing_connections_is_retried_and_deleted_once_it_is_back(
+    conns: Connections, sandbox: Sandbox
+) -> None:
+    """Connection refused on the first try: one attempt spent, then the record is deleted."""
+    port = free_port()
+    settings = make_settings(f"http://127.0.0.1:{port}/v2")
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    first = handle_delivery(context(settings, conns), "userdb", "evt-0")
+    later = Sandbox(token=ZEEG_TOKEN, port=port)
+    later.state.seed("contacts", [{"id": rid}])
+    later.start()
+    try:
+        drain(settings, conns)
+    finally:
+        later.stop()
+    assert first["status"] == "retrying"
+    assert [a.get("status") for a in events.attempts(conns.text, "userdb", "evt-0")] == [None, 200]
+    assert rid not in later.state.records["contacts"]
+
+
+def test_exhausted_retries_fail_visibly_and_a_requeue_delivers_them(
+    cli: Any, sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """Zeeg answers 503 past max_attempts: failed and listed; once it is back, requeue deletes."""
+    sandbox.state.set_faults(always={"status": 503})
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    drain(settings, conns)
+    (row,) = json.loads(cli("failed", "--json").output)
+    sandbox.state.set_faults(always=None)
+    assert cli("requeue", "--all", "--reason", "zeeg is back").exit_code == 0
+    drain(settings, conns)
+    assert (row["event_id"], "retries exhausted" in row["reason"]) == ("evt-0", True)
+    assert events.load(conns.text, "userdb", "evt-0").status == "done"  # type: ignore[union-attr]
+    assert rid not in sandbox.state.records["contacts"]
 
 
 def test_a_job_whose_event_record_is_gone_fails_visibly_without_a_call(
