@@ -16,6 +16,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+
 from consumer import models
 from consumer.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
@@ -186,16 +189,25 @@ def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
 
 
 def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") -> Outcome:
-    """Write one outcome to the event, the audit stream, the trail and the metrics."""
-    now = ctx.clock()
+    """Write one outcome to the event, the audit stream, the trail and the metrics, once.
+
+    With field_name the first run to record the record wins: another run of the same job
+    (RQ declared it abandoned while it still ran) gets the outcome already recorded.
+    """
+    key = keys.event(event.source, event.event_id)
     with ctx.r.pipeline() as pipe:
-        if field_name:
-            pipe.hset(keys.event(event.source, event.event_id), field_name, _dump(outcome))
-        audit.append(pipe, event, outcome, now, ctx.settings.retention.audit_retention_days)
-        entry = {"at": now, "what": "outcome", **outcome.__dict__}
-        events.append_trail(pipe, event.source, event.event_id, entry)
-        metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
-        pipe.execute()
+        while True:
+            try:
+                if field_name:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    earlier = pipe.hget(key, field_name)
+                    if earlier:
+                        return Outcome(**json.loads(str(earlier)))
+                pipe.multi()
+                _write(ctx, pipe, event, outcome, field_name)
+                break
+            except WatchError:
+                continue
     log.info(
         "event %s/%s %s %s: %s",
         event.source,
@@ -205,6 +217,17 @@ def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") 
         outcome.outcome,
     )
     return outcome
+
+
+def _write(ctx: Context, pipe: Pipeline, event: Event, outcome: Outcome, field_name: str) -> None:
+    now = ctx.clock()
+    if field_name:
+        pipe.hset(keys.event(event.source, event.event_id), field_name, _dump(outcome))
+    audit.append(pipe, event, outcome, now, ctx.settings.retention.audit_retention_days)
+    entry = {"at": now, "what": "outcome", **outcome.__dict__}
+    events.append_trail(pipe, event.source, event.event_id, entry)
+    metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
+    pipe.execute()
 
 
 def _dump(outcome: Outcome) -> str:

@@ -48,6 +48,27 @@ def test_two_concurrent_runs_of_one_event_record_each_outcome_once(
     assert sorted(a["status"] for a in answers) == ["done", "retrying"]
 
 
+def test_two_runs_of_the_same_job_at_once_record_the_record_once(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any
+) -> None:
+    """A job RQ re-ran while its first run lived on: both may call, one outcome is recorded."""
+    sandbox.state.set_faults(latency_ms=600)
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+
+    def run() -> None:
+        handle_delivery(context(settings, connect(redis_server.url)), "userdb", "evt-0", "job-x")
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    (entry,) = audit.entries(conns.text)
+    (kept,) = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]
+    assert (entry["record_id"], entry["outcome"]) == (rid, kept.outcome)
+    assert len(_deletes(sandbox, 200)) == 1
+
+
 def test_claim_key_is_this_literal_string() -> None:
     """The per-record claim key."""
     assert keys.claim("contacts", "abc") == "zc:claim:contacts:abc"
