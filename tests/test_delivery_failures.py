@@ -11,6 +11,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from consumer.delivery import handle_delivery
+from consumer.rqworker import make_worker
 from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import audit, events, keys
@@ -122,3 +123,13 @@ def test_a_job_whose_event_record_is_gone_fails_visibly_without_a_call(
     assert result is not None
     assert "event userdb/evt-0 is unknown or past retention" in str(result.exc_string)
     assert sandbox.state.requests() == []
+
+
+def test_a_cleaning_lock_left_by_a_worker_killed_mid_clean_lasts_a_minute_at_most(
+    conns: Connections, settings: Settings
+) -> None:
+    """RQ's 899 s lock, orphaned by a SIGKILL, would stop crash recovery for 15 minutes."""
+    queue = erasure_queue(conns.raw)
+    conns.raw.set(queue.registry_cleaning_key, 1, ex=899)
+    make_worker(settings, queue).run_maintenance_tasks()
+    assert 0 < conns.raw.ttl("rq:clean_registries:zc-erasure") <= 60
