@@ -87,7 +87,7 @@ def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
 
 def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     """Erase the records of one target, recording each outcome as it happens."""
-    records = resolve(ctx, event, target)
+    records = _with_recorded(ctx, event, target.object, resolve(ctx, event, target))
     if records and not any(rec.created for rec in records):
         return [_erase_record(ctx, event, target.object, rec) for rec in records]
     if event.event_type == LATE_LINK:  # its deletion left the tombstone already
@@ -97,6 +97,15 @@ def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     outcomes = [_erase_record(ctx, event, target.object, rec) for rec in records]
     _tombstone(ctx, event, target)
     return outcomes or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
+
+
+def _with_recorded(ctx: Context, event: Event, obj: str, records: list[Record]) -> list[Record]:
+    """records, plus those an earlier run of this event recorded (their mappings are gone)."""
+    prefix = f"o:{obj}:"
+    fields: list[str] = ctx.r.hkeys(keys.event(event.source, event.event_id))  # type: ignore[assignment]
+    known = {rec.record_id for rec in records}
+    done = [f[len(prefix) :] for f in fields if f.startswith(prefix)]
+    return records + [Record(rid) for rid in done if rid not in known]
 
 
 def _tombstone(ctx: Context, event: Event, target: Target) -> None:
@@ -133,8 +142,8 @@ def _claim_ttl(ctx: Context) -> int:
 def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     field_name = f"o:{obj}:{rec.record_id}"
     earlier = ctx.r.hget(keys.event(event.source, event.event_id), field_name)
-    if earlier:  # done in an earlier run of this same event
-        return Outcome(**json.loads(str(earlier)))
+    if earlier:  # done in an earlier run of this same event (its mapping maybe not removed)
+        return _unmap(ctx, event, Outcome(**json.loads(str(earlier))))
     if rec.created:
         return _erase_created(ctx, event, obj, rec, field_name)
     if _is_stale(rec, event):
@@ -150,8 +159,18 @@ def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome
         outcome = Outcome(obj, kind, rec.record_id, status)
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
         ctx.r.set(marker, f"{event.source}/{event.event_id}", ex=ttl)
-    mappings.remove(ctx.r, event.source, obj, event.external_id, rec.record_id)
-    return _record(ctx, event, outcome, field_name)
+    return _unmap(ctx, event, _record(ctx, event, outcome, field_name))
+
+
+def _unmap(ctx: Context, event: Event, outcome: Outcome) -> Outcome:
+    """Remove a deleted record's mapping, only once its outcome is recorded.
+
+    The other order, cut by a crash, leaves a re-run finding no mapping: a not_mapped
+    outcome instead of the deletion that happened.
+    """
+    if outcome.outcome in (models.DELETED, models.ALREADY_DELETED) and outcome.record_id:
+        mappings.remove(ctx.r, event.source, outcome.object, event.external_id, outcome.record_id)
+    return outcome
 
 
 def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name: str) -> Outcome:

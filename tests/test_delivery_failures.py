@@ -70,6 +70,22 @@ def test_two_runs_of_the_same_job_at_once_record_the_record_once(
     assert len(_deletes(sandbox, 200)) == 1
 
 
+def test_a_run_cut_after_its_records_were_recorded_keeps_their_deletion(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """A re-run after a crash that came after the outcome (and mapping removal): no not_mapped."""
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    handle_delivery(context(settings, conns), "userdb", "evt-0", "job-1")
+    # What a run killed before it marked the target done leaves behind.
+    conns.text.hdel(keys.event("userdb", "evt-0"), "t:contacts")
+    conns.text.hset(keys.event("userdb", "evt-0"), "status", "running")
+    again = handle_delivery(context(settings, conns), "userdb", "evt-0", "job-1")
+    assert again["outcomes"] == {"contacts": ["deleted"]}
+    assert [(e["record_id"], e["outcome"]) for e in audit.entries(conns.text)] == [(rid, "deleted")]
+    assert not conns.text.exists(keys.tombstone("userdb", "u-0"))
+    assert len(_deletes(sandbox)) == 1
+
+
 def test_claim_key_is_this_literal_string() -> None:
     """The per-record claim key."""
     assert keys.claim("contacts", "abc") == "zc:claim:contacts:abc"
