@@ -1,12 +1,13 @@
 # make run   - install everything and start the all-in-one service (sandbox Zeeg without a token)
 # make test  - install everything, lint, and run the whole suite against a real redis-server
+# make chaos - 500 events while workers are SIGKILLed and Redis is killed -9: nothing is lost
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis bench clean
+.PHONY: run test lint deps redis bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -37,6 +38,9 @@ test: deps redis lint
 
 bench: deps redis
 	$(BIN)/python -m tests.bench
+
+chaos: deps redis
+	$(BIN)/python -m tests.bench.chaos_delivery
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ retries fail the job.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -30,13 +31,15 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     """Erase every target of one stored event; returns a JSON-able summary."""
     event = events.load(ctx.r, source, event_id)
     if event is None:
-        log.warning("event %s/%s is unknown or expired; nothing to do", source, event_id)
-        return {"status": "unknown_event"}
+        # Lost or past retention: fail visibly (the failed registry) rather than end quietly.
+        log.error("event %s/%s is unknown or past retention", source, event_id)
+        raise DeliveryFailed(f"event {source}/{event_id} is unknown or past retention")
     if event.status == "done":
         return {"status": "done"}
     if event.targets and not probe.delivery_open(ctx, event.targets[0]):
         return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
     events.mark_running(ctx.r, source, event_id, job_id or event.job_id, ctx.clock())
+    event = dataclasses.replace(event, job_id=job_id or event.job_id)  # owns its record claims
     try:
         done = _erase_all(ctx, event)
     except DeliveryDeferred as e:

@@ -16,15 +16,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+
 from consumer import models
 from consumer.context import Context
-from consumer.errors import InvalidIdentifier, ZeegError, ZeegRejected
+from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
 from consumer.linking import LATE_LINK, erase_late_link
 from consumer.models import Event, Outcome
 from consumer.settings import Target
-from consumer.store import audit, events, keys, mappings, metrics
+from consumer.store import audit, claims, events, keys, mappings, metrics
 
 log = logging.getLogger(__name__)
+CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
 
 def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     """Erase the records of one target, recording each outcome as it happens."""
-    records = resolve(ctx, event, target)
+    records = _with_recorded(ctx, event, target.object, resolve(ctx, event, target))
     if records and not any(rec.created for rec in records):
         return [_erase_record(ctx, event, target.object, rec) for rec in records]
     if event.event_type == LATE_LINK:  # its deletion left the tombstone already
@@ -93,6 +97,15 @@ def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     outcomes = [_erase_record(ctx, event, target.object, rec) for rec in records]
     _tombstone(ctx, event, target)
     return outcomes or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
+
+
+def _with_recorded(ctx: Context, event: Event, obj: str, records: list[Record]) -> list[Record]:
+    """records, plus those an earlier run of this event recorded (their mappings are gone)."""
+    prefix = f"o:{obj}:"
+    fields: list[str] = ctx.r.hkeys(keys.event(event.source, event.event_id))  # type: ignore[assignment]
+    known = {rec.record_id for rec in records}
+    done = [f[len(prefix) :] for f in fields if f.startswith(prefix)]
+    return records + [Record(rid) for rid in done if rid not in known]
 
 
 def _tombstone(ctx: Context, event: Event, target: Target) -> None:
@@ -109,10 +122,28 @@ def _tombstone(ctx: Context, event: Event, target: Target) -> None:
 
 
 def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
+    """One record's outcome, under a claim: a concurrent run of the event waits for it."""
+    if not claims.take(ctx.r, obj, rec.record_id, event.job_id, _claim_ttl(ctx)):
+        raise DeliveryDeferred("retrying", ctx.rng.uniform(0.5, 1.5) * CLAIM_WAIT_SECONDS)
+    try:
+        return _erase_claimed(ctx, event, obj, rec)
+    finally:
+        claims.release(ctx.r, obj, rec.record_id, event.job_id)
+
+
+def _claim_ttl(ctx: Context) -> int:
+    """Long enough for one gated DELETE: the gate's naps and both timeouts, with a margin."""
+    z, d = ctx.settings.zeeg, ctx.settings.delivery
+    return (
+        int(z.connect_timeout_seconds + z.read_timeout_seconds + 2 * d.max_wait_in_job_seconds) + 10
+    )
+
+
+def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     field_name = f"o:{obj}:{rec.record_id}"
     earlier = ctx.r.hget(keys.event(event.source, event.event_id), field_name)
-    if earlier:  # done in an earlier run of this same event
-        return Outcome(**json.loads(str(earlier)))
+    if earlier:  # done in an earlier run of this same event (its mapping maybe not removed)
+        return _unmap(ctx, event, Outcome(**json.loads(str(earlier))))
     if rec.created:
         return _erase_created(ctx, event, obj, rec, field_name)
     if _is_stale(rec, event):
@@ -128,8 +159,18 @@ def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
         outcome = Outcome(obj, kind, rec.record_id, status)
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
         ctx.r.set(marker, f"{event.source}/{event.event_id}", ex=ttl)
-    mappings.remove(ctx.r, event.source, obj, event.external_id, rec.record_id)
-    return _record(ctx, event, outcome, field_name)
+    return _unmap(ctx, event, _record(ctx, event, outcome, field_name))
+
+
+def _unmap(ctx: Context, event: Event, outcome: Outcome) -> Outcome:
+    """Remove a deleted record's mapping, only once its outcome is recorded.
+
+    The other order, cut by a crash, leaves a re-run finding no mapping: a not_mapped
+    outcome instead of the deletion that happened.
+    """
+    if outcome.outcome in (models.DELETED, models.ALREADY_DELETED) and outcome.record_id:
+        mappings.remove(ctx.r, event.source, outcome.object, event.external_id, outcome.record_id)
+    return outcome
 
 
 def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name: str) -> Outcome:
@@ -167,16 +208,25 @@ def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
 
 
 def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") -> Outcome:
-    """Write one outcome to the event, the audit stream, the trail and the metrics."""
-    now = ctx.clock()
+    """Write one outcome to the event, the audit stream, the trail and the metrics, once.
+
+    With field_name the first run to record the record wins: another run of the same job
+    (RQ declared it abandoned while it still ran) gets the outcome already recorded.
+    """
+    key = keys.event(event.source, event.event_id)
     with ctx.r.pipeline() as pipe:
-        if field_name:
-            pipe.hset(keys.event(event.source, event.event_id), field_name, _dump(outcome))
-        audit.append(pipe, event, outcome, now, ctx.settings.retention.audit_retention_days)
-        entry = {"at": now, "what": "outcome", **outcome.__dict__}
-        events.append_trail(pipe, event.source, event.event_id, entry)
-        metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
-        pipe.execute()
+        while True:
+            try:
+                if field_name:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    earlier = pipe.hget(key, field_name)
+                    if earlier:
+                        return Outcome(**json.loads(str(earlier)))
+                pipe.multi()
+                _write(ctx, pipe, event, outcome, field_name)
+                break
+            except WatchError:
+                continue
     log.info(
         "event %s/%s %s %s: %s",
         event.source,
@@ -186,6 +236,17 @@ def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") 
         outcome.outcome,
     )
     return outcome
+
+
+def _write(ctx: Context, pipe: Pipeline, event: Event, outcome: Outcome, field_name: str) -> None:
+    now = ctx.clock()
+    if field_name:
+        pipe.hset(keys.event(event.source, event.event_id), field_name, _dump(outcome))
+    audit.append(pipe, event, outcome, now, ctx.settings.retention.audit_retention_days)
+    entry = {"at": now, "what": "outcome", **outcome.__dict__}
+    events.append_trail(pipe, event.source, event.event_id, entry)
+    metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
+    pipe.execute()
 
 
 def _dump(outcome: Outcome) -> str:

@@ -26,6 +26,9 @@ from consumer.store import retention
 log = logging.getLogger(__name__)
 
 _RQ_GRACE = 60  # what RQ adds to the monitoring interval in get_heartbeat_ttl
+# RQ's per-queue registry-cleaning lock lasts 899 s and is only released when the cleaning
+# ends: a worker killed (or cut from Redis) mid-clean would stop crash recovery for 15 min.
+CLEAN_LOCK_MAX_SECONDS = 60
 
 
 class ErasureWorker(Worker):
@@ -36,6 +39,9 @@ class ErasureWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
+        for queue in self.queues:
+            if self.connection.ttl(queue.registry_cleaning_key) > CLEAN_LOCK_MAX_SECONDS:
+                self.connection.expire(queue.registry_cleaning_key, CLEAN_LOCK_MAX_SECONDS)
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
         if self.housekeeping is None:
             return

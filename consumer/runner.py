@@ -7,6 +7,7 @@ them in order: web and worker first (warm shutdown: in-flight calls finish), Red
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -71,8 +72,28 @@ class Supervisor:
                     log.warning("%s did not stop in time; killing it", child.name)
                     os.killpg(child.proc.pid, signal.SIGKILL)
                     child.proc.wait()
+            _stop_group(child.proc.pid)
         for cleanup in reversed(self.cleanups):
             cleanup()
+
+
+def _stop_group(pgid: int) -> None:
+    """Stop what outlived a child in its process group (a crashed worker's RQ scheduler, a
+    killed gunicorn master's workers): SIGTERM, then SIGKILL after the grace time."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # nothing left: the usual case
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+    log.warning("processes of group %d did not stop in time; killing them", pgid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def start_redis(sup: Supervisor, data_dir: Path) -> str:

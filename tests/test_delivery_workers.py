@@ -17,7 +17,7 @@ from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
 from tests.helpers import RedisServer, free_port, make_settings
-from tests.workers import Workers, accept_mapped, all_done, kill_tree, wait_until
+from tests.workers import Workers, accept_mapped, all_done, descendants, kill_tree, wait_until
 
 
 @pytest.fixture
@@ -29,6 +29,15 @@ def workers(tmp_path: Path, redis_server: RedisServer, sandbox: Sandbox) -> Iter
 
 def _make(tmp_path: Path, redis_server: RedisServer, sandbox: Sandbox, **zeeg: object) -> Workers:
     return Workers(tmp_path, redis_server.url, sandbox, zeeg=zeeg)
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid runs (a zombie waiting for its reaper does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _deletes(sandbox: Sandbox) -> list[dict[str, object]]:
@@ -43,8 +52,11 @@ def test_sigkilled_worker_mid_request_leaves_an_event_that_ends_deleted_once(
     (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
     (first,) = workers.start(1)
     wait_until(lambda: not sandbox.state.faults["script"], 30, "the DELETE to be in flight")
+    horse = descendants(first.pid)
+    assert horse, "the work horse should be running the DELETE"
     kill_tree(first.pid, signal.SIGKILL)
     first.wait(10)
+    wait_until(lambda: not any(_alive(pid) for pid in horse), 10, "the work horse to die")
     workers.start(1)
     wait_until(all_done(conns.text, 1), 60, "the event to be done\n" + workers.logs())
     outcomes = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]

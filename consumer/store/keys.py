@@ -46,6 +46,11 @@ def erased(obj: str, record_id: str) -> str:
     return f"{PREFIX}:erased:{obj}:{record_id}"
 
 
+def claim(obj: str, record_id: str) -> str:
+    """String: a run is erasing this record now (expires on its own if that run dies)."""
+    return f"{PREFIX}:claim:{obj}:{record_id}"
+
+
 def sync_cursor(source: str, obj: str, attribute: str) -> str:
     """Hash: where `mappings sync` of one object by one attribute stands (page, count)."""
     return f"{PREFIX}:sync:{source}:{obj}:{attribute}"
