@@ -11,6 +11,7 @@ from consumer.cli import emit, main
 from consumer.cli.ops_common import (
     by_option,
     cell,
+    event_filters,
     get_ops,
     json_option,
     operator_command,
@@ -79,13 +80,7 @@ def events() -> None:
 
 
 @events.command("search")
-@click.option("--source")
-@click.option("--external-id")
-@click.option("--event-id", multiple=True, help="Repeatable.")
-@click.option("--status", help="A status, comma-separated statuses, or 'unfinished'.")
-@click.option("--outcome", help="Events with a target that ended so (e.g. not_mapped).")
-@click.option("--since", help="ISO 8601, epoch seconds or an age (2h, 7d).")
-@click.option("--until")
+@event_filters("A status, comma-separated statuses, or 'unfinished'.", "not_mapped")
 @click.option("--limit", type=int, default=100, show_default=True)
 @json_option
 @operator_command

@@ -52,6 +52,28 @@ def by_option(func: F) -> F:
     return click.option("--by", default=None, help="Who is acting (default: login name).")(func)
 
 
+def event_filters(status_help: str, outcome_example: str) -> Callable[[F], F]:
+    """The event filters `events search` and `replay` share (passed on as **options)."""
+
+    def decorate(func: F) -> F:
+        options = [
+            click.option("--source"),
+            click.option("--external-id"),
+            click.option("--event-id", multiple=True, help="Repeatable."),
+            click.option("--status", help=status_help),
+            click.option(
+                "--outcome", help=f"Events with a target that ended so (e.g. {outcome_example})."
+            ),
+            click.option("--since", help="ISO 8601, epoch seconds or an age (2h, 7d)."),
+            click.option("--until"),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def json_option(func: F) -> F:
     """--json: machine-readable output."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)

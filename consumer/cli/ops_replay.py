@@ -9,7 +9,15 @@ from typing import Any, TextIO
 import click
 
 from consumer.cli import emit, fail, main
-from consumer.cli.ops_common import by_option, get_ops, json_option, operator_command, table, whoami
+from consumer.cli.ops_common import (
+    by_option,
+    event_filters,
+    get_ops,
+    json_option,
+    operator_command,
+    table,
+    whoami,
+)
 from consumer.ops import Ops, parse_time
 from consumer.ops import audit as au
 from consumer.ops import erase as er
@@ -19,13 +27,7 @@ from consumer.store import retention
 
 
 @main.command()
-@click.option("--source")
-@click.option("--external-id")
-@click.option("--event-id", multiple=True, help="Repeatable.")
-@click.option("--status", help="Statuses to pick (default: unfinished).")
-@click.option("--outcome", help="Events with a target that ended so (e.g. dry_run).")
-@click.option("--since", help="ISO 8601, epoch seconds or an age (2h, 7d).")
-@click.option("--until")
+@event_filters("Statuses to pick (default: unfinished).", "dry_run")
 @click.option("--dry-run", is_flag=True, help="Count and show a sample; change nothing.")
 @click.option("--reason", help="Why (recorded in each event's trail; required unless --dry-run).")
 @by_option
