@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,48 +10,32 @@ from pathlib import Path
 from typing import Any
 
 from consumer.errors import ConfigError
-from consumer.models import OBJECT_SLUG, SOURCE_NAME
-from consumer.presets import (
-    DEFAULT_EVENT_IDS,
-    DEFAULT_HEADERS,
-    PRESETS,
-    SCHEMES,
-    apply,
-    option_problems,
+from consumer.settings_sources import (
+    SANDBOX_SOURCE,
+    SourceConfig,
+    Target,
+    parse_sources,
+    sandbox_source,
+    typed,
 )
+
+# Re-exported: the rest of the package reads every setting from this module.
+__all__ = [
+    "SANDBOX_SOURCE",
+    "DeliverySettings",
+    "IntakeSettings",
+    "RetentionSettings",
+    "Settings",
+    "SourceConfig",
+    "Target",
+    "ZeegSettings",
+    "load_settings",
+    "sandbox_source",
+    "settings_from_dict",
+]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "consumer.toml"
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
-SANDBOX_SOURCE = "sandbox"
-_RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)\Z")
-
-
-@dataclass(frozen=True)
-class Target:
-    """A Zeeg object whose records are erased, and how their UUIDs are resolved."""
-
-    object: str
-    resolve: tuple[str, ...] = ("store",)
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One upstream sender: how to verify its webhooks and read its events."""
-
-    name: str
-    scheme: str
-    secrets: tuple[str, ...] = field(repr=False)
-    signature_header: str | None
-    event_types: tuple[str, ...]
-    event_id: str
-    event_type: str
-    external_id: str
-    occurred_at: str | None
-    targets: tuple[Target, ...]
-    tolerance_seconds: int
-    insecure_allow_unsigned: bool = False
-    preset: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,22 +141,6 @@ _ZERO_OK = {
     "tolerance_seconds",
 }
 
-_SOURCE_KEYS = {
-    "scheme": str,
-    "preset": str,
-    "secret_env": str,
-    "signature_header": str,
-    "event_types": list,
-    "event_id": str,
-    "event_type": str,
-    "external_id": str,
-    "occurred_at": str,
-    "targets": list,
-    "tolerance_seconds": int,
-    "insecure_allow_unsigned": bool,
-    "options": dict,
-}
-
 
 def load_settings(
     path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
@@ -201,7 +168,7 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
     zeeg_raw["base_url"] = env.get("ZEEG_API_BASE_URL") or zeeg_raw["base_url"]
     if not str(zeeg_raw["base_url"]).startswith(("http://", "https://")):
         problems.append(f"{origin}: [zeeg] base_url: must be an http(s) URL")
-    sources = _sources(raw.get("sources", {}), env, origin, problems, sections["intake"])
+    sources = parse_sources(raw.get("sources", {}), env, origin, problems, sections["intake"])
     sandbox = env.get("CONSUMER_SANDBOX") == "1"
     if sandbox and env.get("CONSUMER_SANDBOX_SECRET"):
         sources[SANDBOX_SOURCE] = sandbox_source(env["CONSUMER_SANDBOX_SECRET"])
@@ -259,14 +226,6 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _typed(value: Any, kind: type) -> bool:
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
 def _section(raw: Mapping[str, Any], name: str, origin: str, problems: list[str]) -> dict[str, Any]:
     values = dict(_DEFAULTS[name])
     table = raw.get(name, {})
@@ -277,7 +236,7 @@ def _section(raw: Mapping[str, Any], name: str, origin: str, problems: list[str]
         kind = _SECTIONS[name].get(key)
         if kind is None:
             problems.append(f"{origin}: [{name}] {key}: unknown key")
-        elif not _typed(value, kind):
+        elif not typed(value, kind):
             problems.append(f"{origin}: [{name}] {key}: must be {kind.__name__}")
         elif kind in (int, float) and value < 0:
             problems.append(f"{origin}: [{name}] {key}: must not be negative")
@@ -286,142 +245,3 @@ def _section(raw: Mapping[str, Any], name: str, origin: str, problems: list[str]
         else:
             values[key] = float(value) if kind is float else value
     return values
-
-
-def _sources(
-    table: Any,
-    env: Mapping[str, str],
-    origin: str,
-    problems: list[str],
-    intake: Mapping[str, Any],
-) -> dict[str, SourceConfig]:
-    if not isinstance(table, dict):
-        problems.append(f"{origin}: [sources]: must be a table of sources")
-        return {}
-    sources = {}
-    for name, body in table.items():
-        where = f"{origin}: [sources.{name}]"
-        if not SOURCE_NAME.fullmatch(name):
-            problems.append(f"{where}: name must match {SOURCE_NAME.pattern}")
-            continue
-        if not isinstance(body, dict):
-            problems.append(f"{where}: must be a table")
-            continue
-        source = _source(name, body, env, where, problems, intake)
-        if source is not None:
-            sources[name] = source
-    return sources
-
-
-def _source(
-    name: str,
-    body: Mapping[str, Any],
-    env: Mapping[str, str],
-    where: str,
-    problems: list[str],
-    intake: Mapping[str, Any],
-) -> SourceConfig | None:
-    before = len(problems)
-    for key, value in body.items():
-        kind = _SOURCE_KEYS.get(key)
-        if kind is None:
-            problems.append(f"{where} {key}: unknown key")
-        elif not _typed(value, kind):
-            problems.append(f"{where} {key}: must be {kind.__name__}")
-    preset_name = body.get("preset")
-    preset: dict[str, Any] = {}
-    if preset_name is not None:
-        if preset_name not in PRESETS:
-            problems.append(f"{where} preset: unknown preset {preset_name!r}")
-        preset = PRESETS.get(preset_name, {})
-    merged = apply(preset, body)
-    problems.extend(f"{where} {p}" for p in option_problems(merged.get("options", {})))
-    scheme = merged.get("scheme")
-    if not isinstance(scheme, str) or scheme not in SCHEMES:
-        problems.append(f"{where} scheme: must be one of {', '.join(SCHEMES)}")
-    secrets = _secrets(merged, env, where, problems)
-    if not merged.get("event_id") and isinstance(scheme, str):
-        merged["event_id"] = DEFAULT_EVENT_IDS.get(scheme)
-    if scheme == "none" and not merged.get("insecure_allow_unsigned"):
-        problems.append(f"{where} scheme: 'none' requires insecure_allow_unsigned = true")
-    for key in ("event_id", "external_id"):
-        if not merged.get(key):
-            problems.append(f"{where} {key}: required (a dotted path or header:<Name>)")
-    types = merged.get("event_types", [])
-    if not types or not all(isinstance(t, str) for t in types):
-        problems.append(f"{where} event_types: a non-empty list of strings is required")
-    targets = _targets(merged.get("targets"), where, problems)
-    if len(problems) > before or not isinstance(scheme, str):
-        return None
-    return SourceConfig(
-        name=name,
-        scheme=scheme,
-        secrets=secrets,
-        signature_header=merged.get("signature_header") or DEFAULT_HEADERS.get(scheme),
-        event_types=tuple(types),
-        event_id=merged["event_id"],
-        event_type=merged.get("event_type", "type"),
-        external_id=merged["external_id"],
-        occurred_at=merged.get("occurred_at"),
-        targets=targets,
-        tolerance_seconds=merged.get("tolerance_seconds", intake["tolerance_seconds"]),
-        insecure_allow_unsigned=bool(merged.get("insecure_allow_unsigned", False)),
-        preset=preset_name,
-        options=merged.get("options", {}),
-    )
-
-
-def _secrets(
-    merged: Mapping[str, Any], env: Mapping[str, str], where: str, problems: list[str]
-) -> tuple[str, ...]:
-    if merged.get("scheme") == "none":
-        return ()
-    var = merged.get("secret_env")
-    if not var:
-        problems.append(f"{where} secret_env: required (the variable holding the secret)")
-        return ()
-    value = env.get(var, "")
-    # Several secrets may be active during a rotation: separated by spaces or commas.
-    secrets = tuple(s for s in re.split(r"[\s,]+", value) if s)
-    if not secrets:
-        problems.append(f"{where} secret_env: environment variable {var} is not set")
-    return secrets
-
-
-def _targets(value: Any, where: str, problems: list[str]) -> tuple[Target, ...]:
-    if not isinstance(value, list) or not value:
-        problems.append(f"{where} targets: a non-empty list of {{ object = ... }} is required")
-        return ()
-    targets = []
-    for i, item in enumerate(value):
-        obj = item.get("object") if isinstance(item, dict) else None
-        if not isinstance(obj, str) or not OBJECT_SLUG.fullmatch(obj):
-            problems.append(f"{where} targets[{i}].object: must match {OBJECT_SLUG.pattern}")
-            continue
-        resolve = item.get("resolve", ["store"])
-        if not isinstance(resolve, list) or not resolve:
-            problems.append(f"{where} targets[{i}].resolve: must be a non-empty list")
-            continue
-        bad = [r for r in resolve if not isinstance(r, str) or not _RESOLVER.match(r)]
-        if bad:
-            problems.append(f"{where} targets[{i}].resolve: unknown resolver(s) {bad}")
-            continue
-        targets.append(Target(object=obj, resolve=tuple(resolve)))
-    return tuple(targets)
-
-
-def sandbox_source(secret: str) -> SourceConfig:
-    """The built-in source `zeeg-consumer run --sandbox` adds for send-test-event."""
-    return SourceConfig(
-        name=SANDBOX_SOURCE,
-        scheme="standard-webhooks",
-        secrets=(secret,),
-        signature_header=None,
-        event_types=("contact.deleted",),
-        event_id="header:webhook-id",
-        event_type="type",
-        external_id="data.id",
-        occurred_at="timestamp",
-        targets=(Target("contacts", ("payload:data.zeeg_id", "store")),),
-        tolerance_seconds=300,
-    )
