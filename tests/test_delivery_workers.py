@@ -31,6 +31,23 @@ def _make(tmp_path: Path, redis_server: RedisServer, sandbox: Sandbox, **zeeg: o
     return Workers(tmp_path, redis_server.url, sandbox, zeeg=zeeg)
 
 
+def _drain_with_four_workers(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    sandbox: Sandbox,
+    conns: Connections,
+    n: int,
+    **zeeg: float,
+) -> None:
+    """Run 4 worker processes until all n events are done, then stop them."""
+    procs = _make(tmp_path, redis_server, sandbox, **zeeg)
+    try:
+        procs.start(4)
+        wait_until(all_done(conns.text, n), 60, "all events done\n" + procs.logs())
+    finally:
+        procs.stop()
+
+
 def _alive(pid: int) -> bool:
     """Whether pid runs (a zombie waiting for its reaper does not)."""
     try:
@@ -98,12 +115,9 @@ def test_four_workers_never_exceed_rate_plus_burst_in_any_second(
     """4 workers, bucket 20/s with burst 5: no wall-clock second at the sandbox above 25 calls."""
     n = 90
     accept_mapped(settings, conns.text, conns.raw, sandbox, n)
-    procs = _make(tmp_path, redis_server, sandbox, rate_limit_per_second=20.0, burst=5)
-    try:
-        procs.start(4)
-        wait_until(all_done(conns.text, n), 60, "all events done\n" + procs.logs())
-    finally:
-        procs.stop()
+    _drain_with_four_workers(
+        tmp_path, redis_server, sandbox, conns, n, rate_limit_per_second=20.0, burst=5
+    )
     counts = _per_second(sandbox)
     assert sum(counts.values()) == n
     assert max(counts.values()) <= 25, counts
@@ -120,12 +134,9 @@ def test_no_429_when_the_sandbox_limit_equals_the_configured_rate(
     n = 70
     sandbox.state.set_faults(rate_limit_per_second=20)
     accept_mapped(settings, conns.text, conns.raw, sandbox, n)
-    procs = _make(tmp_path, redis_server, sandbox, rate_limit_per_second=20.0, burst=1)
-    try:
-        procs.start(4)
-        wait_until(all_done(conns.text, n), 60, "all events done\n" + procs.logs())
-    finally:
-        procs.stop()
+    _drain_with_four_workers(
+        tmp_path, redis_server, sandbox, conns, n, rate_limit_per_second=20.0, burst=1
+    )
     assert collections.Counter(r["status"] for r in _deletes(sandbox)) == {200: n}
 
 
@@ -140,12 +151,9 @@ def test_retry_after_holds_every_worker_until_it_expires(
     n = 40
     sandbox.state.set_faults(script=[{"status": 429, "retry_after": "3", "only": "DELETE"}])
     accept_mapped(settings, conns.text, conns.raw, sandbox, n)
-    procs = _make(tmp_path, redis_server, sandbox, rate_limit_per_second=20.0, burst=1)
-    try:
-        procs.start(4)
-        wait_until(all_done(conns.text, n), 60, "all events done\n" + procs.logs())
-    finally:
-        procs.stop()
+    _drain_with_four_workers(
+        tmp_path, redis_server, sandbox, conns, n, rate_limit_per_second=20.0, burst=1
+    )
     log = _deletes(sandbox)
     (limited,) = [float(str(r["at"])) for r in log if r["status"] == 429]
     # Calls already on their way when the 429 was answered may land just after it.
