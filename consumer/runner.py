@@ -136,6 +136,21 @@ def start_redis(sup: Supervisor, data_dir: Path) -> str:
     raise RuntimeError("embedded redis-server did not start within 10 s")
 
 
+def publish_url(sup: Supervisor, path: Path, url: str) -> None:
+    """Keep the embedded Redis URL in path (0600) for operator commands, until shutdown."""
+    write_private(path, url + "\n")
+    sup.cleanups.append(lambda: path.unlink(missing_ok=True))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write text to path, readable by this user only from the moment it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
 def sandbox_env(
     var_dir: Path, web_url: str, sandbox_url: str, redis_url: str | None
 ) -> dict[str, str]:
@@ -147,13 +162,8 @@ def sandbox_env(
         "web_url": web_url,
         "redis_url": redis_url or "",
     }
-    path = var_dir / "sandbox.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Created 0600 from the start: it holds the sandbox's webhook secret and token.
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(info))
+    # It holds the sandbox's webhook secret and token.
+    write_private(var_dir / "sandbox.json", json.dumps(info))
     return {
         "CONSUMER_SANDBOX": "1",
         "CONSUMER_SANDBOX_SECRET": info["secret"],

@@ -159,3 +159,26 @@ def test_sandbox_file_is_created_private(tmp_path: Path) -> None:
         json.loads((tmp_path / "sandbox.json").read_text())["secret"]
         == env_vars["CONSUMER_SANDBOX_SECRET"]
     )
+
+
+def test_operator_commands_find_the_embedded_redis_of_a_running_run(
+    env: dict[str, str],
+    redis_server: RedisServer,
+    conns: Connections,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without REDIS_URL, var/redis.url (kept by `run`) is used; REDIS_URL still wins."""
+    from consumer.models import Mapping
+
+    mappings.put(conns.text, Mapping("userdb", "contacts", "u-7", RID, 5.0))
+    runner = CliRunner()
+    args = ["mappings", "get", "userdb", "contacts", "u-7", "--json"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "redis.url").write_text(redis_server.url + "\n")
+    found = runner.invoke(main, args, env={**env, "REDIS_URL": None})  # type: ignore[dict-item]
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)[0]["record_id"] == RID
+    elsewhere = runner.invoke(main, args, env={**env, "REDIS_URL": "redis://127.0.0.1:9/0"})
+    assert elsewhere.exit_code == 1

@@ -75,10 +75,23 @@ def test_run_sandbox_deletes_a_test_event_and_stops_cleanly(tmp_path: Path) -> N
         assert result["event"]["status"] == "done"
         assert result["event"]["outcomes"] == {"contacts": ["deleted"]}
         assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()
+        # Operator commands beside it find the embedded Redis without REDIS_URL.
+        status = subprocess.run(
+            [*cli, "status", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["last_hour"] == {"deleted": 1}
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
+    assert not (tmp_path / "var" / "redis.url").exists()  # removed at shutdown
     assert "SANDBOX MODE" in output and "send-test-event" in output
     assert "contacts" in output and "deleted" in output  # the worker logged the outcome
     time.sleep(0.2)

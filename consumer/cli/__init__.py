@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -23,19 +25,33 @@ def main(ctx: click.Context, config: str | None) -> None:
     ctx.obj = {"config": config}
 
 
+# Written by `zeeg-consumer run` while its embedded Redis runs, removed when it stops.
+EMBEDDED_URL = Path("var") / "redis.url"
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Exit non-zero (1 unless told) with one clear line on stderr."""
     click.echo(f"zeeg-consumer: {message}", err=True)
     sys.exit(code)
 
 
-def get_settings(*, require_token: bool = False, sandbox: bool = False) -> Settings:
-    """Load settings for the running command, or exit with every problem on one line."""
+def get_settings(
+    *, require_token: bool = False, sandbox: bool = False, embedded: bool = True
+) -> Settings:
+    """Load settings for the running command, or exit with every problem on one line.
+
+    Without REDIS_URL, a command run beside a running `zeeg-consumer run` (make run) uses its
+    embedded Redis, whose URL that process keeps in var/redis.url (embedded=False: never).
+    """
     ctx = click.get_current_context()
     try:
         settings = load_settings(ctx.find_root().obj.get("config"))
     except ConfigError as e:
         fail(str(e))
+    if embedded and settings.redis_url is None and EMBEDDED_URL.is_file():
+        url = EMBEDDED_URL.read_text(encoding="utf-8").strip()
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            settings = dataclasses.replace(settings, redis_url=url)
     if require_token and not settings.zeeg.token and not (sandbox or settings.sandbox):
         fail("ZEEG_API_TOKEN is not set: set it, or pass --sandbox to use the built-in fake Zeeg")
     return settings

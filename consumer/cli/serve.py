@@ -13,7 +13,7 @@ import click
 import redis
 
 from consumer import runner
-from consumer.cli import fail, get_settings, main
+from consumer.cli import EMBEDDED_URL, fail, get_settings, main
 from consumer.jobs import build_context, set_context
 from consumer.rqworker import make_worker
 from consumer.sandbox import Sandbox
@@ -29,7 +29,7 @@ PORT = click.IntRange(1, 65535)
 def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     """Everything in one: embedded Redis (unless REDIS_URL), web, worker, and --sandbox."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s run %(message)s")
-    settings = get_settings(require_token=True, sandbox=sandbox)
+    settings = get_settings(require_token=True, sandbox=sandbox, embedded=False)
     sup = runner.Supervisor()
     stopping: list[bool] = []
 
@@ -42,6 +42,7 @@ def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     try:
         if not settings.redis_url:
             env["REDIS_URL"] = runner.start_redis(sup, VAR / "redis")
+            runner.publish_url(sup, EMBEDDED_URL, env["REDIS_URL"])
         web_url = f"http://127.0.0.1:{port}"
         if sandbox:
             fake = Sandbox(token="", port=sandbox_port).start()
