@@ -22,11 +22,11 @@ from typing import IO, Any
 
 from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.models import (
-    SOURCE_NAME,
     Mapping,
     check_external_id,
     check_object_slug,
     check_record_id,
+    check_source_name,
 )
 from consumer.sources.fields import parse_time
 
@@ -118,9 +118,7 @@ def _jsonl(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
 
 def _row(row: dict[str, Any], line: int) -> Row | RowError:
     try:
-        source = str(row.get("source") or "")
-        if not SOURCE_NAME.fullmatch(source):
-            raise InvalidIdentifier(f"invalid source {source!r}")
+        source = check_source_name(str(row.get("source") or ""))
         obj = check_object_slug(str(row.get("object") or ""))
         external_id = check_external_id(row.get("external_id"))
         record_id = check_record_id(str(row.get("record_id") or ""))

@@ -34,6 +34,13 @@ def quoted(value: object, limit: int = 64) -> str:
     return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
+def check_source_name(value: object) -> str:
+    """Return value if it is a valid source name (it becomes part of Redis keys)."""
+    if not isinstance(value, str) or not SOURCE_NAME.fullmatch(value):
+        raise InvalidIdentifier(f"invalid source {quoted(value)}")
+    return value
+
+
 def check_object_slug(value: str) -> str:
     """Return value if it is a valid Zeeg object slug, else raise InvalidIdentifier."""
     if not isinstance(value, str) or not OBJECT_SLUG.fullmatch(value):

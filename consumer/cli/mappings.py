@@ -16,11 +16,11 @@ from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.linking import LinkReport, link_rows
 from consumer.mapfile import BAD_LINKED_AT, Row, parse_linked_at, read_rows, write_rows
 from consumer.models import (
-    SOURCE_NAME,
     Mapping,
     check_external_id,
     check_object_slug,
     check_record_id,
+    check_source_name,
 )
 from consumer.settings import Settings
 from consumer.store import mappings as store
@@ -44,8 +44,8 @@ def _checked(
 ) -> None:
     """Fail with one line unless each identifier given has the shape a key may hold."""
     try:
-        if source is not None and not SOURCE_NAME.fullmatch(source):
-            raise InvalidIdentifier(f"invalid source {source!r}")
+        if source is not None:
+            check_source_name(source)
         if obj is not None:
             check_object_slug(obj)
         if external_id is not None:

@@ -18,9 +18,9 @@ from consumer.errors import InvalidIdentifier, NotFound, OperatorError
 from consumer.models import (
     FAILED,
     OUTCOMES,
-    SOURCE_NAME,
     check_event_id,
     check_external_id,
+    check_source_name,
     quoted,
 )
 from consumer.ops import iso, parse_time
@@ -178,9 +178,8 @@ def search_events(r: redis.Redis, f: Filters, limit: int = 100) -> list[dict[str
 
 def _check_names(source: str, event_id: str) -> None:
     """A source name and an event id of the shapes intake stores, before they form a key."""
-    if not SOURCE_NAME.fullmatch(source):
-        raise OperatorError(f"invalid source name {source[:64]!r}")
     try:
+        check_source_name(source)
         check_event_id(event_id)
     except InvalidIdentifier as e:
         raise OperatorError(str(e)) from e

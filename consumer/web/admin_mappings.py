@@ -17,11 +17,11 @@ from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.linking import LinkReport, link_rows
 from consumer.mapfile import BAD_LINKED_AT, Row, RowError, parse_linked_at, read_rows
 from consumer.models import (
-    SOURCE_NAME,
     Mapping,
     check_external_id,
     check_object_slug,
     check_record_id,
+    check_source_name,
 )
 from consumer.store import mappings as store
 from consumer.web.admin import require_admin
@@ -43,9 +43,7 @@ def _link(rows: Iterable[Row | RowError]) -> LinkReport:
 
 
 def _checked(source: str, obj: str, external_id: str) -> tuple[str, str, str]:
-    if not SOURCE_NAME.fullmatch(source):
-        raise InvalidIdentifier(f"invalid source {source!r}")
-    return source, check_object_slug(obj), check_external_id(external_id)
+    return check_source_name(source), check_object_slug(obj), check_external_id(external_id)
 
 
 def _listing(source: str, obj: str, external_id: str) -> dict[str, Any]:
