@@ -21,7 +21,7 @@ from consumer.mapfile import Row, RowError
 from consumer.models import Mapping, ParsedEvent
 from consumer.settings import Settings
 from consumer.store import keys, mappings
-from consumer.store.intake import accept
+from consumer.store.intake import accept_with
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +130,7 @@ def erase_late_link(
         targets=(m.object,),
         hints={m.object: (m.record_id,)},
     )
-    result = accept(
-        r,
-        queue,
-        event,
-        now=now,
-        dedupe_ttl_days=settings.intake.dedupe_ttl_days,
-        retention_days=settings.intake.event_log_retention_days,
-        job_timeout=settings.delivery.job_timeout_seconds,
-    )
+    result = accept_with(r, queue, event, now, settings)
     log.info("late link %s/%s: erasure %s (%s)", m.source, m.object, event.event_id, result.status)
     if result.status == "duplicate" and r.exists(keys.erased(m.object, m.record_id)):
         # This erasure already ran and the record is gone: a re-imported link to it goes too.

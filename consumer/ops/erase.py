@@ -48,16 +48,7 @@ def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str)
     """Accept a manual deletion of external_id for every target of the source."""
     now = ops.clock()
     event = manual_event(_source(ops, source_name), external_id, now)
-    s = ops.settings
-    result = intake.accept(
-        ops.r,
-        ops.queue,
-        event,
-        now=now,
-        dedupe_ttl_days=s.intake.dedupe_ttl_days,
-        retention_days=s.intake.event_log_retention_days,
-        job_timeout=s.delivery.job_timeout_seconds,
-    )
+    result = intake.accept_with(ops.r, ops.queue, event, now, ops.settings)
     entry = {"at": now, "what": "manual", "by": by, "reason": reason}
     events.append_trail(ops.r, event.source, event.event_id, entry)
     log.info("manual erasure %s/%s accepted (by %s)", event.source, event.event_id, by)

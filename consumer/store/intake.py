@@ -11,6 +11,7 @@ from redis.exceptions import WatchError
 from rq import Queue, Retry
 
 from consumer.models import ParsedEvent
+from consumer.settings import Settings
 from consumer.store import events, keys
 from consumer.store.queue import JOB_FUNC
 
@@ -56,6 +57,21 @@ def accept(
                 return IntakeResult("accepted", event.event_id, job_id)
             except WatchError:
                 continue
+
+
+def accept_with(
+    r: redis.Redis, queue: Queue, event: ParsedEvent, now: float, settings: Settings
+) -> IntakeResult:
+    """accept() with the dedupe, retention and job timeout the settings give."""
+    return accept(
+        r,
+        queue,
+        event,
+        now=now,
+        dedupe_ttl_days=settings.intake.dedupe_ttl_days,
+        retention_days=settings.intake.event_log_retention_days,
+        job_timeout=settings.delivery.job_timeout_seconds,
+    )
 
 
 def enqueue(

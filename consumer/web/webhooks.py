@@ -87,16 +87,8 @@ def _intake(item: Item, now: float) -> dict[str, Any]:
         return {"status": "invalid", "error": item.error.code, "message": str(item.error)}
     if isinstance(item, Ignored):
         return {"status": "ignored", "event_id": item.event_id, "reason": item.reason}
-    settings: Settings = current_app.config["SETTINGS"]
-    result = intake.accept(
-        current_app.config["REDIS"],
-        current_app.config["QUEUE"],
-        item,
-        now=now,
-        dedupe_ttl_days=settings.intake.dedupe_ttl_days,
-        retention_days=settings.intake.event_log_retention_days,
-        job_timeout=settings.delivery.job_timeout_seconds,
-    )
+    app = current_app.config
+    result = intake.accept_with(app["REDIS"], app["QUEUE"], item, now, app["SETTINGS"])
     return {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
 
 
