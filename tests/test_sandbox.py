@@ -136,3 +136,28 @@ def test_unknown_fault_switch_is_refused(sandbox: Sandbox) -> None:
     """A typo in a fault name is an error, not a silent no-op."""
     answer = requests.put(f"{sandbox.root}/_sandbox/faults", json={"latncy_ms": 5}, timeout=5)
     assert answer.status_code == 400
+
+
+def test_keep_alive_client_is_answered_without_a_delayed_ack_stall(sandbox: Sandbox) -> None:
+    """One kept-alive connection gets each answer at once (no 40 ms Nagle/delayed-ACK stall)."""
+    ids = sandbox.state.seed("contacts", [{} for _ in range(30)])
+    took = []
+    with requests.Session() as session:
+        for rid in ids:
+            started = time.perf_counter()
+            answer = session.delete(f"{sandbox.url}/crm/contacts/{rid}", headers=AUTH, timeout=5)
+            took.append(time.perf_counter() - started)
+            assert answer.status_code == 200
+    took.sort()
+    # The stall held every answer about 40 ms; a median well under it shows it is gone.
+    assert took[len(took) // 2] < 0.02, f"median {took[len(took) // 2] * 1000:.1f} ms"
+    assert sandbox.state.connections == 1
+
+
+def test_connection_count_is_served_by_the_control_api(sandbox: Sandbox) -> None:
+    """GET /_sandbox/stats counts the TCP connections accepted since the last reset."""
+    requests.post(f"{sandbox.root}/_sandbox/reset", timeout=5)
+    for _ in range(3):
+        requests.get(f"{sandbox.root}/_sandbox/faults", timeout=5)  # a new connection each
+    stats = requests.get(f"{sandbox.root}/_sandbox/stats", timeout=5).json()
+    assert stats["connections"] == 4
