@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store.connection import Connections, connect
 from consumer.web import create_app

@@ -15,12 +15,13 @@ from rq import Worker
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
-from consumer import jobs, sources
-from consumer.context import Context
+from consumer import sources
+from consumer.delivery import jobs
+from consumer.delivery.context import Context
+from consumer.queue import erasure_queue
 from consumer.settings import Settings, settings_from_dict
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
-from consumer.zeeg import ZeegClient
+from consumer.zeeg.client import ZeegClient
 
 HMAC_SECRET = "hmac-test-secret"
 STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

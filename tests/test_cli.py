@@ -150,7 +150,7 @@ def test_sandbox_file_is_created_private(tmp_path: Path) -> None:
     """var/sandbox.json (webhook secret, token) is 0600 from its creation."""
     import stat
 
-    from consumer.runner import sandbox_env
+    from consumer.devtools.runner import sandbox_env
 
     env_vars = sandbox_env(tmp_path, "http://127.0.0.1:1", "http://127.0.0.1:2/v2", None)
     mode = stat.S_IMODE((tmp_path / "sandbox.json").stat().st_mode)

@@ -6,13 +6,14 @@ import time
 
 from rq.registry import ScheduledJobRegistry
 
+from consumer import intake
+from consumer.delivery.worker import make_worker
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import ParsedEvent
-from consumer.rqworker import make_worker
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
-from consumer.store import backlog, events, intake, keys, pause
+from consumer.store import backlog, events, keys, pause
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import drain, make_settings
 from tests.workers import accept_mapped, work_for
 
@@ -96,7 +97,7 @@ def test_worker_declares_a_silent_job_abandoned_after_heartbeat_plus_grace(
     settings = make_settings(delivery={"job_heartbeat_seconds": 3, "heartbeat_grace_seconds": 7})
     queue = erasure_queue(conns.raw)
     worker = make_worker(settings, queue)
-    job = queue.enqueue("consumer.jobs.deliver", "userdb", "e", job_timeout=300)
+    job = queue.enqueue("consumer.delivery.jobs.deliver", "userdb", "e", job_timeout=300)
     assert worker.get_heartbeat_ttl(job) == 3 + 7
     assert worker.dequeue_timeout == settings.delivery.maintenance_interval_seconds
 

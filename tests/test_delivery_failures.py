@@ -10,13 +10,13 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from consumer.delivery import handle_delivery
-from consumer.rqworker import make_worker
-from consumer.sandbox import Sandbox
+from consumer.delivery.policy import handle_delivery
+from consumer.delivery.worker import make_worker
+from consumer.devtools.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import audit, events, keys
 from consumer.store.connection import Connections, connect
-from consumer.store.queue import erasure_queue
 from tests.helpers import ZEEG_TOKEN, context, drain, free_port, make_settings
 from tests.workers import accept_mapped
 

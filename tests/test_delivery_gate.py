@@ -7,14 +7,14 @@ import time
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from consumer.delivery import handle_delivery
+from consumer.delivery.gate import DeliveryGate
+from consumer.delivery.policy import handle_delivery
+from consumer.devtools.sandbox import Sandbox
 from consumer.errors import DeliveryDeferred
-from consumer.gate import DeliveryGate
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import context, make_settings
 from tests.workers import accept_mapped
 

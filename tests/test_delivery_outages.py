@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from consumer import runner
+from consumer.devtools import runner
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
-from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import audit, events, mappings
 from consumer.store.connection import Connections, connect

@@ -7,11 +7,11 @@ import time
 import pytest
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import ZEEG_TOKEN, drain, make_settings
 from tests.workers import accept_mapped, work_for
 

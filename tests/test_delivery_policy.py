@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from rq.registry import FailedJobRegistry
 
-from consumer.delivery import backoff, handle_delivery
+from consumer import intake
+from consumer.delivery.policy import backoff, handle_delivery
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import ParsedEvent
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
-from consumer.store import events, intake, pause
+from consumer.store import events, pause
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import context, default_sources, drain, make_settings
 from tests.workers import accept_mapped
 

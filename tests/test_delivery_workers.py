@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections

@@ -7,12 +7,12 @@ import uuid
 
 import requests
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import audit, events, keys, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import drain, signed, userdb_body
 
 

@@ -8,10 +8,10 @@ import time
 import pytest
 from flask.testing import FlaskClient
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.store import keys, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from consumer.web import create_app
 from tests.helpers import RedisServer, make_settings
 

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from consumer.cli import main
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.store import keys, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import HMAC_SECRET, ZEEG_TOKEN, RedisServer
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"

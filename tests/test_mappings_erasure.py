@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from consumer.linking import link_rows
-from consumer.mapfile import read_rows
+from consumer.devtools.sandbox import Sandbox
+from consumer.mappings.files import read_rows
+from consumer.mappings.linking import link_rows
 from consumer.models import Mapping
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import audit, events, keys, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from consumer.web import create_app
 from tests.helpers import RedisServer, default_sources, drain, make_settings, signed, userdb_body
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from consumer.errors import InvalidFile
-from consumer.mapfile import UNKNOWN, Row, RowError, read_rows, write_rows
+from consumer.mappings.files import UNKNOWN, Row, RowError, read_rows, write_rows
 from consumer.models import Mapping
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
 from consumer.ops import Ops
 from consumer.ops import replay as rp
 from consumer.ops.events import Filters
-from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events, mappings
 from consumer.store.connection import Connections

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.errors import ZeegTransient
-from consumer.sandbox import Sandbox
+from consumer.mappings.sync import SyncReport, sync
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import keys, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
-from consumer.sync import SyncReport, sync
 from tests.helpers import context
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.crm import RecordPage
+from consumer.devtools.sandbox import Sandbox
 from consumer.errors import ZeegRejected
-from consumer.sandbox import Sandbox
 from consumer.settings import Settings
-from consumer.zeeg import ZeegClient
+from consumer.zeeg.client import ZeegClient
+from consumer.zeeg.crm import RecordPage
 
 
 def test_list_records_follows_the_zeeg_pagination_convention(

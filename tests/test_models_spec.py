@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from consumer.errors import ConfigError, InvalidIdentifier
+from consumer.mappings.sync import reset
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import settings_from_dict
 from consumer.store.connection import Connections
-from consumer.sync import reset
 from tests.helpers import context, make_settings
 
 RID = "0f8fad5b-d9cb-469f-a165-70867728950e"

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
-from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import audit, events, mappings, pause
 from consumer.store.connection import Connections

@@ -9,16 +9,16 @@ from rq import Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer.devtools.sandbox import Sandbox
+from consumer.intake import accept
 from consumer.models import ParsedEvent
 from consumer.ops import Ops
 from consumer.ops import failed as fl
 from consumer.ops.failed import list_failed
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from consumer.store.intake import accept
-from consumer.store.queue import erasure_queue
 from tests.helpers import drain
 from tests.test_ops_cli import mapped, post
 

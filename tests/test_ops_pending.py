@@ -9,17 +9,17 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from consumer.devtools.sandbox import Sandbox
+from consumer.intake import accept
 from consumer.models import ParsedEvent
 from consumer.ops import Ops
 from consumer.ops import replay as rp
 from consumer.ops.events import Filters, filters_from
 from consumer.ops.status import sla_risk
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import keys, retention
 from consumer.store.connection import Connections
-from consumer.store.intake import accept
-from consumer.store.queue import erasure_queue
 from tests.helpers import drain
 from tests.test_ops_cli import mapped, post
 

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from consumer import intake
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import ParsedEvent
-from consumer.sandbox import Sandbox
-from consumer.store import intake
+from consumer.queue import erasure_queue
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import RedisServer, cli_env, write_config
 
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import ZEEG_TOKEN, drain, work_once
 from tests.test_ops_cli import mapped, post
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.ops import Ops
 from consumer.ops import replay as rp
 from consumer.ops.events import Filters, filters_from
-from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections

@@ -6,15 +6,15 @@ from flask.testing import FlaskClient
 from rq import Worker
 from rq.serializers import JSONSerializer
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.ops import Ops
 from consumer.ops import replay as rp
 from consumer.ops.events import Filters, filters_from
 from consumer.ops.status import status
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, keys
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import drain
 from tests.test_ops_cli import mapped, post
 

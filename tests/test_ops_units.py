@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from consumer.errors import OperatorError
+from consumer.intake import accept
 from consumer.models import ParsedEvent
 from consumer.ops import Ops, parse_time
 from consumer.ops.erase import read_ids
 from consumer.ops.events import UNFINISHED, filters_from
 from consumer.ops.status import sla_risk
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, keys, retention
 from consumer.store.connection import Connections
-from consumer.store.intake import accept
-from consumer.store.queue import erasure_queue
 
 NOW = 1_800_000_000.0
 

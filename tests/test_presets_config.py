@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consumer.errors import ConfigError
-from consumer.presets import PRESETS
+from consumer.settings.presets import PRESETS
 from tests.helpers import sender_settings
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from consumer.web import create_app
 from tests.helpers import (
     SENDER_ENV,

@@ -14,11 +14,11 @@ import stripe
 import svix
 from flask.testing import FlaskClient
 
+from consumer.queue import erasure_queue
 from consumer.sources import workos
 from consumer.sources.parse import derived_id
 from consumer.store import events
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from consumer.web import create_app
 from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_settings
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
 from tests.helpers import ZEEG_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ZEEG_TOKEN}"}

@@ -7,7 +7,7 @@ import struct
 import time
 from urllib.parse import urlsplit
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
 from tests.helpers import ZEEG_TOKEN
 
 

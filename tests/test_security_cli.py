@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from consumer.cli import main
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
 from tests.helpers import HMAC_SECRET, STD_SECRET, cli_env, free_port, write_config
 
 REDIS_PASSWORD = "redis-pw-must-not-show"

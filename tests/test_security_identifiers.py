@@ -8,9 +8,9 @@ import uuid
 import pytest
 from flask.testing import FlaskClient
 
-from consumer import sync
 from consumer.errors import ConfigError, InvalidIdentifier
-from consumer.mapfile import Row, read_rows
+from consumer.mappings import sync
+from consumer.mappings.files import Row, read_rows
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import Settings
 from consumer.store.connection import Connections

@@ -12,7 +12,7 @@ import pytest
 
 from consumer.errors import ZeegError, ZeegRejected
 from consumer.settings import ZeegSettings
-from consumer.zeeg import ZeegClient
+from consumer.zeeg.client import ZeegClient
 from tests.helpers import ZEEG_TOKEN
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.errors import FieldError
 from consumer.models import ParsedEvent
-from consumer.presets import PRESETS
+from consumer.settings.presets import PRESETS
 from consumer.sources.fields import parse_time
 from consumer.sources.parse import derived_id, parse, read
 from consumer.sources.testevent import build_event

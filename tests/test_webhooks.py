@@ -11,9 +11,9 @@ import requests
 import standardwebhooks
 from flask.testing import FlaskClient
 
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections, connect
-from consumer.store.queue import erasure_queue
 from consumer.web import create_app
 from tests.helpers import HMAC_SECRET, STD_SECRET, RedisServer, signed, userdb_body
 

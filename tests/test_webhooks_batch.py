@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from consumer.queue import erasure_queue
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import SENDER_ENV, okta_body, okta_event, stored_keys
 
 AUTH0 = {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]}

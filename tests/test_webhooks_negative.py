@@ -11,10 +11,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from consumer import sources
+from consumer.queue import erasure_queue
 from consumer.settings import SourceConfig
 from consumer.sources.testevent import build_event
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import sender_settings, stored_keys
 
 # One source per scheme (from tests.helpers.sender_sources).

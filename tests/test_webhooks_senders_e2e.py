@@ -10,8 +10,8 @@ import pytest
 import requests
 import stripe
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
-from consumer.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import mappings
 from consumer.store.connection import Connections

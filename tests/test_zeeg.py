@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.errors import InvalidIdentifier, ZeegAuth, ZeegRejected, ZeegTransient
-from consumer.sandbox import Sandbox
 from consumer.settings import ZeegSettings
-from consumer.zeeg import ZeegClient, parse_retry_after
+from consumer.zeeg.client import ZeegClient, parse_retry_after
 from tests.helpers import ZEEG_TOKEN
 
 

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.errors import DeliveryDeferred, ZeegAuth, ZeegError, ZeegRejected, ZeegTransient
-from consumer.sandbox import Sandbox
-from consumer.zeeg import ZeegClient, parse_retry_after
+from consumer.zeeg.client import ZeegClient, parse_retry_after
 from tests.helpers import free_port, make_settings
 
 

@@ -16,13 +16,14 @@ import redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from consumer import jobs
+from consumer import intake
+from consumer.delivery import jobs
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping, ParsedEvent
-from consumer.sandbox import Sandbox
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
-from consumer.store import events, intake, mappings
+from consumer.store import events, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import ZEEG_TOKEN, context
 
 

@@ -20,7 +20,7 @@ from consumer.settings import Settings, sandbox_source
 from consumer.sources.testevent import build_event
 from consumer.store import events
 from consumer.store.connection import connect
-from consumer.zeeg import ZeegClient
+from consumer.zeeg.client import ZeegClient
 
 
 @main.command()

@@ -13,8 +13,8 @@ import click
 
 from consumer.cli import emit, fail, get_settings, main
 from consumer.errors import InvalidFile, InvalidIdentifier
-from consumer.linking import LinkReport, link_rows
-from consumer.mapfile import BAD_LINKED_AT, Row, parse_linked_at, read_rows, write_rows
+from consumer.mappings.files import BAD_LINKED_AT, Row, parse_linked_at, read_rows, write_rows
+from consumer.mappings.linking import LinkReport, link_rows
 from consumer.models import (
     Mapping,
     check_external_id,
@@ -22,10 +22,10 @@ from consumer.models import (
     check_record_id,
     check_source_name,
 )
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import mappings as store
 from consumer.store.connection import Connections, connect
-from consumer.store.queue import erasure_queue
 
 PROGRESS_BYTES = 1 << 20  # files past 1 MiB get a progress bar
 

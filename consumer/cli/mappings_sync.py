@@ -9,9 +9,9 @@ import click
 
 from consumer.cli import emit, fail, get_settings
 from consumer.cli.mappings import mappings
+from consumer.delivery.jobs import build_context
 from consumer.errors import InvalidIdentifier, ZeegError
-from consumer.jobs import build_context
-from consumer.sync import SyncReport, reset, sync
+from consumer.mappings.sync import SyncReport, reset, sync
 
 
 @mappings.command("sync")

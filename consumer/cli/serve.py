@@ -12,11 +12,11 @@ from types import FrameType
 import click
 import redis
 
-from consumer import runner
 from consumer.cli import EMBEDDED_URL, fail, get_settings, main
-from consumer.jobs import build_context, set_context
-from consumer.rqworker import make_worker
-from consumer.sandbox import Sandbox
+from consumer.delivery.jobs import build_context, set_context
+from consumer.delivery.worker import make_worker
+from consumer.devtools import runner
+from consumer.devtools.sandbox import Sandbox
 
 VAR = Path("var")
 PORT = click.IntRange(1, 65535)

@@ -15,9 +15,9 @@ import redis
 from rq import Queue
 
 from consumer.errors import OperatorError
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

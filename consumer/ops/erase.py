@@ -10,11 +10,12 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from consumer import intake
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
 from consumer.models import ParsedEvent, check_external_id, quoted
 from consumer.ops import Ops
 from consumer.settings import SourceConfig
-from consumer.store import events, intake
+from consumer.store import events
 
 EVENT_TYPE = "manual.erase"
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from consumer.errors import NotFound, OperatorError
+from consumer.intake import enqueue
 from consumer.models import quoted
 from consumer.ops import Ops, iso
 from consumer.ops.events import show_event, summary
 from consumer.store import events, keys, search
-from consumer.store.intake import enqueue
 
 log = logging.getLogger(__name__)
 

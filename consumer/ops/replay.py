@@ -19,10 +19,10 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from consumer.intake import enqueue
 from consumer.ops import Ops
 from consumer.ops.events import UNFINISHED, Filters, matching, summary
 from consumer.store import events, keys
-from consumer.store.intake import enqueue
 
 SAMPLE = 10
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.errors import BodyError
-from consumer.presets import BATCH_ARRAY
 from consumer.settings import SourceConfig
+from consumer.settings.presets import BATCH_ARRAY
 from consumer.sources.fields import extract
 
 # The most events one request may carry: each becomes its own intake transaction.

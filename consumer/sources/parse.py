@@ -11,8 +11,8 @@ from typing import Any
 
 from consumer.errors import BodyError, FieldError, InvalidIdentifier, RequestError
 from consumer.models import Ignored, ParsedEvent, check_event_id, check_external_id, check_record_id
-from consumer.presets import DERIVED_ID
 from consumer.settings import SourceConfig
+from consumer.settings.presets import DERIVED_ID
 from consumer.sources.batch import load_json, split
 from consumer.sources.fields import extract, parse_time
 

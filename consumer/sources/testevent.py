@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from consumer.presets import BATCH_ARRAY, DERIVED_ID
 from consumer.settings import SourceConfig
+from consumer.settings.presets import BATCH_ARRAY, DERIVED_ID
 
 
 def put(body: dict[str, Any], path: str, value: Any) -> None:

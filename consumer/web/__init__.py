@@ -12,9 +12,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from consumer.errors import RequestError
+from consumer.queue import erasure_queue
 from consumer.settings import Settings, load_settings
 from consumer.store.connection import Connections, connect
-from consumer.store.queue import erasure_queue
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 POST /admin/mappings takes JSON lines (the import format); bad lines are reported with
 their numbers and skipped, as `mappings import` does. Every write goes through
-consumer.linking, so a link to a tombstoned external id is erased at once.
+consumer.mappings.linking, so a link to a tombstoned external id is erased at once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from consumer.errors import InvalidFile, InvalidIdentifier
-from consumer.linking import LinkReport, link_rows
-from consumer.mapfile import BAD_LINKED_AT, Row, RowError, parse_linked_at, read_rows
+from consumer.mappings.files import BAD_LINKED_AT, Row, RowError, parse_linked_at, read_rows
+from consumer.mappings.linking import LinkReport, link_rows
 from consumer.models import (
     Mapping,
     check_external_id,

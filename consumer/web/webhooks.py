@@ -14,13 +14,13 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from consumer import sources
+from consumer import intake, sources
 from consumer.errors import BodyError, UnknownSource, UnsupportedMediaType
 from consumer.models import Ignored, quoted
-from consumer.presets import BATCH_ARRAY
 from consumer.settings import Settings, SourceConfig
+from consumer.settings.presets import BATCH_ARRAY
 from consumer.sources.parse import Item, Rejected, read
-from consumer.store import intake, metrics
+from consumer.store import metrics
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from consumer.sandbox import Sandbox
+from consumer.devtools.sandbox import Sandbox
 from consumer.store.connection import connect
 from tests.helpers import ZEEG_TOKEN, RedisServer, make_settings
 from tests.workers import Workers, accept_mapped, all_done, wait_until

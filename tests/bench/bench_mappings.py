@@ -16,11 +16,11 @@ from pathlib import Path
 
 import redis
 
-from consumer.linking import link_rows
-from consumer.mapfile import read_rows
+from consumer.mappings.files import read_rows
+from consumer.mappings.linking import link_rows
+from consumer.queue import erasure_queue
 from consumer.store import keys, mappings
 from consumer.store.connection import connect
-from consumer.store.queue import erasure_queue
 from tests.helpers import RedisServer, make_settings
 
 

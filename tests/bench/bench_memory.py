@@ -11,13 +11,14 @@ import time
 import uuid
 from pathlib import Path
 
+from consumer import intake
 from consumer.models import Event, Outcome, ParsedEvent
 from consumer.ops import Ops
 from consumer.ops.events import Filters, search_events
 from consumer.ops.status import sla_risk
-from consumer.store import audit, intake, keys
+from consumer.queue import erasure_queue
+from consumer.store import audit, keys
 from consumer.store.connection import connect
-from consumer.store.queue import erasure_queue
 from tests.helpers import RedisServer, make_settings
 
 

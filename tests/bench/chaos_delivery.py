@@ -29,12 +29,13 @@ from typing import Any
 
 import redis
 
-from consumer import runner
+from consumer import intake
+from consumer.devtools import runner
+from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping, ParsedEvent
-from consumer.sandbox import Sandbox
-from consumer.store import audit, events, intake, mappings
+from consumer.queue import erasure_queue
+from consumer.store import audit, events, mappings
 from consumer.store.connection import Connections, connect
-from consumer.store.queue import erasure_queue
 from tests.helpers import ZEEG_TOKEN
 from tests.workers import Workers, all_done, kill_tree, wait_until
 

@@ -20,9 +20,9 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from consumer import models
-from consumer.context import Context
+from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
-from consumer.linking import LATE_LINK, erase_late_link
+from consumer.mappings.linking import LATE_LINK, erase_late_link
 from consumer.models import Event, Outcome
 from consumer.settings import Target
 from consumer.store import audit, claims, events, keys, mappings, metrics

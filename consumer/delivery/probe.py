@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from consumer.context import Context
+from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, ZeegAuth, ZeegError, ZeegTransient
 from consumer.store import pause
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import redis
 from rq import Queue
 
-from consumer.mapfile import Row, RowError
+from consumer.intake import accept_with
+from consumer.mappings.files import Row, RowError
 from consumer.models import Mapping, ParsedEvent
 from consumer.settings import Settings
 from consumer.store import keys, mappings
-from consumer.store.intake import accept_with
 
 log = logging.getLogger(__name__)
 

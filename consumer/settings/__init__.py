@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.errors import ConfigError
-from consumer.settings_sources import (
+from consumer.settings.sources import (
     SANDBOX_SOURCE,
     SourceConfig,
     Target,
@@ -34,7 +34,7 @@ __all__ = [
     "settings_from_dict",
 ]
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "consumer.toml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "consumer.toml"
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
 
 

@@ -14,15 +14,16 @@ import logging
 import uuid
 from typing import Any
 
-from consumer import models, probe
-from consumer.context import Context
-from consumer.erasure import erase_target
+from consumer import models
+from consumer.delivery import probe
+from consumer.delivery.context import Context
+from consumer.delivery.erasure import erase_target
+from consumer.delivery.gate import pause_wait
 from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegError, ZeegTransient
-from consumer.gate import pause_wait
+from consumer.intake import enqueue
 from consumer.models import Event, Outcome
 from consumer.settings import Target
 from consumer.store import events, metrics, pause
-from consumer.store.intake import enqueue
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from typing import Any, Protocol
 
 import requests
 
-from consumer.crm import RecordPage, UpsertResult
 from consumer.errors import ZeegAuth, ZeegError, ZeegRejected, ZeegTransient
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import ZeegSettings
+from consumer.zeeg.crm import RecordPage, UpsertResult
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from rq.serializers import JSONSerializer
 
 from consumer.store import keys
 
-JOB_FUNC = "consumer.jobs.deliver"
+JOB_FUNC = "consumer.delivery.jobs.deliver"
 
 
 def erasure_queue(raw: redis.Redis) -> Queue:

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from consumer.sandbox_crm import answer
+from consumer.devtools.sandbox_crm import answer
 
 DEFAULT_FAULTS: dict[str, Any] = {
     "latency_ms": 0,

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from consumer.context import Context
-from consumer.crm import RecordPage
+from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegAuth, ZeegTransient
-from consumer.linking import link_rows
-from consumer.mapfile import Row, RowError, parse_linked_at
+from consumer.mappings.files import Row, RowError, parse_linked_at
+from consumer.mappings.linking import link_rows
 from consumer.models import Mapping, check_external_id, check_object_slug, check_record_id
 from consumer.store import keys
+from consumer.zeeg.crm import RecordPage
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from redis.exceptions import WatchError
 from rq import Queue, Retry
 
 from consumer.models import ParsedEvent
+from consumer.queue import JOB_FUNC
 from consumer.settings import Settings
 from consumer.store import events, keys
-from consumer.store.queue import JOB_FUNC
 
 # Retries that RQ itself spends only when a worker dies mid-job (the job is "abandoned");
 # every other retry is scheduled by the job with its own backoff policy.

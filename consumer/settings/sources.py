@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.models import OBJECT_SLUG, SOURCE_NAME
-from consumer.presets import (
+from consumer.settings.presets import (
     DEFAULT_EVENT_IDS,
     DEFAULT_HEADERS,
     PRESETS,

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import redis
 from rq import Queue
 
-from consumer.gate import DeliveryGate
+from consumer.delivery.gate import DeliveryGate
 from consumer.settings import Settings
-from consumer.zeeg import ZeegClient
+from consumer.zeeg.client import ZeegClient
 
 
 @dataclass
