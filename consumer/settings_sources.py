@@ -150,7 +150,7 @@ def _source(
         if not merged.get(key):
             problems.append(f"{where} {key}: required (a dotted path or header:<Name>)")
     types = merged.get("event_types", [])
-    if not types or not all(isinstance(t, str) for t in types):
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
         problems.append(f"{where} event_types: a non-empty list of strings is required")
     targets = _targets(merged.get("targets"), where, problems)
     external_ids = _external_ids(merged, types, where, problems)
@@ -190,7 +190,8 @@ def _external_ids(
             f"{where} external_id: must be a path or a table of event type = path strings"
         )
         return {}
-    missing = [t for t in types if isinstance(t, str) and t not in value] if value else []
+    listed = types if isinstance(types, list) else []
+    missing = [t for t in listed if isinstance(t, str) and t not in value] if value else []
     if missing:
         problems.append(f"{where} external_id: no path for event type(s) {missing}")
     return dict(value)

@@ -144,3 +144,9 @@ def test_malformed_field_path_is_a_config_error(key: str, value: object) -> None
     with pytest.raises(ConfigError, match="malformed field path") as caught:
         sender_settings(**{name: {key: value}})
     assert f"[sources.{name}] {key}" in str(caught.value)
+
+
+def test_external_id_table_with_event_types_not_a_list_is_named_not_a_crash() -> None:
+    """event_types of the wrong type next to an external_id table: config errors, no traceback."""
+    with pytest.raises(ConfigError, match=r"\[sources.keycloak\] event_types"):
+        sender_settings(keycloak={"event_types": 3})
