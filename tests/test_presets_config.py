@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from consumer.errors import ConfigError
@@ -77,3 +79,74 @@ def test_every_documented_preset_exists() -> None:
         "keycloak",
         "github-style",
     }
+
+
+def test_external_id_table_maps_event_types_to_paths() -> None:
+    """external_id as a TOML table: each event type reads its own path, prefix per type."""
+    table = tomllib.loads(
+        'external_id = { "admin.USER-DELETE" = "resourcePath",'
+        ' "access.DELETE_ACCOUNT" = "authDetails.userId" }\n'
+        'options = { external_id_prefix = { "admin.USER-DELETE" = "users/" } }\n'
+    )
+    src = sender_settings(keycloak=table).sources["keycloak"]
+    assert src.external_id_path("admin.USER-DELETE") == "resourcePath"
+    assert src.external_id_path("access.DELETE_ACCOUNT") == "authDetails.userId"
+    assert src.external_id_prefix("admin.USER-DELETE") == "users/"
+    assert src.external_id_prefix("access.DELETE_ACCOUNT") == ""
+
+
+def test_plain_external_id_string_still_applies_to_every_event_type() -> None:
+    """A string external_id (and a string prefix) keeps its meaning for all deletion types."""
+    src = sender_settings(
+        keycloak={
+            "external_id": "resourcePath",
+            "event_types": ["admin.USER-DELETE"],
+            "options": {"external_id_prefix": "users/"},
+        }
+    ).sources["keycloak"]
+    assert src.external_id_path("admin.USER-DELETE") == "resourcePath"
+    assert src.external_id_prefix("admin.USER-DELETE") == "users/"
+
+
+def test_external_id_table_missing_a_deletion_type_is_a_config_error() -> None:
+    """Every type of event_types needs a path: a deletion type without one is named at start."""
+    with pytest.raises(ConfigError, match=r"external_id: no path for event type\(s\) \['b'\]"):
+        sender_settings(keycloak={"event_types": ["a", "b"], "external_id": {"a": "x.id"}})
+
+
+@pytest.mark.parametrize(
+    "value", [{"admin.USER-DELETE": 3}, {"admin.USER-DELETE": ""}, ["resourcePath"], 7]
+)
+def test_external_id_of_the_wrong_shape_is_a_config_error(value: object) -> None:
+    """Not a path nor a table of non-empty path strings: refused with what it must be."""
+    with pytest.raises(ConfigError, match=r"\[sources.keycloak\] external_id: must be a path"):
+        sender_settings(keycloak={"external_id": value})
+
+
+def test_prefix_table_with_a_non_string_is_a_config_error() -> None:
+    """options.external_id_prefix as a table must map event types to strings."""
+    with pytest.raises(ConfigError, match=r"options.external_id_prefix: a table's values"):
+        sender_settings(keycloak={"options": {"external_id_prefix": {"admin.USER-DELETE": 1}}})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("external_id", "target[type=User.id"),
+        ("event_id", "a..b"),
+        ("external_id", {"admin.USER-DELETE": "users[=x]"}),
+        ("options", {"batch": "data[events"}),
+    ],
+)
+def test_malformed_field_path_is_a_config_error(key: str, value: object) -> None:
+    """A malformed path or selector fails at load, naming the key, not on the first webhook."""
+    name = "okta" if key != "external_id" or isinstance(value, str) else "keycloak"
+    with pytest.raises(ConfigError, match="malformed field path") as caught:
+        sender_settings(**{name: {key: value}})
+    assert f"[sources.{name}] {key}" in str(caught.value)
+
+
+def test_external_id_table_with_event_types_not_a_list_is_named_not_a_crash() -> None:
+    """event_types of the wrong type next to an external_id table: config errors, no traceback."""
+    with pytest.raises(ConfigError, match=r"\[sources.keycloak\] event_types"):
+        sender_settings(keycloak={"event_types": 3})

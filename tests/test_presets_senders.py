@@ -313,3 +313,86 @@ def test_clerk_preset_reads_the_event_id_from_webhook_headers_too(
     answer = _post(sender_client, "clerk", raw.encode(), headers)
     assert answer.status_code == 202, answer.json
     assert _job_args(conns) == [["clerk", "msg_clerk_2"]]
+
+
+def test_okta_takes_the_user_target_wherever_it_stands(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """Okta's target list has no promised order: the User entry is the user, not target[0]."""
+    event = okta_event("1ec7b2b5-0002", "00uREAL")
+    event["target"].insert(0, {"id": "0ua1appuser", "type": "AppUser", "alternateId": "x"})
+    answer = _post(
+        sender_client, "okta", okta_body(event), {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
+    )
+    assert answer.status_code == 202, answer.json
+    stored = events.load(conns.text, "okta", "1ec7b2b5-0002")
+    assert stored is not None and stored.external_id == "00uREAL"
+
+
+def test_okta_event_without_a_user_target_is_422_and_not_stored(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """No target of type User: the external id is missing, a 422, and nothing is queued."""
+    event = okta_event("1ec7b2b5-0003", "00uX")
+    event["target"] = [{"id": "0oa1app", "type": "AppInstance"}]
+    answer = _post(
+        sender_client, "okta", okta_body(event), {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
+    )
+    assert answer.status_code == 422, answer.json
+    (result,) = answer.json["results"]
+    assert (result["status"], result["error"]) == ("invalid", "invalid_field")
+    assert result["message"].startswith("target[type=User].id: ")
+    assert events.load(conns.text, "okta", "1ec7b2b5-0003") is None
+    assert _job_args(conns) == []
+
+
+def test_keycloak_self_service_account_deletion_is_a_job(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """access.DELETE_ACCOUNT (Account Console): the user id is authDetails.userId, no prefix."""
+    raw = json.dumps(
+        {
+            "uid": "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a",
+            "type": "access.DELETE_ACCOUNT",
+            "time": 1711651700000,
+            "realmId": "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464",
+            "authDetails": {
+                "realmId": "myrealm",
+                "clientId": "account-console",
+                "userId": "3f1d8a52-1c2e-4f0b-8d7a-6c5b4a392817",
+            },
+            "details": {},
+        }
+    ).encode()
+    answer = _post(
+        sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
+    )
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "keycloak", "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a")
+    assert event is not None
+    assert (event.external_id, event.event_type) == (
+        "3f1d8a52-1c2e-4f0b-8d7a-6c5b4a392817",
+        "access.DELETE_ACCOUNT",
+    )
+    assert _job_args(conns) == [["keycloak", "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a"]]
+
+
+def test_keycloak_admin_delete_still_reads_the_resource_path_not_the_admin(
+    sender_client: FlaskClient, conns: Connections
+) -> None:
+    """admin.USER-DELETE keeps resourcePath: authDetails.userId there is the admin who deleted."""
+    raw = json.dumps(
+        {
+            "uid": "a0000000-0000-4000-8000-000000000001",
+            "type": "admin.USER-DELETE",
+            "time": 1711651627565,
+            "authDetails": {"realmId": "master", "userId": "admin-0001"},
+            "resourcePath": "users/user-0001",
+        }
+    ).encode()
+    answer = _post(
+        sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
+    )
+    assert answer.status_code == 202, answer.json
+    event = events.load(conns.text, "keycloak", "a0000000-0000-4000-8000-000000000001")
+    assert event is not None and event.external_id == "user-0001"

@@ -83,7 +83,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "scheme": "token",
         "event_id": "uuid",
         "event_type": "eventType",
-        "external_id": "target.0.id",
+        # target is a list of entities (User, AppUser, UserGroup...) in no promised order.
+        "external_id": "target[type=User].id",
         "occurred_at": "published",
         "event_types": ["user.lifecycle.delete.initiated"],
         "options": {"batch": "data.events"},
@@ -100,10 +101,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "signature_header": "X-Keycloak-Signature",
         "event_id": "uid",
         "event_type": "type",
-        "external_id": "resourcePath",
+        # An admin deleting a user names it by resource path ("users/<id>"); a user deleting
+        # their own account in the Account Console is a user event carrying authDetails.userId.
+        "external_id": {
+            "admin.USER-DELETE": "resourcePath",
+            "access.DELETE_ACCOUNT": "authDetails.userId",
+        },
         "occurred_at": "time",
-        "event_types": ["admin.USER-DELETE"],
-        "options": {"external_id_prefix": "users/"},
+        "event_types": ["admin.USER-DELETE", "access.DELETE_ACCOUNT"],
+        "options": {"external_id_prefix": {"admin.USER-DELETE": "users/"}},
     },
     "github-style": {
         "scheme": "hmac-sha256",
@@ -112,13 +118,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Options each preset or scheme understands, with the type settings checks.
+# Options each preset or scheme understands, with the type settings checks; external_id_prefix
+# may also be a table of event type = prefix, like external_id.
 OPTIONS: dict[str, type] = {
     "batch": str,
     "column": str,
     "delivery_header": str,
     "external_id_prefix": str,
 }
+_BY_EVENT_TYPE = {"external_id_prefix"}
 
 
 def apply(preset: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,6 +152,9 @@ def option_problems(options: Mapping[str, Any]) -> list[str]:
         kind = OPTIONS.get(key)
         if kind is None:
             problems.append(f"options.{key}: unknown option ({', '.join(sorted(OPTIONS))})")
+        elif key in _BY_EVENT_TYPE and isinstance(value, Mapping):
+            if not all(isinstance(v, kind) for v in value.values()):
+                problems.append(f"options.{key}: a table's values must be {kind.__name__}")
         elif not isinstance(value, kind):
             problems.append(f"options.{key}: must be {kind.__name__}")
     return problems

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.models import OBJECT_SLUG, SOURCE_NAME
+from consumer.paths import path_problem
 from consumer.settings.presets import (
+    BATCH_ARRAY,
     DEFAULT_EVENT_IDS,
     DEFAULT_HEADERS,
     PRESETS,
@@ -47,6 +49,19 @@ class SourceConfig:
     insecure_allow_unsigned: bool = False
     preset: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # external_id given as a table: the path per event type (external_id is then the first's).
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def external_id_path(self, event_type: str) -> str:
+        """The field path of the external id in an event of this type."""
+        return self.external_ids.get(event_type, self.external_id)
+
+    def external_id_prefix(self, event_type: str) -> str:
+        """The prefix options.external_id_prefix strips for this event type ("" for none)."""
+        prefix = self.options.get("external_id_prefix") or ""
+        if isinstance(prefix, Mapping):
+            prefix = prefix.get(event_type, "")
+        return prefix if isinstance(prefix, str) else ""
 
 
 _SOURCE_KEYS = {
@@ -57,7 +72,7 @@ _SOURCE_KEYS = {
     "event_types": list,
     "event_id": str,
     "event_type": str,
-    "external_id": str,
+    "external_id": object,  # a path, or a table of paths by event type: _external_ids checks
     "occurred_at": str,
     "targets": list,
     "tolerance_seconds": int,
@@ -135,9 +150,11 @@ def _source(
         if not merged.get(key):
             problems.append(f"{where} {key}: required (a dotted path or header:<Name>)")
     types = merged.get("event_types", [])
-    if not types or not all(isinstance(t, str) for t in types):
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
         problems.append(f"{where} event_types: a non-empty list of strings is required")
     targets = _targets(merged.get("targets"), where, problems)
+    external_ids = _external_ids(merged, types, where, problems)
+    problems.extend(f"{where} {p}" for p in _path_problems(merged))
     if len(problems) > before or not isinstance(scheme, str):
         return None
     return SourceConfig(
@@ -148,14 +165,51 @@ def _source(
         event_types=tuple(types),
         event_id=merged["event_id"],
         event_type=merged.get("event_type", "type"),
-        external_id=merged["external_id"],
+        external_id=external_ids.get(types[0], merged["external_id"]),
         occurred_at=merged.get("occurred_at"),
         targets=targets,
         tolerance_seconds=merged.get("tolerance_seconds", intake["tolerance_seconds"]),
         insecure_allow_unsigned=bool(merged.get("insecure_allow_unsigned", False)),
         preset=preset_name,
         options=merged.get("options", {}),
+        external_ids=external_ids,
     )
+
+
+def _external_ids(
+    merged: Mapping[str, Any], types: Any, where: str, problems: list[str]
+) -> dict[str, str]:
+    """external_id as a table of paths by event type; every deletion type needs one."""
+    value = merged.get("external_id")
+    if isinstance(value, str) or value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+    ):
+        problems.append(
+            f"{where} external_id: must be a path or a table of event type = path strings"
+        )
+        return {}
+    listed = types if isinstance(types, list) else []
+    missing = [t for t in listed if isinstance(t, str) and t not in value] if value else []
+    if missing:
+        problems.append(f"{where} external_id: no path for event type(s) {missing}")
+    return dict(value)
+
+
+def _path_problems(merged: Mapping[str, Any]) -> list[str]:
+    """Malformed field paths of a source, found at load rather than on the first webhook."""
+    paths = {k: merged.get(k) for k in ("event_id", "event_type", "occurred_at")}
+    external = merged.get("external_id")
+    if isinstance(external, dict):
+        paths.update({f"external_id.{t!r}": p for t, p in external.items()})
+    else:
+        paths["external_id"] = external
+    batch = merged.get("options", {}).get("batch")
+    if batch != BATCH_ARRAY:
+        paths["options.batch"] = batch
+    found = ((k, path_problem(p)) for k, p in paths.items() if isinstance(p, str) and p)
+    return [f"{key}: {problem}" for key, problem in found if problem]
 
 
 def _secrets(

@@ -1,4 +1,7 @@
-"""Field paths into a webhook: a dotted path into the JSON body, or header:<Name>."""
+"""Field paths into a webhook: a dotted path into the JSON body, or header:<Name>.
+
+The dotted-path syntax, [field=value] selectors included, is defined in consumer.paths.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,33 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from consumer.paths import Step, compile_path
+
 _MISSING = object()
+
+
+def _matches(entry: Any, step: Step) -> bool:
+    if not isinstance(entry, dict) or step.field is None:
+        return False
+    found = entry.get(step.field)
+    if isinstance(found, str):
+        return found == step.value
+    return isinstance(found, int) and not isinstance(found, bool) and str(found) == step.value
+
+
+def _walk(node: Any, step: Step) -> Any:
+    """The node one step further, or _MISSING."""
+    if isinstance(node, dict):
+        node = node.get(step.key, _MISSING)
+    elif isinstance(node, list) and step.key.isdigit() and int(step.key) < len(node):
+        node = node[int(step.key)]
+    else:
+        return _MISSING
+    if step.field is None or node is _MISSING:
+        return node
+    if not isinstance(node, list):
+        return _MISSING
+    return next((entry for entry in node if _matches(entry, step)), _MISSING)
 
 
 def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
@@ -21,13 +50,8 @@ def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
                 return headers.get(theirs + name[len(ours) :])
         return headers.get(name)
     node = body
-    for step in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(step, _MISSING)
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
-        else:
-            return None
+    for step in compile_path(path):
+        node = _walk(node, step)
         if node is _MISSING:
             return None
     return node

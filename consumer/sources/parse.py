@@ -84,9 +84,11 @@ def _event_id(source: SourceConfig, data: Mapping[str, Any], headers: Mapping[st
     return extract(source.event_id, data, headers)
 
 
-def _external_id(source: SourceConfig, data: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    value = extract(source.external_id, data, headers)
-    prefix = source.options.get("external_id_prefix")
+def _external_id(
+    source: SourceConfig, event_type: str, data: Mapping[str, Any], headers: Mapping[str, str]
+) -> str:
+    value = extract(source.external_id_path(event_type), data, headers)
+    prefix = source.external_id_prefix(event_type)
     if prefix and isinstance(value, str):
         # Keycloak names the user by resource path ("users/<id>"): the id is what follows.
         if not value.startswith(prefix):
@@ -109,9 +111,9 @@ def parse_event(
     except InvalidIdentifier as e:
         raise FieldError(f"{source.event_id}: {e}") from None
     try:
-        external_id = _external_id(source, data, headers)
+        external_id = _external_id(source, event_type, data, headers)
     except InvalidIdentifier as e:
-        raise FieldError(f"{source.external_id}: {e}") from None
+        raise FieldError(f"{source.external_id_path(event_type)}: {e}") from None
     occurred = None
     if source.occurred_at:
         occurred = parse_time(extract(source.occurred_at, data, headers))
