@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumer.keymaterial import secret_problem
 from consumer.models import OBJECT_SLUG, SOURCE_NAME
 from consumer.settings.presets import (
     DEFAULT_EVENT_IDS,
@@ -52,7 +53,7 @@ class SourceConfig:
 _SOURCE_KEYS = {
     "scheme": str,
     "preset": str,
-    "secret_env": str,
+    "secret_env": object,  # a variable name or a list of them: checked by _secret_vars
     "signature_header": str,
     "event_types": list,
     "event_id": str,
@@ -161,18 +162,35 @@ def _source(
 def _secrets(
     merged: Mapping[str, Any], env: Mapping[str, str], where: str, problems: list[str]
 ) -> tuple[str, ...]:
-    if merged.get("scheme") == "none":
+    scheme = merged.get("scheme")
+    if scheme == "none":
         return ()
-    var = merged.get("secret_env")
-    if not var:
+    secrets = []
+    # Each variable holds one secret, whole: a rotation lists a second variable. Splitting a
+    # value would turn "Basic <b64>" or a passphrase into short words each accepted alone.
+    for var in _secret_vars(merged.get("secret_env"), where, problems):
+        secret = env.get(var, "").strip()
+        problem = "is not set" if not secret else secret_problem(str(scheme), secret)
+        if problem:
+            problems.append(f"{where} secret_env: environment variable {var} {problem}")
+        else:
+            secrets.append(secret)
+    return tuple(secrets)
+
+
+def _secret_vars(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    """The variable names secret_env lists: one string, or a non-empty list of distinct ones."""
+    if value is None or value == "":
         problems.append(f"{where} secret_env: required (the variable holding the secret)")
         return ()
-    value = env.get(var, "")
-    # Several secrets may be active during a rotation: separated by spaces or commas.
-    secrets = tuple(s for s in re.split(r"[\s,]+", value) if s)
-    if not secrets:
-        problems.append(f"{where} secret_env: environment variable {var} is not set")
-    return secrets
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        problems.append(f"{where} secret_env: must be a variable name or a list of them")
+        return ()
+    if len(set(names)) < len(names):
+        problems.append(f"{where} secret_env: a variable is listed twice")
+        return ()
+    return tuple(names)
 
 
 def _targets(value: Any, where: str, problems: list[str]) -> tuple[Target, ...]:
