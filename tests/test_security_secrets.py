@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -15,7 +16,9 @@ import stripe
 import svix
 from flask.testing import FlaskClient
 
-from consumer.errors import ConfigError
+from consumer import sources
+from consumer.errors import ConfigError, SignatureError
+from consumer.sources import token
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.store.queue import erasure_queue
@@ -230,3 +233,36 @@ def test_a_spoofed_svix_id_beside_webhook_headers_does_not_mint_new_events(
         answer = _post(client, "clerk", raw.encode(), {**headers, "svix-id": f"msg_forged_{n}"})
         assert answer.json["event_id"] == "msg_signed_2", answer.json
     assert _jobs(conns) == [["clerk", "msg_signed_2"]]
+
+
+BARE = "supabase-bare-token-0123"
+
+
+@pytest.mark.parametrize(
+    "offered", ["Bearer", BARE[:-1], "Bearer " + BARE[:8], BARE + " extra", "Basic " + BARE]
+)
+def test_a_part_of_a_bare_token_or_another_scheme_is_refused(offered: str) -> None:
+    """A configured bare token passes as itself or `Bearer <token>`, never a part of it."""
+    src = dataclasses.replace(sender_settings().sources["supabase"], secrets=(BARE,))
+    with pytest.raises(SignatureError):
+        sources.verify(src, b"{}", {"authorization": offered}, 0)
+    for value in (BARE, f"Bearer {BARE}", f"bearer   {BARE} "):
+        sources.verify(src, b"{}", {"authorization": value}, 0)
+
+
+def test_every_token_secret_is_compared_so_timing_does_not_say_which_matched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three active tokens, the first one offered: all three are compared in constant time."""
+    secrets = (BARE, BARE + "-new", BARE + "-old")
+    src = dataclasses.replace(sender_settings().sources["supabase"], secrets=secrets)
+    calls: list[bytes] = []
+    compare = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        calls.append(a)
+        return compare(a, b)
+
+    monkeypatch.setattr(token.hmac, "compare_digest", counting)
+    sources.verify(src, b"{}", {"authorization": BARE}, 0)
+    assert len(calls) == 3
