@@ -18,10 +18,10 @@ from flask.testing import FlaskClient
 
 from consumer import sources
 from consumer.errors import ConfigError, SignatureError
+from consumer.queue import erasure_queue
 from consumer.sources import token
 from consumer.store import events
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from consumer.web import create_app
 from tests.helpers import STD_SECRET, okta_body, okta_event, sender_settings
 

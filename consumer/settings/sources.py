@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.keymaterial import secret_problem
 from consumer.models import OBJECT_SLUG, SOURCE_NAME
 from consumer.settings.presets import (
     DEFAULT_EVENT_IDS,
@@ -17,6 +16,7 @@ from consumer.settings.presets import (
     apply,
     option_problems,
 )
+from consumer.settings.secrets import secret_problem
 
 SANDBOX_SOURCE = "sandbox"
 _RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)\Z")

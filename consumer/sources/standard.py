@@ -8,8 +8,8 @@ import hmac
 from collections.abc import Mapping
 
 from consumer.errors import SignatureError
-from consumer.keymaterial import standard_key
 from consumer.settings import SourceConfig
+from consumer.settings.secrets import standard_key
 
 PREFIXES = ("webhook-", "svix-")
 NAMES = ("id", "timestamp", "signature")

@@ -6,8 +6,8 @@ import hmac
 from collections.abc import Mapping
 
 from consumer.errors import SignatureError
-from consumer.keymaterial import credential
 from consumer.settings import SourceConfig
+from consumer.settings.secrets import credential
 
 HEADER = "Authorization"
 
