@@ -184,7 +184,7 @@ SENDER_ENV = {
     "STRIPE_SECRET": "whsec_stripe_test_secret",
     "WORKOS_SECRET": "workos-test-secret",
     "AUTH0_TOKEN": "auth0-test-token",
-    "OKTA_TOKEN": "okta-test-token",
+    "OKTA_TOKEN": "okta-event-hook-test-token",
     "SUPABASE_TOKEN": "supabase-test-token",
     "KEYCLOAK_SECRET": "keycloak-test-secret",
     "GITHUB_SECRET": "github-test-secret",

@@ -32,7 +32,7 @@ def env(tmp_path: Path, redis_server: RedisServer) -> dict[str, str]:
     return {
         "CONSUMER_CONFIG": str(config),
         "REDIS_URL": redis_server.url,
-        "USERDB_SECRET": "s3cret-value",
+        "USERDB_SECRET": "s3cret-value-userdb",
         "ZEEG_API_TOKEN": "",
     }
 

@@ -22,7 +22,7 @@ def run_cli(tmp_path: Path, *args: str, redis_url: str) -> subprocess.CompletedP
         "PATH": "/usr/bin:/bin",
         "CONSUMER_CONFIG": str(write_config(tmp_path / "consumer.toml")),
         "REDIS_URL": redis_url,
-        "USERDB_SECRET": "s3cret",
+        "USERDB_SECRET": "s3cret-userdb-key",
         "CLERK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     }
     argv = [sys.executable, "-m", "consumer", *args]

@@ -36,7 +36,7 @@ def test_a_source_name_with_a_trailing_newline_fails_the_configuration() -> None
         "targets": [{"object": "contacts"}],
     }
     with pytest.raises(ConfigError, match="name must match"):
-        settings_from_dict({"sources": {"userdb\n": body}}, {"S": "x"}, "test")
+        settings_from_dict({"sources": {"userdb\n": body}}, {"S": "token-of-16-bytes"}, "test")
 
 
 def test_a_resolver_with_a_trailing_newline_fails_the_configuration() -> None:
@@ -50,7 +50,7 @@ def test_a_resolver_with_a_trailing_newline_fails_the_configuration() -> None:
         "targets": [{"object": "contacts", "resolve": ["store\n"]}],
     }
     with pytest.raises(ConfigError, match="unknown resolver"):
-        settings_from_dict({"sources": {"userdb": body}}, {"S": "x"}, "test")
+        settings_from_dict({"sources": {"userdb": body}}, {"S": "token-of-16-bytes"}, "test")
 
 
 def test_a_sync_attribute_with_a_trailing_newline_is_refused(conns: Connections) -> None:

@@ -282,10 +282,14 @@ def test_unsigned_source_accepts_without_a_signature(
 
 
 def test_both_secrets_of_a_rotation_are_accepted_over_http(conns: Connections) -> None:
-    """STRIPE_SECRET holding old and new secrets: deliveries signed with either are 202."""
-    settings = sender_settings(env={"STRIPE_SECRET": "whsec_old_one whsec_new_one"})
+    """STRIPE_SECRET and STRIPE_SECRET_OLD listed: deliveries signed with either are 202."""
+    old, new = "whsec_old_rotation_one", "whsec_new_rotation_one"
+    settings = sender_settings(
+        env={"STRIPE_SECRET": new, "STRIPE_SECRET_OLD": old},
+        stripe={"secret_env": ["STRIPE_SECRET", "STRIPE_SECRET_OLD"]},
+    )
     client = create_app(settings, redis=conns).test_client()
-    for n, secret in enumerate(("whsec_old_one", "whsec_new_one")):
+    for n, secret in enumerate((old, new)):
         raw = json.dumps(
             {
                 "id": f"evt_rot_{n}",

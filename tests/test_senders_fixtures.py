@@ -234,11 +234,6 @@ def test_auth0_log_stream_sample_ignores_the_entry_that_is_not_a_deletion(
     assert events.load(conns.text, "auth0logs", ignored) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="secrets are split on spaces (settings_sources._secrets; helper A's change makes "
-    "one secret per variable): GitHub's documented secret holds spaces",
-)
 def test_github_style_matches_githubs_published_signature_test_vector(
     conns: Connections,
 ) -> None:
@@ -280,11 +275,6 @@ def test_github_style_delivery_is_stored_under_the_delivery_header(
     assert stored is not None and stored.external_id == "ct-5"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="secrets are split on spaces (settings_sources._secrets, helper A's change makes "
-    "one secret per variable): Okta's documented 'Basic ...' value becomes two secrets",
-)
 def test_okta_documented_authorization_value_with_a_space_is_accepted(
     conns: Connections,
 ) -> None:
@@ -300,11 +290,6 @@ def test_okta_documented_authorization_value_with_a_space_is_accepted(
     assert answer.status_code == 202, answer.json
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="secrets are split on spaces (settings_sources._secrets; helper A's change): the "
-    "word 'Basic' of Okta's documented value becomes a secret of its own",
-)
 def test_okta_documented_value_does_not_let_its_first_word_through(conns: Connections) -> None:
     """OKTA_TOKEN = "Basic <base64>": a request sending only "Authorization: Basic" is a 401."""
     value = "Basic YWRtaW46c3VwZXJzZWNyZXQ="

@@ -8,7 +8,7 @@ import pytest
 
 from consumer.errors import ConfigError
 from consumer.settings import DEFAULT_CONFIG, load_settings, settings_from_dict
-from tests.helpers import HMAC_SECRET, default_sources
+from tests.helpers import HMAC_SECRET, STD_SECRET, default_sources
 
 
 def test_committed_defaults_load_without_sources_or_secrets() -> None:
@@ -103,7 +103,7 @@ def test_secrets_never_appear_in_reprs_or_errors() -> None:
     """Secrets, tokens and the Redis URL are hidden from repr."""
     env = {
         "USERDB_SECRET": HMAC_SECRET,
-        "CLERK_SECRET": "whsec_c2VjcmV0",
+        "CLERK_SECRET": STD_SECRET,
         "ZEEG_API_TOKEN": "zeeg-tok-123",
         "CONSUMER_ADMIN_TOKEN": "admin-tok-456",
         "REDIS_URL": "redis://:redis-pass-789@host:6379/0",
@@ -114,11 +114,22 @@ def test_secrets_never_appear_in_reprs_or_errors() -> None:
         assert secret not in text
 
 
-def test_rotation_splits_several_secrets() -> None:
-    """A secret variable may hold several secrets separated by spaces or commas."""
-    env = {"USERDB_SECRET": "old new,newer", "CLERK_SECRET": "whsec_c2VjcmV0"}
-    settings = settings_from_dict({"sources": default_sources()}, env, "t.toml")
-    assert settings.sources["userdb"].secrets == ("old", "new", "newer")
+def test_rotation_lists_several_variables_each_holding_one_whole_secret() -> None:
+    """secret_env may list variables (rotation); a value with spaces or commas stays whole."""
+    raw = default_sources()
+    raw["userdb"]["secret_env"] = ["USERDB_SECRET", "USERDB_SECRET_OLD", "USERDB_SECRET_OLDER"]
+    env = {
+        "USERDB_SECRET": "new secret, with spaces",
+        "USERDB_SECRET_OLD": "old-secret-0123456789",
+        "USERDB_SECRET_OLDER": "older-secret-0123456789",
+        "CLERK_SECRET": STD_SECRET,
+    }
+    settings = settings_from_dict({"sources": raw}, env, "t.toml")
+    assert settings.sources["userdb"].secrets == (
+        "new secret, with spaces",
+        "old-secret-0123456789",
+        "older-secret-0123456789",
+    )
 
 
 def test_scheme_none_requires_insecure_allow_unsigned() -> None:
@@ -132,7 +143,7 @@ def test_scheme_none_requires_insecure_allow_unsigned() -> None:
 
 def test_resolvers_are_validated_and_default_to_store() -> None:
     """resolve defaults to ["store"]; unknown resolvers are named."""
-    env = {"USERDB_SECRET": "s", "CLERK_SECRET": "whsec_c2VjcmV0"}
+    env = {"USERDB_SECRET": HMAC_SECRET, "CLERK_SECRET": STD_SECRET}
     settings = settings_from_dict({"sources": default_sources()}, env, "t.toml")
     assert settings.sources["userdb"].targets[0].resolve == ("store",)
     raw = default_sources()
@@ -143,7 +154,7 @@ def test_resolvers_are_validated_and_default_to_store() -> None:
 
 def test_sandbox_environment_adds_the_sandbox_source() -> None:
     """run --sandbox passes CONSUMER_SANDBOX and a secret; the children get a sandbox source."""
-    env = {"CONSUMER_SANDBOX": "1", "CONSUMER_SANDBOX_SECRET": "whsec_c2VjcmV0"}
+    env = {"CONSUMER_SANDBOX": "1", "CONSUMER_SANDBOX_SECRET": STD_SECRET}
     settings = load_settings(DEFAULT_CONFIG, env=env)
     assert settings.sandbox is True
     assert settings.sources["sandbox"].scheme == "standard-webhooks"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from consumer.settings import _DEFAULTS, DEFAULT_CONFIG, settings_from_dict
+from tests.helpers import STD_SECRET
 
 
 def test_committed_file_sets_every_key_to_the_code_default() -> None:
@@ -27,5 +28,5 @@ def test_standard_webhooks_scheme_defaults_event_id_to_the_webhook_id_header() -
             }
         }
     }
-    settings = settings_from_dict(raw, {"APP_SECRET": "whsec_c2VjcmV0"}, "test")
+    settings = settings_from_dict(raw, {"APP_SECRET": STD_SECRET}, "test")
     assert settings.sources["app"].event_id == "header:webhook-id"

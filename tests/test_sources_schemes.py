@@ -156,10 +156,13 @@ def test_timestamp_past_the_source_tolerance_is_refused(name: str, skew: int) ->
         sources.verify(_src(name, tolerance_seconds=60), BODY, headers, NOW + skew)
 
 
-def test_rotation_through_the_environment_variable_splits_on_spaces_and_commas() -> None:
-    """STRIPE_SECRET="a, b" makes two active secrets."""
-    settings = sender_settings(env={"STRIPE_SECRET": "whsec_a, whsec_b"})
-    assert settings.sources["stripe"].secrets == ("whsec_a", "whsec_b")
+def test_rotation_through_two_environment_variables_makes_two_secrets() -> None:
+    """secret_env = ["STRIPE_SECRET", "STRIPE_SECRET_OLD"] makes two active secrets."""
+    env = {"STRIPE_SECRET": "whsec_new_stripe_secret", "STRIPE_SECRET_OLD": "whsec_old_stripe_key"}
+    settings = sender_settings(
+        env=env, stripe={"secret_env": ["STRIPE_SECRET", "STRIPE_SECRET_OLD"]}
+    )
+    assert settings.sources["stripe"].secrets == ("whsec_new_stripe_secret", "whsec_old_stripe_key")
 
 
 def test_unsigned_scheme_refuses_without_the_opt_in() -> None:
@@ -185,9 +188,9 @@ def test_hmac_signer_output_verifies() -> None:
 
 @pytest.mark.parametrize("value", ["Bearer", "Bearer "])
 def test_token_variable_written_with_bearer_does_not_accept_an_empty_bearer(value: str) -> None:
-    """SUPABASE_TOKEN="Bearer t" splits into "Bearer" and "t": a bare Bearer header is refused."""
-    settings = sender_settings(env={"SUPABASE_TOKEN": "Bearer supa-secret"})
+    """SUPABASE_TOKEN="Bearer <t>": the scheme word alone is no credential, a bare Bearer fails."""
+    settings = sender_settings(env={"SUPABASE_TOKEN": "Bearer supa-secret-token-1"})
     src = settings.sources["supabase"]
     with pytest.raises(SignatureError):
         sources.verify(src, BODY, {"authorization": value}, NOW)
-    sources.verify(src, BODY, {"authorization": "Bearer supa-secret"}, NOW)
+    sources.verify(src, BODY, {"authorization": "Bearer supa-secret-token-1"}, NOW)

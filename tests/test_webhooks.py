@@ -205,11 +205,14 @@ def test_standard_webhooks_bad_headers_are_401(
 def test_standard_webhooks_secret_rotation_accepts_either_secret(
     redis_server: RedisServer, conns: Connections
 ) -> None:
-    """Two secrets in the variable: an event signed with the old one still verifies."""
-    from tests.helpers import make_settings
+    """Two secret variables listed: an event signed with the old one still verifies."""
+    from tests.helpers import default_sources, make_settings
 
     new = "whsec_" + "QkJCQkJCQkJCQkJCQkJCQkJCQkJC"
-    settings = make_settings(env={"CLERK_SECRET": f"{new} {STD_SECRET}"})
+    table = default_sources()
+    table["std"]["secret_env"] = ["CLERK_SECRET_NEW", "CLERK_SECRET"]
+    settings = make_settings(sources_toml=table, env={"CLERK_SECRET_NEW": new})
+    assert settings.sources["std"].secrets == (new, STD_SECRET)
     client = create_app(settings, redis=conns).test_client()
     assert (
         client.post("/webhooks/std", data=STD_BODY, headers=_std_headers(STD_BODY)).status_code

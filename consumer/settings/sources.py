@@ -18,6 +18,7 @@ from consumer.settings.presets import (
     apply,
     option_problems,
 )
+from consumer.settings.secrets import secret_problem
 
 SANDBOX_SOURCE = "sandbox"
 _RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)\Z")
@@ -67,7 +68,7 @@ class SourceConfig:
 _SOURCE_KEYS = {
     "scheme": str,
     "preset": str,
-    "secret_env": str,
+    "secret_env": object,  # a variable name or a list of them: checked by _secret_vars
     "signature_header": str,
     "event_types": list,
     "event_id": str,
@@ -215,18 +216,35 @@ def _path_problems(merged: Mapping[str, Any]) -> list[str]:
 def _secrets(
     merged: Mapping[str, Any], env: Mapping[str, str], where: str, problems: list[str]
 ) -> tuple[str, ...]:
-    if merged.get("scheme") == "none":
+    scheme = merged.get("scheme")
+    if scheme == "none":
         return ()
-    var = merged.get("secret_env")
-    if not var:
+    secrets = []
+    # Each variable holds one secret, whole: a rotation lists a second variable. Splitting a
+    # value would turn "Basic <b64>" or a passphrase into short words each accepted alone.
+    for var in _secret_vars(merged.get("secret_env"), where, problems):
+        secret = env.get(var, "").strip()
+        problem = "is not set" if not secret else secret_problem(str(scheme), secret)
+        if problem:
+            problems.append(f"{where} secret_env: environment variable {var} {problem}")
+        else:
+            secrets.append(secret)
+    return tuple(secrets)
+
+
+def _secret_vars(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    """The variable names secret_env lists: one string, or a non-empty list of distinct ones."""
+    if value is None or value == "":
         problems.append(f"{where} secret_env: required (the variable holding the secret)")
         return ()
-    value = env.get(var, "")
-    # Several secrets may be active during a rotation: separated by spaces or commas.
-    secrets = tuple(s for s in re.split(r"[\s,]+", value) if s)
-    if not secrets:
-        problems.append(f"{where} secret_env: environment variable {var} is not set")
-    return secrets
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        problems.append(f"{where} secret_env: must be a variable name or a list of them")
+        return ()
+    if len(set(names)) < len(names):
+        problems.append(f"{where} secret_env: a variable is listed twice")
+        return ()
+    return tuple(names)
 
 
 def _targets(value: Any, where: str, problems: list[str]) -> tuple[Target, ...]:

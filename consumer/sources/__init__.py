@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from consumer.errors import SignatureError
 from consumer.settings import SourceConfig
 from consumer.sources import hmac_sha256, standard, stripe, token, workos
 
-Verifier = Callable[[SourceConfig, bytes, Mapping[str, str], float], None]
+# A verifier raises SignatureError or returns the headers its signature covers, under every
+# name a header: field path may use for them (None: it covers none). Standard Webhooks signs
+# its id and timestamp; Stripe and WorkOS sign a timestamp inside their own signature
+# header; hmac-sha256 and token cover no header, so a header id there is the sender's word.
+Verifier = Callable[[SourceConfig, bytes, Mapping[str, str], float], Mapping[str, str] | None]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A request whose signature checked out, and the headers its events are read from."""
+
+    headers: Mapping[str, str]
 
 
 def _unsigned(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: float) -> None:
@@ -26,21 +38,24 @@ VERIFIERS: dict[str, Verifier] = {
 }
 
 
-def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: float) -> None:
+def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: float) -> Verified:
     """Raise SignatureError unless the request is signed by one of the source's secrets.
 
-    headers must have lower-case names. Any error a verifier raises on malformed input is
+    headers must have lower-case names. The answer's headers are the request's with every
+    signature-covered one replaced by the value that was verified, so a parse step reading
+    them never sees an unsigned look-alike. Any error a verifier raises on malformed input is
     turned into SignatureError so that a bad request is a 401, never a 500.
     """
     verifier = VERIFIERS.get(source.scheme)
     if verifier is None:
         raise SignatureError(f"scheme {source.scheme!r} is not supported")
     try:
-        verifier(source, body, headers, now)
+        covered = verifier(source, body, headers, now)
     except SignatureError:
         raise
     except (ValueError, TypeError, UnicodeError, ArithmeticError) as e:
         raise SignatureError("malformed signature headers") from e
+    return Verified({**headers, **(covered or {})})
 
 
 Signer = Callable[[SourceConfig, bytes, str, int], dict[str, str]]

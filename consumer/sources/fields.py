@@ -42,13 +42,10 @@ def _walk(node: Any, step: Step) -> Any:
 def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
     """Return the value at path, or None when any step is missing."""
     if path.startswith("header:"):
-        name = path[len("header:") :].lower()
-        # Svix and Clerk send the Standard Webhooks headers under a svix- prefix, and the
-        # verifier accepts either spelling: so does the field path, both ways.
-        for ours, theirs in (("webhook-", "svix-"), ("svix-", "webhook-")):
-            if name not in headers and name.startswith(ours):
-                return headers.get(theirs + name[len(ours) :])
-        return headers.get(name)
+        # No fallback between spellings here: headers are those sources.verify returned, in
+        # which a signed header (webhook-id or svix-id) holds the verified value under both
+        # names, and an unsigned look-alike has been overwritten.
+        return headers.get(path[len("header:") :].lower())
     node = body
     for step in compile_path(path):
         node = _walk(node, step)

@@ -7,23 +7,30 @@ from collections.abc import Mapping
 
 from consumer.errors import SignatureError
 from consumer.settings import SourceConfig
+from consumer.settings.secrets import credential
 
 HEADER = "Authorization"
 
 
+def _canonical(value: str) -> bytes:
+    """A header value as compared: its scheme word normalised, its credential kept whole."""
+    scheme, cred = credential(value)
+    return f"{scheme} {cred}".encode("utf-8", "replace")
+
+
 def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: float) -> None:
-    """Accept if the header holds one of the source's secrets, compared in constant time."""
+    """Accept if the header holds one of the source's secrets whole, in constant time.
+
+    Both sides are read the same way: `Basic <b64>` must be offered as `Basic <b64>`, while a
+    bare token and `Bearer <token>` are the same credential. A scheme word alone, or any part
+    of a secret, matches nothing.
+    """
     name = source.signature_header or HEADER
-    offered = headers.get(name.lower(), "").strip()
-    if offered[:7].lower() == "bearer ":
-        offered = offered[7:].strip()
-    if not offered:
-        raise SignatureError(f"missing {name} header")
-    given = offered.encode("utf-8", "replace")
-    # A variable set to "Bearer <token>" is split on spaces into "Bearer" and the token: the
-    # bare word is the scheme, never a secret, or an empty "Bearer" header would pass.
-    secrets = [s for s in source.secrets if s.lower() != "bearer"]
+    offered = headers.get(name.lower(), "")
+    if not credential(offered)[1]:
+        raise SignatureError(f"{name} header is missing or holds no credential")
+    given = _canonical(offered)
     # Every secret is compared, so the time taken does not say which one matched.
-    matched = [hmac.compare_digest(s.encode(), given) for s in secrets]
+    matched = [hmac.compare_digest(_canonical(s), given) for s in source.secrets]
     if not any(matched):
         raise SignatureError(f"{name} does not hold a valid token")

@@ -56,8 +56,8 @@ def receive(source: str) -> ResponseReturnValue:
         raise UnsupportedMediaType("Content-Type must be application/json")
     headers = {k.lower(): v for k, v in request.headers.items()}
     now = current_app.config["CLOCK"]()
-    sources.verify(src, body, headers, now)
-    parsed = read(src, body, headers)
+    verified = sources.verify(src, body, headers, now)
+    parsed = read(src, body, verified.headers)
     if not parsed.batch:
         (item,) = parsed.items
         if isinstance(item, Rejected):
