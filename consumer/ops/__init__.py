@@ -19,7 +19,8 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+# ASCII digits only: \d and float() also read Arabic-Indic and full-width digits.
+_RELATIVE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])", re.ASCII)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
 
@@ -65,7 +66,12 @@ def parse_time(value: str | float | None, now: float) -> float | None:
 
 
 def _read_time(text: str, now: float) -> float:
-    relative = _RELATIVE.match(text)
+    unreadable = OperatorError(
+        f"cannot read time {text[:40]!r}: use ISO 8601, epoch seconds or an age like 2h"
+    )
+    if not text.isascii():
+        raise unreadable
+    relative = _RELATIVE.fullmatch(text)
     if relative:
         return now - float(relative.group(1)) * _UNITS[relative.group(2)]
     try:
@@ -75,7 +81,5 @@ def _read_time(text: str, now: float) -> float:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise OperatorError(
-            f"cannot read time {text[:40]!r}: use ISO 8601, epoch seconds or an age like 2h"
-        ) from None
+        raise unreadable from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()

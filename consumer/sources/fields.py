@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 _MISSING = object()
+# A unix time as text: ASCII digits only (str.isdigit() is also true for "²" and "①").
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
 def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
@@ -37,8 +40,11 @@ def parse_time(value: Any) -> float | None:
     """An ISO 8601 string or unix seconds/milliseconds as epoch seconds; None if unreadable."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
-        value = float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _NUMBER.fullmatch(text):
+            return _iso_time(text)
+        value = float(text)
     if isinstance(value, int | float):
         try:
             seconds = float(value)
@@ -48,12 +54,18 @@ def parse_time(value: Any) -> float | None:
             return None
         # Past 1e11 seconds is the year 5138: such a number is milliseconds.
         return seconds / 1000.0 if abs(seconds) > 1e11 else seconds
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            return None
-        return parsed.timestamp()
     return None
+
+
+def _iso_time(text: str) -> float | None:
+    """An ISO 8601 time with a zone in ASCII digits as epoch seconds, else None."""
+    # isdigit() and float() take digits of other scripts (superscripts, Arabic-Indic).
+    if not text.isascii():
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
