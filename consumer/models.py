@@ -94,6 +94,21 @@ def check_by(value: object) -> str:
     return value
 
 
+def stored_seconds(value: str | None) -> float | None:
+    """A stored time in epoch seconds, or None if it is absent or no time (a hand edit)."""
+    try:
+        seconds = float(value or "")
+    except ValueError:
+        return None
+    # 1970 to 9999: what a date can hold; anything else was never a time this service wrote.
+    return seconds if 0 < seconds < 253402300800.0 else None
+
+
+def _stored_count(value: str | None) -> int:
+    text = value or ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else 0
+
+
 @dataclass(frozen=True)
 class ParsedEvent:
     """What intake keeps of one webhook event: never the raw body, never names or e-mails."""
@@ -125,20 +140,19 @@ class Event(ParsedEvent):
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> Event:
         """Build from the Redis hash written by store.events."""
-        occurred = data.get("occurred_at") or ""
         hints: dict[str, Any] = json.loads(data.get("hints") or "{}")
         return cls(
             source=data["source"],
             event_id=data["event_id"],
             event_type=data.get("event_type", ""),
             external_id=data["external_id"],
-            occurred_at=float(occurred) if occurred else None,
+            occurred_at=stored_seconds(data.get("occurred_at")),
             targets=tuple(t for t in data.get("targets", "").split(",") if t),
             hints={k: tuple(v) for k, v in hints.items()},
-            received_at=float(data.get("received_at") or 0),
+            received_at=stored_seconds(data.get("received_at")) or 0.0,
             job_id=data.get("job_id", ""),
             status=data.get("status", "queued"),
-            attempts=int(data.get("attempts") or 0),
+            attempts=_stored_count(data.get("attempts")),
             replayed=data.get("replayed") == "1",
         )
 

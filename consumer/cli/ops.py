@@ -108,8 +108,8 @@ def event_text(data: dict[str, Any]) -> str:
     head = "\n".join(f"{k:13}{cell(v)}" for k, v in data.items() if k != "trail")
     trail = [
         {
-            "at": e["at"],
-            "what": e["what"],
+            "at": e.get("at"),
+            "what": e.get("what"),
             "details": {k: v for k, v in e.items() if k not in ("at", "what")},
         }
         for e in data["trail"]

@@ -32,9 +32,8 @@ from consumer.sources.fields import parse_time
 
 REQUIRED = ("source", "object", "external_id", "record_id")
 UNKNOWN = 0.0  # linked_at of a link whose time nobody knows
-LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time an export can write
 COLUMNS = (*REQUIRED, "linked_at")
-BAD_LINKED_AT = "linked_at is not ISO 8601 with a time zone, or unix time, from 1970 to 9999"
+BAD_LINKED_AT = "linked_at is not ISO 8601 with a time zone, or unix time, from 1970 to before 2100"
 
 
 @dataclass(frozen=True)
@@ -134,12 +133,10 @@ def _row(row: dict[str, Any], line: int) -> Row | RowError:
 
 
 def parse_linked_at(value: Any) -> float | None:
-    """A given linked_at as epoch seconds; None if unreadable or outside 1970-9999."""
-    at = parse_time(value)
-    # Outside this range `export` and `get` could not write the time back as a date.
-    if at is None or not UNKNOWN <= at <= LATEST:
-        return None
-    return at
+    """A given linked_at as epoch seconds; None if unreadable or outside 1970-2099."""
+    # A link may predate 2000 (old CRM records), unlike a webhook; up to 2100 as for every
+    # time from outside, so that no unit is mistaken for another and every reader shows it.
+    return parse_time(value, earliest=UNKNOWN)
 
 
 def write_rows(found: Iterable[Mapping], out: IO[str], fmt: str = "csv") -> int:

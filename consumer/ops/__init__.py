@@ -44,12 +44,25 @@ class Ops:
         return erasure_queue(self.conns.raw)
 
 
-def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC with milliseconds, or None."""
-    if ts is None:
+def iso(ts: object) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds; None if empty, as stored if no time."""
+    if ts is None or ts == "":
         return None
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    try:
+        text = datetime.fromtimestamp(float(ts), UTC).isoformat(timespec="milliseconds")  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        # A stored value no time can render (a hand edit, an older version): shown raw, so
+        # that a search, a show or an export never stops at it.
+        return str(ts)
     return text.replace("+00:00", "Z")
+
+
+def shown_int(value: object) -> int | str | None:
+    """A stored count or status code as an int; None if empty, as stored if no number."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else text
 
 
 def parse_time(value: str | float | None, now: float) -> float | None:

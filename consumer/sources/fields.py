@@ -9,6 +9,9 @@ from datetime import datetime
 from typing import Any
 
 _MISSING = object()
+# The times taken from outside: 2000-01-01 up to (not including) 2100-01-01, UTC.
+EARLIEST = 946684800.0
+LATEST = 4102444800.0
 # A unix time as text: ASCII digits only (str.isdigit() is also true for "²" and "①").
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
@@ -36,25 +39,38 @@ def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
     return node
 
 
-def parse_time(value: Any) -> float | None:
-    """An ISO 8601 string or unix seconds/milliseconds as epoch seconds; None if unreadable."""
+def parse_time(value: Any, earliest: float = EARLIEST, latest: float = LATEST) -> float | None:
+    """An ISO 8601 string or unix s/ms/us/ns as epoch seconds in [earliest, latest), else None."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str):
         text = value.strip()
-        if not _NUMBER.fullmatch(text):
-            return _iso_time(text)
-        value = float(text)
-    if isinstance(value, int | float):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            return None
-        if not math.isfinite(seconds):
-            return None
-        # Past 1e11 seconds is the year 5138: such a number is milliseconds.
-        return seconds / 1000.0 if abs(seconds) > 1e11 else seconds
-    return None
+        seconds = _unix_time(float(text)) if _NUMBER.fullmatch(text) else _iso_time(text)
+    elif isinstance(value, int | float):
+        seconds = _unix_time(value)
+    else:
+        return None
+    # Outside the range a time is a sender's mistake, and readers could not render it.
+    if seconds is None or not earliest <= seconds < latest:
+        return None
+    return seconds
+
+
+def _unix_time(value: float) -> float | None:
+    """A unix time in seconds, milliseconds or microseconds (by magnitude), as seconds."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    if not math.isfinite(number):
+        return None
+    # The unit by magnitude: 1e11 seconds is the year 5138, so between 1970 and 2100 the
+    # three units' ranges are far apart and a time is never read in the wrong one.
+    # Nanoseconds are not guessed: past 1e17 a number is microseconds, and out of range.
+    for scale in (1.0, 1e3):
+        if abs(number) < 1e11 * scale:
+            return number / scale
+    return number / 1e6
 
 
 def _iso_time(text: str) -> float | None:
