@@ -6,6 +6,9 @@ with their line numbers and skipped; the good rows are imported. Duplicate rows 
 errors: linking the same record twice is idempotent. The file is streamed, never read
 into memory at once.
 
+A CSV cell that an export neutralised against spreadsheet formulas ("'=x") is read back
+as the value it was ("=x"); see consumer.csvcell.
+
 A row without linked_at was linked at an unknown time (a backfill): it is stored as
 UNKNOWN (0), older than every event and tombstone, and an existing link keeps its own time.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from consumer import csvcell
 from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.models import (
     Mapping,
@@ -93,7 +97,8 @@ def _csv_rows(reader: csv.DictReader[str], offset: int) -> Iterator[Row | RowErr
         if None in row:
             yield RowError(line, f"more fields than the {len(reader.fieldnames or [])} columns")
         else:
-            yield _row(row, line)
+            # Drop the "'" an export put before a cell a spreadsheet would run (csvcell).
+            yield _row({k: v if v is None else csvcell.restore(v) for k, v in row.items()}, line)
 
 
 def _jsonl(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
@@ -142,14 +147,14 @@ def parse_linked_at(value: Any) -> float | None:
 def write_rows(found: Iterable[Mapping], out: IO[str], fmt: str = "csv") -> int:
     """Write mappings as an import file (csv or jsonl, linked_at in ISO 8601); the count."""
     written = 0
-    writer = csv.writer(out, lineterminator="\n")
     if fmt == "csv":
-        writer.writerow(COLUMNS)
+        out.write(csvcell.line(COLUMNS, "\n"))
     for m in found:
         at = "" if m.linked_at == UNKNOWN else _iso(m.linked_at)
         values = (m.source, m.object, m.external_id, m.record_id, at)
         if fmt == "csv":
-            writer.writerow(values)
+            # An external id may start with "=" or "-": neutralised, and restored on import.
+            out.write(csvcell.line(values, "\n"))
         else:
             row = {k: v for k, v in zip(COLUMNS, values, strict=True) if v}
             out.write(json.dumps(row) + "\n")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import redis
 
+from consumer import csvcell
 from consumer.errors import OperatorError
 from consumer.ops import iso, shown_int
 from consumer.store import audit
@@ -37,8 +36,7 @@ def export(r: redis.Redis, fmt: str, since: float | None, until: float | None) -
         for row in rows(r, since, until):
             yield json.dumps(row, separators=(",", ":")) + "\n"
         return
-    yield ",".join(audit.FIELDS) + "\r\n"
+    # csvcell: a cell a spreadsheet would run as a formula gets a "'" in front (OWASP).
+    yield csvcell.line(audit.FIELDS)
     for row in rows(r, since, until):
-        out = io.StringIO()
-        csv.writer(out).writerow(["" if row[n] is None else row[n] for n in audit.FIELDS])
-        yield out.getvalue()
+        yield csvcell.line(row[n] for n in audit.FIELDS)
