@@ -154,6 +154,14 @@ def test_admin_audit_times_in_unicode_digits_are_400(admin: FlaskClient, name: s
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("value", [*UNICODE_DIGITS, "9" * 5000])
+def test_events_search_limit_in_unicode_digits_is_a_usage_error(cli: Any, value: str) -> None:
+    """--limit takes ASCII digits only: exit 2 with one usage error, no traceback."""
+    result = cli("events", "search", "--limit", value)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "--limit" in result.stderr and "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("option", ["--since", "--until"])
 def test_cli_times_in_unicode_digits_fail_with_one_line(cli: Any, option: str) -> None:
     """events search / audit export --since ² exit 1 with one line, no traceback."""

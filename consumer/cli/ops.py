@@ -9,6 +9,7 @@ import click
 
 from consumer.cli import emit, main
 from consumer.cli.ops_common import (
+    AsciiInt,
     by_option,
     cell,
     event_filters,
@@ -81,7 +82,7 @@ def events() -> None:
 
 @events.command("search")
 @event_filters("A status, comma-separated statuses, or 'unfinished'.", "not_mapped")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=AsciiInt(), default=100, show_default=True)
 @json_option
 @operator_command
 def events_search(limit: int, as_json: bool, **options: Any) -> None:

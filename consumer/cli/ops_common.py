@@ -87,6 +87,21 @@ def event_filters(status_help: str, outcome_example: str) -> Callable[[F], F]:
     return decorate
 
 
+class AsciiInt(click.ParamType[int]):
+    """A whole number in ASCII digits: click's int() also reads Arabic-Indic digits."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The number, or a usage error naming the option."""
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and len(text) <= 9):
+            self.fail(f"{text[:20]!r} is not a whole number", param, ctx)
+        return int(text)
+
+
 def json_option(func: F) -> F:
     """--json: machine-readable output."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
