@@ -24,12 +24,12 @@ from consumer.models import (
     check_record_id,
     check_source_name,
 )
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.sources import standard, timestamped
 from consumer.sources.fields import parse_time
 from consumer.store import events, keys, mappings
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from tests.helpers import SENDER_ENV, STD_SECRET, signed, stored_keys, userdb_body
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"

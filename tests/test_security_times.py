@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from consumer.mapfile import parse_linked_at
+from consumer.mappings.files import parse_linked_at
 from consumer.settings import Settings
 from consumer.sources.fields import parse_time
 from consumer.store import events, keys, mappings
