@@ -49,7 +49,8 @@ def iso(ts: object) -> str | None:
     if ts is None or ts == "":
         return None
     try:
-        text = datetime.fromtimestamp(float(ts), UTC).isoformat(timespec="milliseconds")  # type: ignore[arg-type]
+        seconds = float(ts if isinstance(ts, int | float) else str(ts))
+        text = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
     except (TypeError, ValueError, OverflowError, OSError):
         # A stored value no time can render (a hand edit, an older version): shown raw, so
         # that a search, a show or an export never stops at it.

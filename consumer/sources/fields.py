@@ -12,6 +12,8 @@ _MISSING = object()
 # The times taken from outside: 2000-01-01 up to (not including) 2100-01-01, UTC.
 EARLIEST = 946684800.0
 LATEST = 4102444800.0
+# What a date can hold (9999-12-31): the range for times Zeeg itself reports.
+DATE_LATEST = 253402300800.0
 # A unix time as text: ASCII digits only (str.isdigit() is also true for "²" and "①").
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
@@ -40,7 +42,7 @@ def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
 
 
 def parse_time(value: Any, earliest: float = EARLIEST, latest: float = LATEST) -> float | None:
-    """An ISO 8601 string or unix s/ms/us/ns as epoch seconds in [earliest, latest), else None."""
+    """An ISO 8601 string or unix s/ms/us as epoch seconds in [earliest, latest), else None."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str):

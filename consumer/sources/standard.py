@@ -41,7 +41,7 @@ def _headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
 def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: float) -> None:
     """Accept if any v1 signature matches any active secret within the time tolerance."""
     msg_id, stamp, signatures = _headers(headers)
-    # ASCII digits only: int() also reads "١٢" (and isdigit() passes "²", which it refuses).
+    # ASCII digits only: int() also reads Arabic-Indic digits, isdigit() passes superscripts.
     if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 16:
         raise SignatureError("webhook-timestamp is not an integer of seconds")
     if abs(now - int(stamp)) > source.tolerance_seconds:

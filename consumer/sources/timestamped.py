@@ -23,7 +23,7 @@ def split_header(value: str) -> tuple[str, list[str]]:
             stamps.append(val.strip())
         elif key == "v1":
             signatures.append(val.strip().lower())
-    # ASCII digits only: int() also reads "١٢" (and isdigit() passes "²", which it refuses).
+    # ASCII digits only: int() also reads Arabic-Indic digits, isdigit() passes superscripts.
     ascii_int = len(stamps) == 1 and stamps[0].isascii() and stamps[0].isdigit()
     if not ascii_int or len(stamps[0]) > 16:
         raise SignatureError("signature header needs exactly one integer t=")
