@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import time
 from collections.abc import Iterator
@@ -73,29 +74,54 @@ def test_webhooks_and_healthz_answer_within_a_second_while_100_slow_clients_hold
     assert (status, took < 1.0) == (200, True), f"/healthz after: {status} in {took:.2f} s"
 
 
+def _healthz_on(kept: http.client.HTTPConnection) -> socket.socket | None:
+    """GET /healthz on kept (200 asserted); its socket after, None once the server closed it."""
+    kept.request("GET", "/healthz")
+    answer = kept.getresponse()
+    answer.read()
+    assert answer.status == 200
+    sock: socket.socket | None = kept.sock
+    return sock
+
+
+def _trickle_until_cut(
+    trickle: socket.socket, kept: http.client.HTTPConnection
+) -> tuple[float, set[socket.socket | None]]:
+    """Seconds until the server closes trickle, fed a header byte a second; meanwhile kept
+    asks for /healthz every 3 s and once more after, past a single request's deadline."""
+    start, used = time.monotonic(), set()
+    trickle.settimeout(1)
+    for n, byte in enumerate(partial_request(0)[: int(REQUEST_READ_SECONDS + STALL_SECONDS) + 2]):
+        if n % 3 == 0:
+            used.add(_healthz_on(kept))
+        trickle.sendall(bytes([byte]))
+        with contextlib.suppress(TimeoutError):  # a second without an answer: go on
+            if trickle.recv(1) == b"":
+                break  # the server closed it
+    took = time.monotonic() - start
+    used.add(_healthz_on(kept))
+    return took, used
+
+
 def test_a_request_never_completed_gets_a_400_or_a_close_within_its_deadline_never_a_500(
     web_url: str,
 ) -> None:
     """Cut headers: closed; short body, client waiting or hung up: 400; trickling: closed."""
     cut_headers, waiting, hung_up = (_send(web_url, partial_request(n)) for n in (0, 1, 1))
-    trickle = _send(web_url, b"P")
+    trickle = _send(web_url, b"")
+    kept = http.client.HTTPConnection(web_url.removeprefix("http://"), timeout=2)
+    socks = [cut_headers, waiting, hung_up, trickle]
     hung_up.shutdown(socket.SHUT_WR)
-    start = time.monotonic()
     try:
-        # A byte a second never trips the stall timeout: only the request deadline ends it.
-        trickle.settimeout(1)
-        for byte in partial_request(0)[1 : int(REQUEST_READ_SECONDS + STALL_SECONDS) + 2]:
-            trickle.sendall(bytes([byte]))
-            with contextlib.suppress(TimeoutError):
-                if trickle.recv(1) == b"":
-                    break  # the server closed it
-        trickled = time.monotonic() - start
+        trickled, used = _trickle_until_cut(trickle, kept)
         assert trickled < REQUEST_READ_SECONDS + STALL_SECONDS + 1, "the trickle was never cut"
+        assert len(used) == 1 and None not in used, "kept alive: one connection for all"
         assert _answer(hung_up, 1).startswith(b"HTTP/1.1 400 ")
         assert _answer(waiting, 1).startswith(b"HTTP/1.1 400 ")
         assert _answer(cut_headers, 1) == b""
     finally:
-        for sock in (cut_headers, waiting, hung_up, trickle):
+        for sock in socks:
             sock.close()
+        kept.close()
     took, status = timed_healthz(web_url)
     assert (status, took < 1.0) == (200, True), f"/healthz after: {status} in {took:.2f} s"

@@ -97,13 +97,12 @@ class _DeadlineUnreader(SocketUnreader):  # type: ignore[misc]
 class _DeadlineConn(gthread.TConn):  # type: ignore[misc]
     """A connection whose every request is read against a fresh deadline."""
 
-    timed_out = False
-
     def init(self) -> None:
         """Set up the parser once, then (for each request) the stall timeout and deadline."""
         super().init()
         unreader: Any = getattr(self.parser, "unreader", None)
-        if type(unreader) is SocketUnreader:  # HTTP/1 on a socket: the only kind we serve
+        # HTTP/1 on a socket: gunicorn's default (http_protocols = "h1"), the only one we serve.
+        if type(unreader) is SocketUnreader:
             fresh = _DeadlineUnreader(unreader.sock)
             fresh.buf = unreader.buf
             self.parser.unreader = unreader = fresh
