@@ -57,7 +57,11 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture, context: Any) -> None:
 def report(config: pytest.Config) -> None:
     """Write the tally to the terminal (and reset it for the next module)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
     line = f"fuzz[{PROFILE}]: {TALLY['cases']} cases, {TALLY['5xx']} answered 5xx"
-    if reporter is not None:
-        reporter.write_line(line)
     TALLY.clear()
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
+        reporter.write_line("")
+        reporter.write_line(line)
