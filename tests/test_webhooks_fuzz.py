@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
@@ -24,10 +25,18 @@ from consumer import sources
 from consumer.settings import SourceConfig
 from consumer.sources import standard
 from consumer.store.connection import Connections
+from consumer.web import create_app
+from tests.conftest import ADMIN_TOKEN
 from tests.fuzzing import count, fuzz, no_tracebacks, report
 from tests.helpers import sender_settings, stored_keys
 
-SENDERS = sender_settings()
+# stdhooks also reads record ids from the payload, so odd record ids reach the parser; the
+# admin API is on so that each accepted event is read back (a stored value must not break
+# the readers).
+PAYLOAD_TARGETS = [{"object": "contacts", "resolve": ["payload:data.zeeg_ids", "store"]}]
+SENDERS = sender_settings(
+    env={"CONSUMER_ADMIN_TOKEN": ADMIN_TOKEN}, stdhooks={"targets": PAYLOAD_TARGETS}
+)
 NAMES = sorted(SENDERS.sources)
 SIGNED = [n for n in NAMES if SENDERS.sources[n].scheme != "none"]
 SIGNATURE_HEADERS = [
@@ -97,6 +106,47 @@ odd_numbers = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.sampled_from([0, -1, 2**63, 10**18, 1e11, 1e12, 253402300800, -62135596801])
 )
+# Times: digits of every script, signs, exponents, ISO strings at and past the edges.
+odd_times = (
+    st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=12)
+    | st.builds(
+        "-{}".format, st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=8)
+    )
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(min_value=-(10**25), max_value=10**25)
+    | st.integers(min_value=-(10**25), max_value=10**25).map(str)
+    | st.sampled_from(
+        [
+            "1e400",
+            "-1e400",
+            "1e20",
+            "-1e15",
+            "253402300800",
+            "253402300800000",
+            "-62135596801",
+            "10000-01-01T00:00:00+00:00",
+            "0001-01-01T00:00:00+00:00",
+            "9999-12-31T23:59:59-23:59",
+            "0001-01-01T00:00:00+23:59",
+            "2024-01-01T00:00:00\u0660Z",
+            "\u0662\u0660\u0662\u0664-01-01T00:00:00Z",
+            "\u00b2\u00b3",
+            "1_000",
+            " 12 ",
+            "0x10",
+        ]
+    )
+)
+plain_ids = st.from_regex(r"[A-Za-z0-9_-]{1,24}", fullmatch=True)
+# Record ids: well-formed, near misses, and many of them.
+uuids = st.uuids().map(str)
+odd_record_ids = (
+    uuids
+    | odd_text
+    | st.lists(uuids, min_size=0, max_size=5)
+    | st.lists(uuids | odd_text, max_size=5)
+    | st.integers(1, 5000).map(lambda n: [f"00000000-0000-4000-8000-{i:012d}" for i in range(n)])
+)
 json_values = st.recursive(
     st.none() | st.booleans() | odd_numbers | odd_text,
     lambda inner: (
@@ -111,6 +161,27 @@ field_values = odd_text | odd_numbers | json_values
 def _tally(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     report(request.config)
+
+
+@pytest.fixture
+def fuzz_client(conns: Connections) -> FlaskClient:
+    """The app with one source per sender preset (see SENDERS) on the test Redis."""
+    return create_app(SENDERS, redis=conns).test_client()
+
+
+def _read_back(client: FlaskClient, name: str, answer: Any) -> None:
+    """Each event an answer accepted can be shown and searched: what was stored is readable."""
+    body = answer.get_json()
+    results = body.get("results", [body])
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    for r in results:
+        if r.get("status") != "accepted":
+            continue
+        event_id = quote(r["event_id"].encode("utf-8", "surrogatepass"), safe="")
+        shown = client.get(f"/admin/events/{name}/{event_id}", headers=auth)
+        assert shown.status_code == 200, (r, shown.get_json())
+    listed = client.get(f"/admin/events?source={name}&limit=5", headers=auth)
+    assert listed.status_code == 200, listed.get_json()
 
 
 def _post(client: FlaskClient, name: str, body: bytes, headers: dict[str, str]) -> Any:
@@ -132,13 +203,18 @@ def _place(path: str, value: Any, into: Any) -> Any:
     return node
 
 
-def _read_paths(src: SourceConfig) -> list[str]:
-    """The body paths the source reads besides its event type."""
-    paths = [src.event_id, src.external_id, src.occurred_at or ""]
+def _read_paths(src: SourceConfig) -> list[tuple[str, st.SearchStrategy[Any]]]:
+    """The body paths the source reads besides its event type, each with what to put there."""
+    # Mostly well-formed ids, so that the odd time or record id beside them is what is tested.
+    ids = plain_ids | plain_ids | field_values
+    paths = [(src.event_id, ids), (src.external_id, ids), (src.occurred_at or "", odd_times)]
     paths += [
-        r[len("payload:") :] for t in src.targets for r in t.resolve if r.startswith("payload:")
+        (r[len("payload:") :], odd_record_ids)
+        for t in src.targets
+        for r in t.resolve
+        if r.startswith("payload:")
     ]
-    return [p for p in paths if p and not p.startswith(("header:", "digest:"))]
+    return [(p, v) for p, v in paths if p and not p.startswith(("header:", "digest:"))]
 
 
 def _wrap(src: SourceConfig, event: Any, lines: bool) -> bytes:
@@ -159,9 +235,9 @@ def _wrap(src: SourceConfig, event: Any, lines: bool) -> bytes:
 def shaped_bodies(draw: st.DrawFn, src: SourceConfig) -> tuple[bytes, str]:
     """A body of src's shape: a wanted event type, odd values where the source reads."""
     event: Any = _place(src.event_type, draw(st.sampled_from(sorted(src.event_types))), {})
-    for path in _read_paths(src):
-        if draw(st.booleans()):
-            event = _place(path, draw(field_values), event)
+    for path, values in _read_paths(src):
+        if draw(st.integers(0, 4)):  # each read field present four times in five
+            event = _place(path, draw(values), event)
     lines = src.options.get("batch") == "array" and draw(st.booleans())
     return _wrap(src, event, lines), "application/x-ndjson" if lines else "application/json"
 
@@ -190,7 +266,7 @@ def _check(
     content_type=st.sampled_from(CONTENT_TYPES),
 )
 def test_arbitrary_headers_and_bodies_never_get_a_5xx(
-    sender_client: FlaskClient,
+    fuzz_client: FlaskClient,
     conns: Connections,
     caplog: pytest.LogCaptureFixture,
     name: str,
@@ -200,7 +276,7 @@ def test_arbitrary_headers_and_bodies_never_get_a_5xx(
 ) -> None:
     """Unsigned noise: refused with a 4xx (or ignored), never a server error, never stored."""
     before = stored_keys(conns)
-    answer = _post(sender_client, name, body, {**headers, "Content-Type": content_type})
+    answer = _post(fuzz_client, name, body, {**headers, "Content-Type": content_type})
     _check(answer, before, conns, caplog, (headers, body))
     if name in SIGNED:
         assert answer.status_code >= 400, (headers, body)
@@ -215,7 +291,7 @@ def test_arbitrary_headers_and_bodies_never_get_a_5xx(
     msg_id=header_values,
 )
 def test_correctly_signed_arbitrary_bodies_never_get_a_5xx(
-    sender_client: FlaskClient,
+    fuzz_client: FlaskClient,
     conns: Connections,
     caplog: pytest.LogCaptureFixture,
     name: str,
@@ -228,7 +304,7 @@ def test_correctly_signed_arbitrary_bodies_never_get_a_5xx(
     body = raw if raw is not None else json.dumps(payload).encode()
     signed = sources.sign_headers(src, body, msg_id or "m", int(time.time()))
     before = stored_keys(conns)
-    answer = _post(sender_client, name, body, {**signed, "Content-Type": "application/json"})
+    answer = _post(fuzz_client, name, body, {**signed, "Content-Type": "application/json"})
     _check(answer, before, conns, caplog, (msg_id, body))
 
 
@@ -236,7 +312,7 @@ def test_correctly_signed_arbitrary_bodies_never_get_a_5xx(
 @fuzz(25)
 @given(data=st.data(), msg_id=odd_text.filter(bool))
 def test_signed_sender_shaped_bodies_with_odd_fields_never_get_a_5xx(
-    sender_client: FlaskClient,
+    fuzz_client: FlaskClient,
     conns: Connections,
     caplog: pytest.LogCaptureFixture,
     name: str,
@@ -250,8 +326,11 @@ def test_signed_sender_shaped_bodies_with_odd_fields_never_get_a_5xx(
     header_id = "".join(c if " " <= c <= "\xff" else "?" for c in msg_id)
     signed = sources.sign_headers(src, body, header_id, int(time.time()))
     before = stored_keys(conns)
-    answer = _post(sender_client, name, body, {**signed, "Content-Type": content_type})
+    answer = _post(fuzz_client, name, body, {**signed, "Content-Type": content_type})
     _check(answer, before, conns, caplog, (header_id, body))
+    if answer.status_code < 300:
+        _read_back(fuzz_client, name, answer)
+        no_tracebacks(caplog, (header_id, body))
 
 
 @pytest.mark.parametrize(
@@ -264,7 +343,7 @@ def test_signed_sender_shaped_bodies_with_odd_fields_never_get_a_5xx(
     stray=st.none() | st.from_regex(r"msg_[A-Za-z0-9]{1,24}", fullmatch=True),
 )
 def test_svix_signed_requests_take_the_event_id_from_the_signed_headers(
-    sender_client: FlaskClient,
+    fuzz_client: FlaskClient,
     conns: Connections,
     caplog: pytest.LogCaptureFixture,
     name: str,
@@ -281,7 +360,7 @@ def test_svix_signed_requests_take_the_event_id_from_the_signed_headers(
     signed["webhook-signature"] = standard.sign(src.secrets[0], msg_id, stamp, body)
     headers = {**_svix(signed, stray), "Content-Type": "application/json"}
     before = stored_keys(conns)
-    answer = _post(sender_client, name, body, headers)
+    answer = _post(fuzz_client, name, body, headers)
     _check(answer, before, conns, caplog, (headers, body))
     assert answer.status_code == 202, (headers, answer.get_json())
     if src.event_id.startswith("header:"):
