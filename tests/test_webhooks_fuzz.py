@@ -9,6 +9,7 @@ nothing new. ZC_FUZZ_PROFILE=chaos (make chaos) runs 40 times as many cases.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -28,7 +29,7 @@ from consumer.store.connection import Connections
 from consumer.web import create_app
 from tests.conftest import ADMIN_TOKEN
 from tests.fuzzing import count, fuzz, no_tracebacks, report
-from tests.helpers import sender_settings, stored_keys
+from tests.helpers import make_settings, sender_settings, stored_keys
 
 # stdhooks also reads record ids from the payload, so odd record ids reach the parser; the
 # admin API is on so that each accepted event is read back (a stored value must not break
@@ -365,3 +366,49 @@ def test_svix_signed_requests_take_the_event_id_from_the_signed_headers(
     assert answer.status_code == 202, (headers, answer.get_json())
     if src.event_id.startswith("header:"):
         assert answer.get_json()["event_id"] == msg_id, (headers, answer.get_json())
+
+
+WHOLE_SECRET_PRESETS = ["clerk", "stripe", "workos", "auth0-event-stream", "keycloak"]
+
+
+def _event(src: SourceConfig) -> bytes:
+    """A well-formed deletion event for src with fresh ids."""
+    event: Any = _place(src.event_type, sorted(src.event_types)[0], {})
+    prefix = str(src.options.get("external_id_prefix", ""))
+    for path, value in ((src.event_id, "evt_"), (src.external_id, prefix + "id_")):
+        if not path.startswith(("header:", "digest:")):
+            event = _place(path, value + uuid.uuid4().hex, event)
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize("preset", WHOLE_SECRET_PRESETS)
+@fuzz(8)
+@given(
+    pieces=st.lists(st.from_regex(r"[A-Za-z0-9_]{16,24}", fullmatch=True), min_size=2, max_size=3),
+    separator=st.sampled_from([" ", ",", ", ", "  "]),
+    which=st.integers(0, 2),
+)
+def test_only_the_whole_secret_verifies(
+    conns: Connections,
+    caplog: pytest.LogCaptureFixture,
+    preset: str,
+    pieces: list[str],
+    separator: str,
+    which: int,
+) -> None:
+    """A secret with spaces or commas is one secret: a piece of it signs nothing."""
+    whole = separator.join(pieces)
+    table = {
+        "src": {"preset": preset, "secret_env": "WHOLE_SECRET", "targets": [{"object": "contacts"}]}
+    }
+    settings = make_settings(sources_toml=table, env={"WHOLE_SECRET": whole})
+    client = create_app(settings, redis=conns).test_client()
+    src = settings.sources["src"]
+    for secret, verifies in ((pieces[which % len(pieces)], False), (whole, True)):
+        body = _event(src)
+        signer = dataclasses.replace(src, secrets=(secret,))
+        headers = sources.sign_headers(signer, body, f"msg_{uuid.uuid4().hex}", int(time.time()))
+        before = stored_keys(conns)
+        answer = _post(client, "src", body, {**headers, "Content-Type": "application/json"})
+        _check(answer, before, conns, caplog, (preset, secret))
+        assert (answer.status_code != 401) == verifies, (preset, secret, answer.get_json())
