@@ -8,6 +8,7 @@ Without the token every call is a 401 and stores nothing.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -36,7 +37,11 @@ times = st.sampled_from(["2h", "30m", "7d", "0", "-1", "1e400", "nan", "2024-01-
 plausible = st.sampled_from(["userdb", "std", "contacts", RID, "u-1", "contact.deleted"])
 # Python refuses int() of a string past 4,300 digits (ValueError, not a number check).
 digits = st.sampled_from(["0", "100", "007", "9" * 5000]) | st.integers(0, 10**6).map(str)
-values = json_values | times | plausible | st.lists(plausible, max_size=3)
+reasons = st.sampled_from(["gdpr request", "a\nforged: log line", "\x1b[2Jwiped", "nul\x00"])
+values = json_values | times | plausible | reasons | st.lists(plausible, max_size=3)
+# A reason is written to trails and logs and shown in terminals: control characters in it
+# (tab aside) would forge lines or escape sequences, so a call carrying one is refused.
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 # (method, path, the body fields the route reads or None for a query-string route)
 BODY_ROUTES = {
@@ -133,6 +138,10 @@ def test_admin_json_bodies_never_get_a_5xx(
     before = stored_keys(conns)
     answer = _call(seeded, "POST", route, data=body, content_type="application/json")
     _check(answer, before, conns, caplog, (route, body))
+    sent = json.loads(body) if not raw else None
+    reason = sent.get("reason") if isinstance(sent, dict) else None
+    if isinstance(reason, str) and CONTROL.search(reason.strip()):
+        assert answer.status_code >= 400, (route, sent, answer.get_json())
 
 
 @fuzz(100)
@@ -243,3 +252,36 @@ def test_a_limit_of_thousands_of_digits_is_a_400(
     assert answer.status_code == 400, answer.get_data()[:200]
     assert answer.get_json()["error"] == "invalid_request"
     no_tracebacks(caplog, limit[:10])
+
+
+REASON_BODIES = {
+    "/admin/pause": {},
+    "/admin/requeue": {"all": True},
+    "/admin/replay": {"source": "userdb"},
+    "/admin/erase": {"source": "userdb", "external_id": "u-reason"},
+}
+
+
+@fuzz(30)
+@given(
+    route=st.sampled_from(sorted(REASON_BODIES)),
+    reason=st.builds(
+        "{}{}{}".format,
+        st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=1, max_size=10),
+        st.sampled_from([c for c in map(chr, [*range(32), 127]) if c != "\t"]),
+        st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), min_size=1, max_size=10),
+    ),
+)
+def test_a_reason_with_control_characters_is_refused(
+    seeded: FlaskClient,
+    conns: Connections,
+    caplog: pytest.LogCaptureFixture,
+    route: str,
+    reason: str,
+) -> None:
+    """A newline or escape in a reason would forge trail, log and terminal lines: a 400."""
+    body = {**REASON_BODIES[route], "reason": reason}
+    before = stored_keys(conns)
+    answer = _call(seeded, "POST", route, json=body)
+    assert answer.status_code == 400, (route, reason, answer.get_json())
+    _check(answer, before, conns, caplog, (route, reason))
