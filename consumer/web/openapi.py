@@ -188,32 +188,47 @@ def _okta() -> dict[str, Any]:
     }
 
 
-def _ops_paths() -> dict[str, dict[str, Any]]:
-    filters = {f: _FILTER_SCHEMAS[f] for f in _FILTERS}
-    listed = {"type": "array", "items": _EVENT}
+_LISTED = {"type": "array", "items": _EVENT}
+_JOB_RESULTS = {"type": "array", "items": _JOB_RESULT}
+_PAUSE_STATE = _object(
+    ("paused", "changed"), paused={"type": "boolean"}, changed={"type": "boolean"}
+)
+_REPLAY_ANSWER = {
+    "oneOf": [
+        _object(("replayed",), replayed=_JOB_RESULTS),
+        _object(("count", "sample"), count=_INT, sample={"type": "array"}),
+    ]
+}
+_ERASED = _object(("source", "external_id", "event_id", "job_id"), source=_STR, external_id=_STR)
+_AUDIT = {
+    "description": "the entries, streamed",
+    "content": {"application/x-ndjson": {"schema": _STR}, "text/csv": {"schema": _STR}},
+}
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,6}$"}}
+_FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["jsonl", "csv"]}}
+
+
+def _lookups() -> dict[str, dict[str, Any]]:
+    """The admin paths that only read."""
+    event = _object(("trail",), trail={"type": "array"})
     return {
-        "/admin/status": {
-            "get": _admin("Delivery status", _json("status", _object(("queued", "paused"))))
-        },
+        "/admin/status": {"get": _admin("Delivery status", _json("status", _object(("queued",))))},
         "/admin/events": {
             "get": _admin(
                 "Search events",
-                _json("matching events, newest first", _object(("events",), events=listed)),
-                parameters=_query(*_FILTERS, "limit"),
+                _json("matching events, newest first", _object(("events",), events=_LISTED)),
+                parameters=[*_query(*_FILTERS), _LIMIT],
             )
         },
         "/admin/events/{source}/{event_id}": {
             "get": _admin(
                 "One event and its trail",
-                _json("the event", _object(("trail",), trail={"type": "array"})),
+                _json("the event", event),
                 parameters=_path(source=_STR, event_id=_STR),
             )
         },
         "/admin/failed": {
-            "get": _admin(
-                "Failed jobs with their reasons",
-                _json("failed jobs", _object(("failed",), failed=listed)),
-            )
+            "get": _admin("Failed jobs", _json("failed jobs", _object(("failed",), failed=_LISTED)))
         },
         "/admin/failed/{job_id}": {
             "get": _admin(
@@ -222,111 +237,63 @@ def _ops_paths() -> dict[str, dict[str, Any]]:
                 parameters=_path(job_id=_STR),
             )
         },
+        "/admin/audit": {
+            "get": _admin(
+                "Audit entries as JSON lines (or CSV)",
+                _AUDIT,
+                parameters=[*_query("since", "until"), _FORMAT],
+            )
+        },
+    }
+
+
+def _actions() -> dict[str, dict[str, Any]]:
+    """The admin paths that change something (each records who and why)."""
+    filters = {f: _FILTER_SCHEMAS[f] for f in _FILTERS}
+    jobs = {"type": "array", "items": _STR}
+    erase = _closed(
+        ("source", "external_id"),
+        source=_SOURCE,
+        external_id=_IDENT,
+        reason={"type": "string", "maxLength": 500},
+        by=_BY,
+    )
+    requeue = _closed(("reason",), job_ids=jobs, all={"type": "boolean"}, reason=_REASON, by=_BY)
+    replay = _closed(dry_run={"type": "boolean"}, reason=_REASON, by=_BY, **filters)
+    return {
         "/admin/requeue": {
             "post": _admin(
                 "Requeue failed jobs",
-                _json(
-                    "requeued",
-                    _object(("requeued",), requeued={"type": "array", "items": _JOB_RESULT}),
-                ),
-                requestBody=_body(
-                    _closed(
-                        ("reason",),
-                        job_ids={"type": "array", "items": _STR},
-                        all={"type": "boolean"},
-                        reason=_REASON,
-                        by=_BY,
-                    )
-                ),
+                _json("requeued", _object(("requeued",), requeued=_JOB_RESULTS)),
+                requestBody=_body(requeue),
             )
         },
         "/admin/replay": {
             "post": _admin(
                 "Replay stored events",
-                _json(
-                    "replayed, or with dry_run the count and a sample",
-                    {
-                        "oneOf": [
-                            _object(
-                                ("replayed",), replayed={"type": "array", "items": _JOB_RESULT}
-                            ),
-                            _object(("count", "sample"), count=_INT, sample={"type": "array"}),
-                        ]
-                    },
-                ),
-                requestBody=_body(
-                    _closed(dry_run={"type": "boolean"}, reason=_REASON, by=_BY, **filters)
-                ),
+                _json("replayed, or with dry_run the count and a sample", _REPLAY_ANSWER),
+                requestBody=_body(replay),
             )
         },
         "/admin/erase": {
             "post": _admin(
                 "Erase one external id",
-                _json(
-                    "queued through the webhook pipeline",
-                    _object(
-                        ("source", "external_id", "event_id", "job_id"),
-                        source=_STR,
-                        external_id=_STR,
-                    ),
-                ),
+                _json("queued through the webhook pipeline", _ERASED),
                 code="202",
-                requestBody=_body(
-                    _closed(
-                        ("source", "external_id"),
-                        source=_SOURCE,
-                        external_id=_IDENT,
-                        reason={"type": "string", "maxLength": 500},
-                        by=_BY,
-                    )
-                ),
-            )
-        },
-        "/admin/audit": {
-            "get": _admin(
-                "Audit entries as JSON lines (or CSV)",
-                {
-                    "description": "the entries, streamed",
-                    "content": {
-                        "application/x-ndjson": {"schema": _STR},
-                        "text/csv": {"schema": _STR},
-                    },
-                },
-                parameters=[
-                    *_query("since", "until"),
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "schema": {"type": "string", "enum": ["jsonl", "csv"]},
-                    },
-                ],
+                requestBody=_body(erase),
             )
         },
         "/admin/pause": {
             "post": _admin(
                 "Pause delivery",
-                _json(
-                    "paused",
-                    _object(
-                        ("paused", "changed"),
-                        paused={"type": "boolean"},
-                        changed={"type": "boolean"},
-                    ),
-                ),
+                _json("paused", _PAUSE_STATE),
                 requestBody=_body(_closed(("reason",), reason=_REASON, by=_BY)),
             )
         },
         "/admin/resume": {
             "post": _admin(
                 "Resume delivery",
-                _json(
-                    "resumed",
-                    _object(
-                        ("paused", "changed"),
-                        paused={"type": "boolean"},
-                        changed={"type": "boolean"},
-                    ),
-                ),
+                _json("resumed", _PAUSE_STATE),
                 requestBody=_body(_closed(by=_BY)),
             )
         },
@@ -379,7 +346,8 @@ def paths() -> dict[str, dict[str, Any]]:
     return {
         "/webhooks/{source}": {"post": _webhook(), "get": _okta()},
         **_health(),
-        **_ops_paths(),
+        **_lookups(),
+        **_actions(),
         **_mapping_paths(),
     }
 
