@@ -287,17 +287,17 @@ def test_cli_identifier_attacks_reach_zeeg_only_as_valid_ids(
     assert _deleted(paths, [rid]) == {rid}
 
 
-def test_a_mapping_file_that_is_not_utf8_is_refused_without_a_traceback(
-    cli: Any, tmp: Path, sandbox: Sandbox
+@pytest.mark.parametrize("command", ["mappings import", "erase --source userdb --csv"])
+def test_an_operator_file_that_is_not_utf8_is_refused_without_a_traceback(
+    cli: Any, tmp: Path, sandbox: Sandbox, command: str
 ) -> None:
-    """An operator's export with a stray Latin-1 byte or an encoded surrogate: a clear error."""
+    """An export with a stray Latin-1 byte or an encoded surrogate: a clear error, exit 1."""
     (rid,) = sandbox.state.seed("contacts", [{}])
-    good = json.dumps(
-        {"source": "userdb", "object": "contacts", "external_id": "u-1", "record_id": rid}
-    )
-    path = tmp / "links.jsonl"
-    path.write_bytes(good.encode() + b"\n" + b'{"external_id": "M\xfcller \xed\xa0\x80"}\n')
-    result = cli("mappings", "import", str(path))
+    good = {"source": "userdb", "object": "contacts", "external_id": "u-1", "record_id": rid}
+    path = tmp / "file.txt"
+    first = json.dumps(good) if command.startswith("mappings") else "external_id\nu-1"
+    path.write_bytes(first.encode() + b"\n" + b'{"external_id": "M\xfcller \xed\xa0\x80"}\n')
+    result = cli(*command.split(), str(path))
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
