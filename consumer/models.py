@@ -34,23 +34,34 @@ def quoted(value: object, limit: int = 64) -> str:
     return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
+def encodable(value: str) -> bool:
+    """Whether value can be written as UTF-8: a lone surrogate ("\\ud800") cannot."""
+    # JSON may spell one as an escape, and a CLI argument holds one for each byte that is
+    # not UTF-8; either would pass a length check and then fail inside the Redis client.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_source_name(value: object) -> str:
     """Return value if it is a valid source name (it becomes part of Redis keys)."""
-    if not isinstance(value, str) or not SOURCE_NAME.fullmatch(value):
+    if not isinstance(value, str) or not encodable(value) or not SOURCE_NAME.fullmatch(value):
         raise InvalidIdentifier(f"invalid source {quoted(value)}")
     return value
 
 
 def check_object_slug(value: str) -> str:
     """Return value if it is a valid Zeeg object slug, else raise InvalidIdentifier."""
-    if not isinstance(value, str) or not OBJECT_SLUG.fullmatch(value):
+    if not isinstance(value, str) or not encodable(value) or not OBJECT_SLUG.fullmatch(value):
         raise InvalidIdentifier(f"invalid object slug {quoted(value)}")
     return value
 
 
 def check_record_id(value: str) -> str:
     """Return the record id lower-cased if it has the 8-4-4-4-12 hex shape."""
-    if not isinstance(value, str) or not RECORD_ID.fullmatch(value):
+    if not isinstance(value, str) or not encodable(value) or not RECORD_ID.fullmatch(value):
         raise InvalidIdentifier("record id is not of the 8-4-4-4-12 hex shape")
     return value.lower()
 
@@ -61,6 +72,8 @@ def check_external_id(value: object) -> str:
         value = str(value)
     if not isinstance(value, str) or not 1 <= len(value) <= 255 or _CONTROL.search(value):
         raise InvalidIdentifier("external id must be 1-255 characters without control characters")
+    if not encodable(value):
+        raise InvalidIdentifier("external id must be valid Unicode text (no lone surrogates)")
     return value
 
 
@@ -68,10 +81,32 @@ def check_event_id(value: object) -> str:
     """Event ids follow the external-id rules: they become part of Redis keys."""
     try:
         return check_external_id(value)
-    except InvalidIdentifier:
-        raise InvalidIdentifier(
-            "event id must be 1-255 characters without control characters"
-        ) from None
+    except InvalidIdentifier as e:
+        raise InvalidIdentifier(str(e).replace("external id", "event id", 1)) from None
+
+
+def check_by(value: object) -> str:
+    """Return value if it names who acts: printable, encodable text (it is logged and stored)."""
+    # isprintable() refuses control characters (a newline could forge a log line) and lone
+    # surrogates; encodable() is kept for clarity should the first rule ever be relaxed.
+    if not isinstance(value, str) or not value.isprintable() or not encodable(value):
+        raise InvalidIdentifier('"by" must be a string without control characters')
+    return value
+
+
+def stored_seconds(value: str | None) -> float | None:
+    """A stored time in epoch seconds, or None if it is absent or no time (a hand edit)."""
+    try:
+        seconds = float(value or "")
+    except ValueError:
+        return None
+    # 1970 to 9999: what a date can hold; anything else was never a time this service wrote.
+    return seconds if 0 < seconds < 253402300800.0 else None
+
+
+def _stored_count(value: str | None) -> int:
+    text = value or ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else 0
 
 
 @dataclass(frozen=True)
@@ -105,20 +140,19 @@ class Event(ParsedEvent):
     @classmethod
     def from_hash(cls, data: dict[str, str]) -> Event:
         """Build from the Redis hash written by store.events."""
-        occurred = data.get("occurred_at") or ""
         hints: dict[str, Any] = json.loads(data.get("hints") or "{}")
         return cls(
             source=data["source"],
             event_id=data["event_id"],
             event_type=data.get("event_type", ""),
             external_id=data["external_id"],
-            occurred_at=float(occurred) if occurred else None,
+            occurred_at=stored_seconds(data.get("occurred_at")),
             targets=tuple(t for t in data.get("targets", "").split(",") if t),
             hints={k: tuple(v) for k, v in hints.items()},
-            received_at=float(data.get("received_at") or 0),
+            received_at=stored_seconds(data.get("received_at")) or 0.0,
             job_id=data.get("job_id", ""),
             status=data.get("status", "queued"),
-            attempts=int(data.get("attempts") or 0),
+            attempts=_stored_count(data.get("attempts")),
             replayed=data.get("replayed") == "1",
         )
 

@@ -70,7 +70,9 @@ def _report_text(report: LinkReport) -> str:
 
 
 @mappings.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+# surrogateescape: a byte that is not UTF-8 becomes a lone surrogate, which the identifier
+# checks refuse, so that line is reported and the others are imported (not a traceback).
+@click.argument("file", type=click.File("r", encoding="utf-8-sig", errors="surrogateescape"))
 @click.option("--json", "as_json", is_flag=True)
 def import_(file: TextIO, as_json: bool) -> None:
     """Import a CSV (source,object,external_id,record_id[,linked_at]) or JSON-lines file.

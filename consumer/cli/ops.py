@@ -9,6 +9,7 @@ import click
 
 from consumer.cli import emit, main
 from consumer.cli.ops_common import (
+    AsciiInt,
     by_option,
     cell,
     event_filters,
@@ -81,7 +82,7 @@ def events() -> None:
 
 @events.command("search")
 @event_filters("A status, comma-separated statuses, or 'unfinished'.", "not_mapped")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=AsciiInt(), default=100, show_default=True)
 @json_option
 @operator_command
 def events_search(limit: int, as_json: bool, **options: Any) -> None:
@@ -108,8 +109,8 @@ def event_text(data: dict[str, Any]) -> str:
     head = "\n".join(f"{k:13}{cell(v)}" for k, v in data.items() if k != "trail")
     trail = [
         {
-            "at": e["at"],
-            "what": e["what"],
+            "at": e.get("at"),
+            "what": e.get("what"),
             "details": {k: v for k, v in e.items() if k not in ("at", "what")},
         }
         for e in data["trail"]

@@ -11,7 +11,8 @@ import click
 import redis
 
 from consumer.cli import fail, get_settings
-from consumer.errors import ConsumerError
+from consumer.errors import ConsumerError, InvalidIdentifier
+from consumer.models import check_by
 from consumer.ops import Ops
 from consumer.store.connection import connect
 
@@ -49,7 +50,19 @@ def whoami() -> str:
 
 def by_option(func: F) -> F:
     """--by: who is acting, recorded in the event trail (defaults to the login name)."""
-    return click.option("--by", default=None, help="Who is acting (default: login name).")(func)
+    return click.option(
+        "--by", default=None, callback=_checked_by, help="Who is acting (default: login name)."
+    )(func)
+
+
+def _checked_by(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--by as given if it is printable UTF-8 text (it is logged and stored)."""
+    if value is None:
+        return None
+    try:
+        return check_by(value)
+    except InvalidIdentifier as e:
+        fail(f"--by: {e}")
 
 
 def event_filters(status_help: str, outcome_example: str) -> Callable[[F], F]:
@@ -72,6 +85,21 @@ def event_filters(status_help: str, outcome_example: str) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+class AsciiInt(click.ParamType[int]):
+    """A whole number in ASCII digits: click's int() also reads Arabic-Indic digits."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The number, or a usage error naming the option."""
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and len(text) <= 9):
+            self.fail(f"{text[:20]!r} is not a whole number", param, ctx)
+        return int(text)
 
 
 def json_option(func: F) -> F:

@@ -89,7 +89,8 @@ def _run_replay(
     "--csv",
     "csv_file",
     # utf-8-sig: spreadsheets save CSVs with a byte-order mark, which would hide the header.
-    type=click.File("r", encoding="utf-8-sig"),
+    # surrogateescape: a byte that is not UTF-8 fails its row's check, not the decoder.
+    type=click.File("r", encoding="utf-8-sig", errors="surrogateescape"),
     help="A CSV of external ids (an external_id column, or the first column).",
 )
 @click.option("--reason", default="manual erasure", show_default=True)

@@ -6,6 +6,9 @@ with their line numbers and skipped; the good rows are imported. Duplicate rows 
 errors: linking the same record twice is idempotent. The file is streamed, never read
 into memory at once.
 
+A CSV cell that an export neutralised against spreadsheet formulas ("'=x") is read back
+as the value it was ("=x"); see consumer.csvcell.
+
 A row without linked_at was linked at an unknown time (a backfill): it is stored as
 UNKNOWN (0), older than every event and tombstone, and an existing link keeps its own time.
 """
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from consumer import csvcell
 from consumer.errors import InvalidFile, InvalidIdentifier
 from consumer.models import (
     Mapping,
@@ -32,9 +36,8 @@ from consumer.sources.fields import parse_time
 
 REQUIRED = ("source", "object", "external_id", "record_id")
 UNKNOWN = 0.0  # linked_at of a link whose time nobody knows
-LATEST = 253402300799.0  # 9999-12-31T23:59:59Z, the last time an export can write
 COLUMNS = (*REQUIRED, "linked_at")
-BAD_LINKED_AT = "linked_at is not ISO 8601 with a time zone, or unix time, from 1970 to 9999"
+BAD_LINKED_AT = "linked_at is not ISO 8601 with a time zone, or unix time, from 1970 to before 2100"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def _csv_rows(reader: csv.DictReader[str], offset: int) -> Iterator[Row | RowErr
         if None in row:
             yield RowError(line, f"more fields than the {len(reader.fieldnames or [])} columns")
         else:
-            yield _row(row, line)
+            # Drop the "'" an export put before a cell a spreadsheet would run (csvcell).
+            yield _row({k: v if v is None else csvcell.restore(v) for k, v in row.items()}, line)
 
 
 def _jsonl(lines: Iterable[str], offset: int) -> Iterator[Row | RowError]:
@@ -134,25 +138,23 @@ def _row(row: dict[str, Any], line: int) -> Row | RowError:
 
 
 def parse_linked_at(value: Any) -> float | None:
-    """A given linked_at as epoch seconds; None if unreadable or outside 1970-9999."""
-    at = parse_time(value)
-    # Outside this range `export` and `get` could not write the time back as a date.
-    if at is None or not UNKNOWN <= at <= LATEST:
-        return None
-    return at
+    """A given linked_at as epoch seconds; None if unreadable or outside 1970-2099."""
+    # A link may predate 2000 (old CRM records), unlike a webhook; up to 2100 as for every
+    # time from outside, so that no unit is mistaken for another and every reader shows it.
+    return parse_time(value, earliest=UNKNOWN)
 
 
 def write_rows(found: Iterable[Mapping], out: IO[str], fmt: str = "csv") -> int:
     """Write mappings as an import file (csv or jsonl, linked_at in ISO 8601); the count."""
     written = 0
-    writer = csv.writer(out, lineterminator="\n")
     if fmt == "csv":
-        writer.writerow(COLUMNS)
+        out.write(csvcell.line(COLUMNS, "\n"))
     for m in found:
         at = "" if m.linked_at == UNKNOWN else _iso(m.linked_at)
         values = (m.source, m.object, m.external_id, m.record_id, at)
         if fmt == "csv":
-            writer.writerow(values)
+            # An external id may start with "=" or "-": neutralised, and restored on import.
+            out.write(csvcell.line(values, "\n"))
         else:
             row = {k: v for k, v in zip(COLUMNS, values, strict=True) if v}
             out.write(json.dumps(row) + "\n")

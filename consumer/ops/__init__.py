@@ -19,7 +19,8 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+# ASCII digits only: \d and float() also read Arabic-Indic and full-width digits.
+_RELATIVE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])", re.ASCII)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
 
@@ -43,12 +44,26 @@ class Ops:
         return erasure_queue(self.conns.raw)
 
 
-def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC with milliseconds, or None."""
-    if ts is None:
+def iso(ts: object) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds; None if empty, as stored if no time."""
+    if ts is None or ts == "":
         return None
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    try:
+        seconds = float(ts if isinstance(ts, int | float) else str(ts))
+        text = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+    except (TypeError, ValueError, OverflowError, OSError):
+        # A stored value no time can render (a hand edit, an older version): shown raw, so
+        # that a search, a show or an export never stops at it.
+        return str(ts)
     return text.replace("+00:00", "Z")
+
+
+def shown_int(value: object) -> int | str | None:
+    """A stored count or status code as an int; None if empty, as stored if no number."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else text
 
 
 def parse_time(value: str | float | None, now: float) -> float | None:
@@ -65,7 +80,12 @@ def parse_time(value: str | float | None, now: float) -> float | None:
 
 
 def _read_time(text: str, now: float) -> float:
-    relative = _RELATIVE.match(text)
+    unreadable = OperatorError(
+        f"cannot read time {text[:40]!r}: use ISO 8601, epoch seconds or an age like 2h"
+    )
+    if not text.isascii():
+        raise unreadable
+    relative = _RELATIVE.fullmatch(text)
     if relative:
         return now - float(relative.group(1)) * _UNITS[relative.group(2)]
     try:
@@ -75,7 +95,5 @@ def _read_time(text: str, now: float) -> float:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise OperatorError(
-            f"cannot read time {text[:40]!r}: use ISO 8601, epoch seconds or an age like 2h"
-        ) from None
+        raise unreadable from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import redis
 
+from consumer import csvcell
 from consumer.errors import OperatorError
-from consumer.ops import iso
+from consumer.ops import iso, shown_int
 from consumer.store import audit
 
 FORMATS = ("jsonl", "csv")
@@ -21,9 +20,11 @@ def rows(r: redis.Redis, since: float | None, until: float | None) -> Iterator[d
     """Audit entries in time order with typed values and ISO 8601 times."""
     for entry in audit.entries(r, since, until):
         row: dict[str, Any] = {name: entry.get(name) or None for name in audit.FIELDS}
-        row["http_status"] = int(row["http_status"]) if row["http_status"] else None
+        # A value no conversion can read is exported as stored: a GDPR export never stops
+        # at one bad row (a hand edit, an older version), and never hides it.
+        row["http_status"] = shown_int(row["http_status"])
         for name in ("occurred_at", "completed_at"):
-            row[name] = iso(float(row[name])) if row[name] else None
+            row[name] = iso(row[name])
         yield row
 
 
@@ -35,8 +36,7 @@ def export(r: redis.Redis, fmt: str, since: float | None, until: float | None) -
         for row in rows(r, since, until):
             yield json.dumps(row, separators=(",", ":")) + "\n"
         return
-    yield ",".join(audit.FIELDS) + "\r\n"
+    # csvcell: a cell a spreadsheet would run as a formula gets a "'" in front (OWASP).
+    yield csvcell.line(audit.FIELDS)
     for row in rows(r, since, until):
-        out = io.StringIO()
-        csv.writer(out).writerow(["" if row[n] is None else row[n] for n in audit.FIELDS])
-        yield out.getvalue()
+        yield csvcell.line(row[n] for n in audit.FIELDS)

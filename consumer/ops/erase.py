@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from consumer import intake
+from consumer import csvcell, intake
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
 from consumer.models import ParsedEvent, check_external_id, quoted
 from consumer.ops import Ops
@@ -72,6 +72,7 @@ def read_ids(lines: Iterable[str]) -> list[str]:
     ids = []
     for number, row in enumerate(body, start=2 if column is not None else 1):
         value = row[column or 0].strip() if len(row) > (column or 0) else ""
+        value = csvcell.restore(value)  # an exported CSV's "'=x" is the id "=x"
         try:
             ids.append(check_external_id(value))
         except InvalidIdentifier:

@@ -23,7 +23,7 @@ from consumer.models import (
     check_source_name,
     quoted,
 )
-from consumer.ops import iso, parse_time
+from consumer.ops import iso, parse_time, shown_int
 from consumer.store import events, keys, search
 
 STATUSES = ("queued", "running", "retrying", "auth_paused", "rate_limited", "done", "failed")
@@ -69,8 +69,18 @@ def _outcomes(data: Mapping[str, str]) -> set[str]:
     found: set[str] = set()
     for name, value in data.items():
         if name.startswith("t:"):
-            found.update(o["outcome"] for o in json.loads(value))
+            shown = _target_outcomes(value)
+            found.update(shown if isinstance(shown, list) else ())
     return found
+
+
+def _target_outcomes(value: str) -> list[str] | str:
+    """The outcomes stored for one target, or the stored text itself if it is unreadable."""
+    try:
+        outcomes = [str(o["outcome"]) for o in json.loads(value)]
+    except (ValueError, TypeError, KeyError):
+        return value
+    return outcomes
 
 
 def _split(value: Any) -> tuple[str, ...]:
@@ -137,30 +147,28 @@ def matching(r: redis.Redis, f: Filters, *, newest_first: bool = False) -> Itera
 
 
 def _with_state(r: redis.Redis, f: Filters, chunk: list[dict[str, str]]) -> list[dict[str, str]]:
-    stored = search.event_hashes(r, [(e["source"], e["event_id"]) for e in chunk])
+    stored = search.event_hashes(r, [(e.get("source", ""), e.get("event_id", "")) for e in chunk])
     merged = [{**fields, **state} for fields, state in zip(chunk, stored, strict=True)]
     return [m for m in merged if f.matches_state(m)]
 
 
 def summary(data: Mapping[str, str]) -> dict[str, Any]:
     """One event as operators see it: ids, status, attempts, times, outcomes per target."""
-    occurred = data.get("occurred_at") or ""
+    # Stored values are shown as stored when they cannot be converted (iso, shown_int).
     return {
         "source": data.get("source"),
         "event_id": data.get("event_id"),
         "event_type": data.get("event_type"),
         "external_id": data.get("external_id"),
         "status": data.get("status") or "expired",
-        "attempts": int(data.get("attempts") or 0),
+        "attempts": shown_int(data.get("attempts")) or 0,
         "job_id": data.get("job_id") or None,
-        "received_at": iso(float(data.get("received_at") or 0) or None),
-        "occurred_at": iso(float(occurred)) if occurred else None,
-        "completed_at": iso(float(data["completed_at"])) if data.get("completed_at") else None,
+        "received_at": iso(data.get("received_at") or None),
+        "occurred_at": iso(data.get("occurred_at")),
+        "completed_at": iso(data.get("completed_at")),
         "last_error": data.get("last_error") or None,
         "replayed": data.get("replayed") == "1",
-        "outcomes": {
-            k[2:]: [o["outcome"] for o in json.loads(v)] for k, v in data.items() if k[:2] == "t:"
-        },
+        "outcomes": {k[2:]: _target_outcomes(v) for k, v in data.items() if k[:2] == "t:"},
     }
 
 

@@ -36,7 +36,7 @@ def status(ops: Ops) -> dict[str, Any]:
         if paused is None
         else {"reason": paused.reason, "since": iso(paused.since), "by": paused.by},
         "rate_limited_for_seconds": round(pause.held_for(ops.r, now), 3),
-        "last_hour": dict(Counter(e["outcome"] for e in audit.entries(ops.r, now - HOUR))),
+        "last_hour": dict(Counter(e.get("outcome", "") for e in audit.entries(ops.r, now - HOUR))),
         "sla": sla_risk(ops, now),
     }
 

@@ -105,6 +105,6 @@ def _check_environment(env: Mapping[str, str], problems: list[str]) -> str:
         # The value may hold a password: name the variable, never echo it.
         problems.append("environment: REDIS_URL: must start with redis://, rediss:// or unix://")
     port = env.get("PORT") or "8000"
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
         problems.append("environment: PORT: must be a port number")
     return port

@@ -6,6 +6,7 @@ The dotted-path syntax, [field=value] selectors included, is defined in consumer
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,13 @@ from typing import Any
 from consumer.paths import Step, compile_path
 
 _MISSING = object()
+# The times taken from outside: 2000-01-01 up to (not including) 2100-01-01, UTC.
+EARLIEST = 946684800.0
+LATEST = 4102444800.0
+# What a date can hold (9999-12-31): the range for times Zeeg itself reports.
+DATE_LATEST = 253402300800.0
+# A unix time as text: ASCII digits only (str.isdigit() is also true for "²" and "①").
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
 def _matches(entry: Any, step: Step) -> bool:
@@ -54,27 +62,49 @@ def extract(path: str, body: Any, headers: Mapping[str, str]) -> Any:
     return node
 
 
-def parse_time(value: Any) -> float | None:
-    """An ISO 8601 string or unix seconds/milliseconds as epoch seconds; None if unreadable."""
+def parse_time(value: Any, earliest: float = EARLIEST, latest: float = LATEST) -> float | None:
+    """An ISO 8601 string or unix s/ms/us as epoch seconds in [earliest, latest), else None."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
-        value = float(value)
-    if isinstance(value, int | float):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            return None
-        if not math.isfinite(seconds):
-            return None
-        # Past 1e11 seconds is the year 5138: such a number is milliseconds.
-        return seconds / 1000.0 if abs(seconds) > 1e11 else seconds
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            return None
-        return parsed.timestamp()
-    return None
+        text = value.strip()
+        seconds = _unix_time(float(text)) if _NUMBER.fullmatch(text) else _iso_time(text)
+    elif isinstance(value, int | float):
+        seconds = _unix_time(value)
+    else:
+        return None
+    # Outside the range a time is a sender's mistake, and readers could not render it.
+    if seconds is None or not earliest <= seconds < latest:
+        return None
+    return seconds
+
+
+def _unix_time(value: float) -> float | None:
+    """A unix time in seconds, milliseconds or microseconds (by magnitude), as seconds."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    if not math.isfinite(number):
+        return None
+    # The unit by magnitude: 1e11 seconds is the year 5138, so between 1970 and 2100 the
+    # three units' ranges are far apart and a time is never read in the wrong one.
+    # Nanoseconds are not guessed: past 1e17 a number is microseconds, and out of range.
+    for scale in (1.0, 1e3):
+        if abs(number) < 1e11 * scale:
+            return number / scale
+    return number / 1e6
+
+
+def _iso_time(text: str) -> float | None:
+    """An ISO 8601 time with a zone in ASCII digits as epoch seconds, else None."""
+    # isdigit() and float() take digits of other scripts (superscripts, Arabic-Indic).
+    if not text.isascii():
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()

@@ -40,7 +40,8 @@ def verify(
     beside svix-* headers would make one signed request many events).
     """
     msg_id, stamp, signatures = _headers(headers)
-    if not stamp.isdigit() or len(stamp) > 16:
+    # ASCII digits only: int() also reads Arabic-Indic digits, isdigit() passes superscripts.
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 16:
         raise SignatureError("webhook-timestamp is not an integer of seconds")
     if abs(now - int(stamp)) > source.tolerance_seconds:
         raise SignatureError("webhook-timestamp is outside the tolerance")

@@ -23,7 +23,9 @@ def split_header(value: str) -> tuple[str, list[str]]:
             stamps.append(val.strip())
         elif key == "v1":
             signatures.append(val.strip().lower())
-    if len(stamps) != 1 or not stamps[0].isdigit() or len(stamps[0]) > 16:
+    # ASCII digits only: int() also reads Arabic-Indic digits, isdigit() passes superscripts.
+    ascii_int = len(stamps) == 1 and stamps[0].isascii() and stamps[0].isdigit()
+    if not ascii_int or len(stamps[0]) > 16:
         raise SignatureError("signature header needs exactly one integer t=")
     if not signatures:
         raise SignatureError("signature header has no v1= signature")

@@ -69,7 +69,16 @@ def load(r: redis.Redis, source: str, event_id: str) -> Event | None:
 def trail(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
     """An event's history, oldest first."""
     entries: list[str] = r.lrange(keys.trail(source, event_id), 0, -1)  # type: ignore[assignment]
-    return [json.loads(e) for e in entries]
+    return [_trail_entry(e) for e in entries]
+
+
+def _trail_entry(text: str) -> dict[str, Any]:
+    """One trail entry; one that is not a JSON object (a hand edit) is kept raw, not fatal."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        entry = None
+    return entry if isinstance(entry, dict) else {"what": "unreadable", "raw": text}
 
 
 def update(r: redis.Redis | Pipeline, source: str, event_id: str, **fields: str | int) -> None:

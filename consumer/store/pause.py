@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import redis
 
+from consumer.models import stored_seconds
 from consumer.store import keys
 
 AUTO = "worker"
@@ -74,7 +75,9 @@ def state(r: redis.Redis) -> PauseState | None:
     data: dict[str, str] = r.hgetall(keys.PAUSE)  # type: ignore[assignment]
     if not data.get("reason"):
         return None
-    return PauseState(data["reason"], float(data.get("since") or 0), data.get("by", ""))
+    # A since no time can read (a hand edit) must not take status down with it.
+    since = stored_seconds(data.get("since")) or 0.0
+    return PauseState(data["reason"], since, data.get("by", ""))
 
 
 def claim_probe(r: redis.Redis, every_seconds: float) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from consumer.errors import OperatorError
+from consumer.errors import InvalidIdentifier, OperatorError
+from consumer.models import check_by
 from consumer.ops import Ops, parse_time
 from consumer.ops import audit as au
 from consumer.ops import erase as er
@@ -95,10 +96,11 @@ def _flag(body: dict[str, Any], name: str) -> bool:
 def _who(body: dict[str, Any]) -> str:
     """Who acts, for the trail: the caller's "by" if given, else the remote address."""
     by = body.get("by") or request.remote_addr or "unknown"
-    # It is logged as is: a newline in it could forge a log line.
-    if not isinstance(by, str) or not by.isprintable():
-        raise OperatorError('"by" must be a string without control characters')
-    return f"admin-api:{by[:64]}"
+    try:
+        # It is logged and stored as is: a newline could forge a log line, a surrogate 500.
+        return f"admin-api:{check_by(by)[:64]}"
+    except InvalidIdentifier as e:
+        raise OperatorError(str(e)) from None
 
 
 def _reason(body: dict[str, Any]) -> str:
@@ -123,7 +125,8 @@ def events_search() -> ResponseReturnValue:
     query: dict[str, Any] = {**request.args.to_dict(), "event_id": request.args.getlist("event_id")}
     filters = ev.filters_from(query, ops.clock())
     limit = request.args.get("limit", "100")
-    if not limit.isdigit():
+    # ASCII digits, and few of them: "²".isdigit() is true, and int() of 5000 digits raises.
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 9):
         raise OperatorError("limit must be a whole number")
     return jsonify(events=ev.search_events(ops.r, filters, int(limit)))
 

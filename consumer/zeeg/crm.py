@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumer.models import check_record_id
-from consumer.sources.fields import parse_time
+from consumer.sources.fields import DATE_LATEST, parse_time
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,9 @@ class UpsertResult:
         if not isinstance(record, dict):
             record = {}
         rid = check_record_id(str(record.get("id", "")))
-        return cls(status, rid, parse_time(record.get("createdAt")))
+        # Zeeg's own time, taken at any date: a record "created" later than the event is
+        # spared by the stale guard, never erased because its year looked odd.
+        return cls(status, rid, parse_time(record.get("createdAt"), 0.0, DATE_LATEST))
 
 
 @dataclass(frozen=True)
