@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from consumer.errors import InvalidIdentifier
+from consumer.errors import ConfigError, InvalidIdentifier
 from consumer.models import check_external_id
+from consumer.sandbox import Sandbox
+from consumer.settings import Settings
 from consumer.store.connection import Connections
 from consumer.store.queue import erasure_queue
-from tests.helpers import SENDER_ENV
+from consumer.web import create_app
+from tests.helpers import SENDER_ENV, drain, make_settings, signed, stored_keys
 
 AUTH0 = {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"], "Content-Type": "application/json"}
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
@@ -106,3 +109,75 @@ def test_mappings_import_file_numbers_lines_by_newline_only(
         expected = [1 + offset, 2 + offset]
     assert [e["line"] for e in report["errors"]] == expected
     assert report["linked"] == 3 - len(expected)
+
+
+# --- item 7: a cap on the record ids one event carries ---------------------------------
+
+
+def _std_body(event: str, record_ids: list[str]) -> bytes:
+    return json.dumps(
+        {"type": "user.deleted", "data": {"id": event, "zeeg_id": record_ids}}
+    ).encode()
+
+
+def _post_std(client: FlaskClient, settings: Settings, body: bytes, msg_id: str) -> Any:
+    return client.post("/webhooks/std", data=body, headers=signed(settings, "std", body, msg_id))
+
+
+def _uuids(n: int) -> list[str]:
+    return [f"{i:08x}-1a2b-4c3d-8e9f-0123456789ab" for i in range(n)]
+
+
+def test_default_cap_is_100_record_ids_per_event(
+    client: FlaskClient, settings: Settings, conns: Connections
+) -> None:
+    """101 payload record ids (a 1 MB body holds ~26,000) are refused whole: 422, nothing kept."""
+    assert settings.intake.max_record_ids_per_event == 100
+    answer = _post_std(client, settings, _std_body("u-1", _uuids(101)), "msg_big")
+    assert answer.status_code == 422
+    assert answer.json["error"] == "invalid_field"
+    assert "at most 100 record ids" in answer.json["message"]
+    assert stored_keys(conns) == []
+    answer = _post_std(client, settings, _std_body("u-2", _uuids(100)), "msg_full")
+    assert answer.status_code == 202, answer.json
+
+
+def test_configured_cap_refuses_more_and_a_capped_event_is_deleted_by_a_worker(
+    sandbox: Sandbox, conns: Connections
+) -> None:
+    """[intake] max_record_ids_per_event = 3: four ids are 422; three are all deleted."""
+    settings = make_settings(sandbox.url, intake={"max_record_ids_per_event": 3})
+    client = create_app(settings, redis=conns).test_client()
+    rids = sandbox.state.seed("customers", [{}, {}, {}, {}])
+    refused = _post_std(client, settings, _std_body("u-1", rids), "msg_4")
+    assert (refused.status_code, refused.json["error"]) == (422, "invalid_field")
+    assert stored_keys(conns) == []
+    accepted = _post_std(client, settings, _std_body("u-2", rids[:3]), "msg_3")
+    assert accepted.status_code == 202, accepted.json
+    drain(settings, conns)
+    assert sorted(sandbox.state.records["customers"]) == [rids[3]]
+
+
+def test_an_over_cap_event_in_a_batch_is_one_invalid_item(
+    conns: Connections, sandbox: Sandbox
+) -> None:
+    """In an Auth0 batch the over-cap event is refused with its reason; the others are queued."""
+    from tests.helpers import sender_settings
+
+    hinted = [{"object": "contacts", "resolve": ["payload:data.details.zeeg_ids", "store"]}]
+    settings = sender_settings(auth0logs={"targets": hinted})
+    client = create_app(settings, redis=conns).test_client()
+    big = _log("L1", "auth0|1")
+    big["data"]["details"] = {"zeeg_ids": _uuids(101)}
+    body = json.dumps([big, _log("L2", "auth0|2")]).encode()
+    answer = client.post("/webhooks/auth0logs", data=body, headers=AUTH0)
+    assert answer.status_code == 202, answer.json
+    assert [r["status"] for r in answer.json["results"]] == ["invalid", "accepted"]
+    assert _jobs(conns) == [["auth0logs", "L2"]]
+
+
+@pytest.mark.parametrize("value", [0, -1, "100", 1.5, True])
+def test_cap_must_be_a_positive_whole_number(value: Any) -> None:
+    """A zero or negative cap would refuse every hinted event: the config is refused instead."""
+    with pytest.raises(ConfigError, match="max_record_ids_per_event"):
+        make_settings(intake={"max_record_ids_per_event": value})

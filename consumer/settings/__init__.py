@@ -75,6 +75,9 @@ class IntakeSettings:
     max_body_bytes: int
     tolerance_seconds: int
     event_log_retention_days: float
+    # Record ids one event may carry (payload:<path> resolvers): one job deletes them all in
+    # turn, so a huge list would hold up every other deletion queued behind it.
+    max_record_ids_per_event: int = 100
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ _SECTIONS: dict[str, dict[str, type]] = {
         "max_body_bytes": int,
         "tolerance_seconds": int,
         "event_log_retention_days": float,
+        "max_record_ids_per_event": int,
     },
     "retention": {"audit_retention_days": float, "tombstone_days": float},
 }
@@ -221,6 +225,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "max_body_bytes": 1048576,
         "tolerance_seconds": 300,
         "event_log_retention_days": 30.0,
+        "max_record_ids_per_event": 100,
     },
     "retention": {"audit_retention_days": 400.0, "tombstone_days": 35.0},
 }

@@ -52,6 +52,7 @@ class SourceConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     # external_id given as a table: the path per event type (external_id is then the first's).
     external_ids: Mapping[str, str] = field(default_factory=dict)
+    max_record_ids: int = 100  # [intake] max_record_ids_per_event
 
     def external_id_path(self, event_type: str) -> str:
         """The field path of the external id in an event of this type."""
@@ -174,6 +175,7 @@ def _source(
         preset=preset_name,
         options=merged.get("options", {}),
         external_ids=external_ids,
+        max_record_ids=intake["max_record_ids_per_event"],
     )
 
 
