@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from consumer.devtools.sandbox import Sandbox
 from consumer.errors import ConfigError, InvalidIdentifier
-from consumer.models import check_external_id
-from consumer.sandbox import Sandbox
+from consumer.intake import accept
+from consumer.models import ParsedEvent, check_external_id
+from consumer.queue import erasure_queue
 from consumer.settings import Settings
+from consumer.store import events, pause
 from consumer.store.connection import Connections
-from consumer.store.queue import erasure_queue
 from consumer.web import create_app
 from tests.helpers import SENDER_ENV, drain, make_settings, signed, stored_keys
 
@@ -181,3 +183,190 @@ def test_cap_must_be_a_positive_whole_number(value: Any) -> None:
     """A zero or negative cap would refuse every hinted event: the config is refused instead."""
     with pytest.raises(ConfigError, match="max_record_ids_per_event"):
         make_settings(intake={"max_record_ids_per_event": value})
+
+
+# --- item 10: free text (reason, by) refused at the boundary, escaped on display --------
+
+# One of each kind that must never reach a trail or a terminal raw.
+BAD_TEXT = {
+    "newline": "fixed\nFORGED line",
+    "carriage-return": "fixed\rover",
+    "tab": "a\tb",
+    "escape-sequence": "fixed \x1b[2J\x1b[31mred",
+    "nul": "a\x00b",
+    "del": "a\x7fb",
+    "c1-nel": "a\x85b",
+    "c1-csi": "a\x9b31mb",
+    "bidi-override": "txt.exe\u202egnp",
+    "bidi-isolate": "a\u2066b",
+    "zero-width-space": "a\u200bb",
+    "bom": "a\ufeffb",
+    "line-separator": "a\u2028b",
+    "paragraph-separator": "a\u2029b",
+    "lone-surrogate": "a\ud800b",
+}
+GOOD_TEXT = "Kundin bat um Löschung — Ticket #12 (ok ✅, 東京, עברית)"
+
+ADMIN_CALLS = {
+    "pause": ("/admin/pause", {}),
+    "erase": ("/admin/erase", {"source": "userdb", "external_id": "u-1"}),
+    "replay": ("/admin/replay", {"source": "userdb"}),
+    "requeue": ("/admin/requeue", {"all": True}),
+}
+
+
+def _raw_json(body: dict[str, Any]) -> bytes:
+    """JSON as a sender may write it: lone surrogates as \\ud800 escapes, the rest as given."""
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_TEXT))
+@pytest.mark.parametrize("field", ["reason", "by"])
+@pytest.mark.parametrize("call", sorted(ADMIN_CALLS))
+def test_admin_refuses_control_and_format_characters_in_free_text(
+    admin: FlaskClient, conns: Connections, call: str, field: str, kind: str
+) -> None:
+    """400 invalid_request naming the field; nothing is paused, erased or written."""
+    path, base = ADMIN_CALLS[call]
+    body = {**base, "reason": GOOD_TEXT, field: BAD_TEXT[kind]}
+    answer = admin.post(path, data=_raw_json(body), content_type="application/json")
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"] == "invalid_request"
+    assert f'"{field}"' in answer.json["message"]
+    assert "control" in answer.json["message"]
+    assert stored_keys(conns) == []
+
+
+@pytest.mark.parametrize("reason", [5, 1.5, True, ["x"], {"a": 1}])
+def test_admin_erase_refuses_a_reason_that_is_not_a_string(
+    admin: FlaskClient, conns: Connections, reason: Any
+) -> None:
+    """str(body["reason"]) used to record 5, True or "['x']" as the reason: now it is a 400."""
+    body = {"source": "userdb", "external_id": "u-1", "reason": reason}
+    answer = admin.post("/admin/erase", json=body)
+    assert answer.status_code == 400, answer.json
+    assert (answer.json["error"], '"reason"' in answer.json["message"]) == ("invalid_request", True)
+    assert stored_keys(conns) == []
+
+
+def test_admin_free_text_with_ordinary_unicode_is_recorded(
+    admin: FlaskClient, conns: Connections
+) -> None:
+    """Accents, dashes, emoji and right-to-left scripts are text, not control characters."""
+    answer = admin.post("/admin/pause", json={"reason": GOOD_TEXT, "by": "Zoë Ångström"})
+    assert answer.status_code == 200, answer.json
+    state = pause.state(conns.text)
+    assert state is not None
+    assert (state.reason, state.by) == (GOOD_TEXT, "admin-api:Zoë Ångström")
+    erased = admin.post(
+        "/admin/erase", json={"source": "userdb", "external_id": "u-1", "reason": GOOD_TEXT}
+    )
+    assert erased.status_code == 202, erased.json
+    trail = events.trail(conns.text, "userdb", erased.json["event_id"])
+    assert [t["reason"] for t in trail if t["what"] == "manual"] == [GOOD_TEXT]
+
+
+CLI_CALLS = {
+    "pause": ["pause", "--reason", "{reason}", "--by", "{by}"],
+    "resume": ["resume", "--by", "{by}"],
+    "requeue": ["requeue", "--all", "--reason", "{reason}", "--by", "{by}"],
+    "replay": ["replay", "--source", "userdb", "--reason", "{reason}", "--by", "{by}"],
+    "erase": ["erase", "u-1", "--source", "userdb", "--reason", "{reason}", "--by", "{by}"],
+}
+
+
+CLI_CASES = [
+    (c, o) for c, argv in sorted(CLI_CALLS.items()) for o in ("reason", "by") if f"{{{o}}}" in argv
+]
+
+
+@pytest.mark.parametrize(
+    "kind", ["newline", "escape-sequence", "c1-nel", "bidi-override", "line-separator"]
+)
+@pytest.mark.parametrize(("command", "option"), CLI_CASES)
+def test_cli_refuses_control_and_format_characters_in_reason_and_by(
+    cli: Any, conns: Connections, command: str, option: str, kind: str
+) -> None:
+    """One line naming the option, exit 1 (as for any bad --by); nothing is written."""
+    values = {"reason": GOOD_TEXT, "by": "ana", option: BAD_TEXT[kind]}
+    args = [a.format(**values) if a.startswith("{") else a for a in CLI_CALLS[command]]
+    result = cli(*args)
+    assert result.exit_code == 1, (result.output, repr(result.exception))
+    assert result.stderr.startswith(f"zeeg-consumer: --{option} must not contain control")
+    assert result.stderr.count("\n") == 1
+    assert stored_keys(conns) == []
+
+
+def test_cli_free_text_with_ordinary_unicode_is_recorded(cli: Any, conns: Connections) -> None:
+    """The same text the admin API takes is taken by the CLI."""
+    result = cli("pause", "--reason", GOOD_TEXT, "--by", "Zoë")
+    assert result.exit_code == 0, result.output
+    state = pause.state(conns.text)
+    assert state is not None
+    assert (state.reason, state.by) == (GOOD_TEXT, "Zoë")
+
+
+# Values an older version may have stored: they are shown escaped, never raw.
+STORED = "ok\x1b[2J\x1b[31mred\nFORGED\u202eevil\u2028x\x85y\x07"
+SHOWN = "ok\\x1b[2J\\x1b[31mred\\nFORGED\\u202eevil\\u2028x\\x85y\\x07"
+
+
+def _assert_escaped(text: str) -> None:
+    assert SHOWN in text
+    assert not any(c in text for c in "\x1b\u202e\u2028\x85\x07")
+
+
+def test_status_shows_a_stored_pause_reason_escaped(cli: Any, conns: Connections) -> None:
+    """A pause reason and author written by an older version print escaped on one line."""
+    pause.pause(conns.text, STORED, 1_700_000_000.0, by=STORED)
+    result = cli("status")
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("paused")]
+    assert line.count(SHOWN) == 2
+    _assert_escaped(result.output)
+    again = cli("pause", "--reason", "second")
+    assert again.exit_code == 0, again.output
+    _assert_escaped(again.output)
+
+
+def _stored_event(conns: Connections, event_id: str) -> None:
+    event = ParsedEvent("userdb", event_id, "contact.deleted", "u-1", None, ("contacts",))
+    queue = erasure_queue(conns.raw)
+    accept(conns.text, queue, event, now=1e9, dedupe_ttl_days=7, retention_days=30, job_timeout=60)
+
+
+def test_events_show_prints_stored_trail_text_escaped(cli: Any, conns: Connections) -> None:
+    """A trail reason with escapes, a newline and a lone surrogate prints escaped, no crash."""
+    _stored_event(conns, "e-1")
+    entry = {"at": 1_700_000_001.0, "what": "manual", "by": STORED, "reason": STORED + "\ud800"}
+    events.append_trail(conns.text, "userdb", "e-1", entry)
+    events.update(conns.text, "userdb", "e-1", last_error=STORED)
+    result = cli("events", "show", "userdb", "e-1")
+    assert result.exit_code == 0, (result.output, repr(result.exception))
+    _assert_escaped(result.output)
+    assert SHOWN + "\\ud800" in result.output
+    assert "FORGED" not in {line.split()[0] for line in result.output.splitlines() if line}
+
+
+def test_failed_prints_a_stored_reason_escaped(
+    cli: Any, settings: Settings, conns: Connections
+) -> None:
+    """The failed table and failed show escape an error text holding control characters."""
+    from rq import Worker
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    _stored_event(conns, "e-2")
+    queue = erasure_queue(conns.raw)
+    (job,) = Job.fetch_many(queue.get_job_ids(), connection=conns.raw, serializer=JSONSerializer)
+    assert job is not None
+    events.update(conns.text, "userdb", "e-2", last_error=STORED)
+    job.retries_left = 0
+    worker = Worker([queue], connection=conns.raw, serializer=JSONSerializer)
+    worker.handle_job_failure(job, queue, exc_string="Traceback\nboom\n")
+    listed = cli("failed")
+    assert listed.exit_code == 0, listed.output
+    _assert_escaped(listed.output)
+    shown = cli("failed", "show", job.id)
+    assert shown.exit_code == 0, shown.output
+    _assert_escaped(shown.output)
