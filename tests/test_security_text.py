@@ -370,3 +370,69 @@ def test_failed_prints_a_stored_reason_escaped(
     shown = cli("failed", "show", job.id)
     assert shown.exit_code == 0, shown.output
     _assert_escaped(shown.output)
+
+
+# --- item 11: the embedded Redis keeps its files private --------------------------------
+
+
+def _modes(directory: Path) -> dict[str, str]:
+    """Every entry under directory (itself included) with its permission bits in octal."""
+    entries = [directory, *sorted(directory.rglob("*"))]
+    return {str(p.relative_to(directory.parent)): oct(p.lstat().st_mode & 0o777) for p in entries}
+
+
+def _wait_for_persistence(client: Any) -> None:
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        busy = ("aof_rewrite_in_progress", "aof_rewrite_scheduled", "rdb_bgsave_in_progress")
+        if not any(info[k] for k in busy):
+            return
+        time.sleep(0.05)
+    raise AssertionError("redis did not finish writing its files")
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-dir", "existing-0755-dir"])
+def test_embedded_redis_files_are_private(tmp_path: Path, existing: bool) -> None:
+    """AOF, RDB, the AOF directory and the data dir have no group or other bits (0600/0700)."""
+    import os
+
+    import redis as redis_lib
+
+    from consumer.devtools import runner
+
+    data_dir = tmp_path / "var" / "redis"
+    if existing:  # a directory (and AOF) an older version left readable by all
+        (data_dir / "appendonlydir").mkdir(parents=True, mode=0o755)
+        data_dir.chmod(0o755)
+        (data_dir / "old.rdb").write_bytes(b"")
+        (data_dir / "old.rdb").chmod(0o644)
+    previous = os.umask(0o022)  # the usual umask, whatever the test runner's is
+    sup = runner.Supervisor()
+    try:
+        url = runner.start_redis(sup, data_dir)
+        client = redis_lib.Redis.from_url(url)
+        client.set("mapping:userdb:contacts:u-1", "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab")
+        client.bgrewriteaof()
+        _wait_for_persistence(client)
+        client.save()
+        client.set("after", "rewrite")
+        client.close()
+    finally:
+        os.umask(previous)
+        sup.shutdown()
+    modes = _modes(data_dir)
+    assert {"redis/dump.rdb", "redis/appendonlydir"} <= set(modes), modes
+    assert any(name.endswith(".aof") for name in modes), modes
+    loose = {name: mode for name, mode in modes.items() if int(mode, 8) & 0o077}
+    assert loose == {}, modes
+
+
+def test_sandbox_file_is_private(tmp_path: Path) -> None:
+    """sandbox.json holds the sandbox's webhook secret and token: 0600 from the start."""
+    from consumer.devtools import runner
+
+    runner.sandbox_env(tmp_path / "var", "http://127.0.0.1:1", "http://127.0.0.1:2", None)
+    assert oct((tmp_path / "var" / "sandbox.json").stat().st_mode & 0o777) == "0o600"
