@@ -428,6 +428,8 @@ def test_embedded_redis_files_are_private(tmp_path: Path, existing: bool) -> Non
     assert any(name.endswith(".aof") for name in modes), modes
     loose = {name: mode for name, mode in modes.items() if int(mode, 8) & 0o077}
     assert loose == {}, modes
+    if not existing:  # var/ itself, created here, is private too
+        assert oct((tmp_path / "var").stat().st_mode & 0o777) == "0o700"
 
 
 def test_sandbox_file_is_private(tmp_path: Path) -> None:
@@ -436,3 +438,26 @@ def test_sandbox_file_is_private(tmp_path: Path) -> None:
 
     runner.sandbox_env(tmp_path / "var", "http://127.0.0.1:1", "http://127.0.0.1:2", None)
     assert oct((tmp_path / "var" / "sandbox.json").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("fmt", ["array", "lines", "okta"])
+def test_a_batch_of_more_than_1000_events_is_refused_whole(
+    sender_client: FlaskClient, conns: Connections, fmt: str
+) -> None:
+    """The existing batch cap (MAX_BATCH = 1000) holds for arrays, JSON lines and Okta."""
+    from tests.helpers import okta_body, okta_event
+
+    if fmt == "okta":
+        events_ = [okta_event(f"e-{i}", f"00u{i}") for i in range(1001)]
+        body, auth = okta_body(*events_), {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
+        path = "/webhooks/okta"
+    else:
+        logs = [json.dumps(_log(f"L{i}", f"auth0|{i}")) for i in range(1001)]
+        text = "\n".join(logs) if fmt == "lines" else "[" + ",".join(logs) + "]"
+        body, auth, path = text.encode(), AUTH0, "/webhooks/auth0logs"
+    headers = {"Content-Type": "application/json", **auth}
+    answer = sender_client.post(path, data=body, headers=headers)
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"] == "invalid_body"
+    assert "at most 1000 events" in answer.json["message"]
+    assert stored_keys(conns) == []

@@ -49,11 +49,14 @@ def whoami() -> str:
         return "cli:unknown"
 
 
-def free_text(limit: int) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+def free_text(
+    limit: int, blank_is_default: bool = False
+) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
     """A click callback checking an option as operator free text (one line and exit 1 if not)."""
 
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        if value is None:
+        # --by "" means the default (the login name), as "by": "" does over HTTP.
+        if value is None or (blank_is_default and value == ""):
             return None
         try:
             return check_free_text(value, f"--{param.name}", limit)
@@ -68,7 +71,7 @@ def by_option(func: F) -> F:
     return click.option(
         "--by",
         default=None,
-        callback=free_text(BY_LIMIT),
+        callback=free_text(BY_LIMIT, blank_is_default=True),
         help="Who is acting (default: login name).",
     )(func)
 
