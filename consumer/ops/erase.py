@@ -18,6 +18,7 @@ from consumer.settings import SourceConfig
 from consumer.store import events
 
 EVENT_TYPE = "manual.erase"
+DEFAULT_REASON = "manual erasure"
 log = logging.getLogger(__name__)
 
 

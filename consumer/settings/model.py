@@ -52,6 +52,9 @@ class IntakeSettings:
     max_body_bytes: int = 1048576
     tolerance_seconds: int = field(default=300, metadata=ZERO_OK)
     event_log_retention_days: float = 30.0
+    # Record ids one event may carry (payload:<path> resolvers): more is a 422, so one webhook
+    # cannot queue a job of thousands of DELETEs ahead of every other deletion.
+    max_record_ids_per_event: int = 100
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class SourceConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     # external_id given as a table: the path per event type (external_id is then the first's).
     external_ids: Mapping[str, str] = field(default_factory=dict)
+    max_record_ids: int = 100  # [intake] max_record_ids_per_event
 
     def external_id_path(self, event_type: str) -> str:
         """The field path of the external id in an event of this type."""

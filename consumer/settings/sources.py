@@ -120,6 +120,7 @@ def _config(
         occurred_at=merged.get("occurred_at"),
         targets=targets,
         tolerance_seconds=merged.get("tolerance_seconds", intake.tolerance_seconds),
+        max_record_ids=intake.max_record_ids_per_event,
         insecure_allow_unsigned=bool(merged.get("insecure_allow_unsigned", False)),
         preset=merged.get("preset"),
         options=merged.get("options", {}),
