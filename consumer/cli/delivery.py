@@ -1,5 +1,4 @@
-"""Operator commands: status, events, failed, requeue, pause, resume (replay, erase, audit
-and trim live in ops_replay)."""
+"""status, failed (and failed show), requeue, pause and resume: watching and steering delivery."""
 
 from __future__ import annotations
 
@@ -7,25 +6,13 @@ from typing import Any
 
 import click
 
-from consumer.cli import emit, main
-from consumer.cli.ops_common import (
-    AsciiInt,
-    by_option,
-    cell,
-    event_filters,
-    get_ops,
-    json_option,
-    operator_command,
-    reason_option,
-    table,
-    whoami,
-)
-from consumer.ops import events as ev
+from consumer.cli.common import by_option, get_ops, operator_command, reason_option, whoami
+from consumer.cli.output import cell, emit, event_text, json_option, table
 from consumer.ops import failed as fl
 from consumer.ops import status as st
 
 
-@main.command()
+@click.command()
 @json_option
 @operator_command
 def status(as_json: bool) -> None:
@@ -65,61 +52,7 @@ def _age(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.0f} s ago"
 
 
-EVENT_COLUMNS = (
-    "received_at",
-    "source",
-    "event_id",
-    "external_id",
-    "status",
-    "attempts",
-    "outcomes",
-)
-
-
-@main.group()
-def events() -> None:
-    """Search stored events and show one event's trail."""
-
-
-@events.command("search")
-@event_filters("A status, comma-separated statuses, or 'unfinished'.", "not_mapped")
-@click.option("--limit", type=AsciiInt(), default=100, show_default=True)
-@json_option
-@operator_command
-def events_search(limit: int, as_json: bool, **options: Any) -> None:
-    """Find events (newest first) by source, external id, event id, status, outcome, time."""
-    ops = get_ops()
-    options["event_id"] = list(options["event_id"])
-    found = ev.search_events(ops.r, ev.filters_from(options, ops.clock()), limit)
-    emit(found, as_json, table(found, EVENT_COLUMNS))
-
-
-@events.command("show")
-@click.argument("source")
-@click.argument("event_id")
-@json_option
-@operator_command
-def events_show(source: str, event_id: str, as_json: bool) -> None:
-    """One event's trail: received, each attempt with its status code, outcome per target."""
-    data = ev.show_event(get_ops().r, source, event_id)
-    emit(data, as_json, event_text(data))
-
-
-def event_text(data: dict[str, Any]) -> str:
-    """An event's fields, one a line, then its trail as a table."""
-    head = "\n".join(f"{k:13}{cell(v)}" for k, v in data.items() if k != "trail")
-    trail = [
-        {
-            "at": e.get("at"),
-            "what": e.get("what"),
-            "details": {k: v for k, v in e.items() if k not in ("at", "what")},
-        }
-        for e in data["trail"]
-    ]
-    return head + "\n\n" + table(trail, ("at", "what", "details"))
-
-
-@main.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @json_option
 @click.pass_context
 @operator_command
@@ -144,7 +77,7 @@ def failed_show(job_id: str, as_json: bool) -> None:
     emit(data, as_json, event_text(data))
 
 
-@main.command()
+@click.command()
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Requeue every failed job.")
 @reason_option("Why (recorded in each event's trail).", required=True)
@@ -165,7 +98,7 @@ def requeue(
     )
 
 
-@main.command()
+@click.command()
 @reason_option("Why (shown by status).", required=True)
 @by_option
 @json_option
@@ -176,7 +109,7 @@ def pause(reason: str, by: str | None, as_json: bool) -> None:
     emit(data, as_json, "paused" + ("" if data["changed"] else f" already: {cell(data['reason'])}"))
 
 
-@main.command()
+@click.command()
 @by_option
 @json_option
 @operator_command
@@ -185,8 +118,3 @@ def resume(by: str | None, as_json: bool) -> None:
     data = st.resume_delivery(get_ops(), by or whoami())
     text = ("resumed" if data["changed"] else "was not paused") + f"; {data['requeued']} requeued"
     emit(data, as_json, text)
-
-
-from consumer.cli import ops_replay  # noqa: E402 - its commands register on main
-
-__all__ = ["ops_replay"]

@@ -1,4 +1,4 @@
-"""Operator commands that write in bulk or export: replay, erase, audit export, trim."""
+"""events search / show, replay and erase: the stored events, and new ones by hand."""
 
 from __future__ import annotations
 
@@ -8,26 +8,63 @@ from typing import Any, TextIO
 
 import click
 
-from consumer.cli import emit, fail, main
-from consumer.cli.ops_common import (
+from consumer.cli.common import (
+    AsciiInt,
     by_option,
     event_filters,
+    fail,
     get_ops,
-    json_option,
     operator_command,
     reason_option,
-    table,
     whoami,
 )
-from consumer.ops import Ops, parse_time
-from consumer.ops import audit as au
+from consumer.cli.output import emit, event_text, json_option, table
+from consumer.ops import Ops
 from consumer.ops import erase as er
 from consumer.ops import events as ev
 from consumer.ops import replay as rp
-from consumer.store import retention
+
+EVENT_COLUMNS = (
+    "received_at",
+    "source",
+    "event_id",
+    "external_id",
+    "status",
+    "attempts",
+    "outcomes",
+)
 
 
-@main.command()
+@click.group()
+def events() -> None:
+    """Search stored events and show one event's trail."""
+
+
+@events.command("search")
+@event_filters("A status, comma-separated statuses, or 'unfinished'.", "not_mapped")
+@click.option("--limit", type=AsciiInt(), default=100, show_default=True)
+@json_option
+@operator_command
+def events_search(limit: int, as_json: bool, **options: Any) -> None:
+    """Find events (newest first) by source, external id, event id, status, outcome, time."""
+    ops = get_ops()
+    options["event_id"] = list(options["event_id"])
+    found = ev.search_events(ops.r, ev.filters_from(options, ops.clock()), limit)
+    emit(found, as_json, table(found, EVENT_COLUMNS))
+
+
+@events.command("show")
+@click.argument("source")
+@click.argument("event_id")
+@json_option
+@operator_command
+def events_show(source: str, event_id: str, as_json: bool) -> None:
+    """One event's trail: received, each attempt with its status code, outcome per target."""
+    data = ev.show_event(get_ops().r, source, event_id)
+    emit(data, as_json, event_text(data))
+
+
+@click.command()
 @event_filters("Statuses to pick (default: unfinished).", "dry_run")
 @click.option("--dry-run", is_flag=True, help="Count and show a sample; change nothing.")
 @reason_option("Why (recorded in each event's trail; required unless --dry-run).")
@@ -83,7 +120,7 @@ def _run_replay(
     emit({"replayed": done, "cancelled": False}, as_json, text)
 
 
-@main.command()
+@click.command()
 @click.argument("external_id", required=False)
 @click.option("--source", required=True, help="The source whose targets are erased.")
 @click.option(
@@ -113,51 +150,3 @@ def erase(
     ops = get_ops()
     done = [er.erase(ops, source, i, by=by or whoami(), reason=reason) for i in ids]
     emit({"accepted": done}, as_json, table(done, ("source", "external_id", "event_id", "job_id")))
-
-
-@main.group()
-def audit() -> None:
-    """The audit log of erasures."""
-
-
-@audit.command("export")
-@click.option("--format", "fmt", type=click.Choice(au.FORMATS), default="jsonl", show_default=True)
-@click.option("--since", help="ISO 8601, epoch seconds or an age (2h, 7d).")
-@click.option("--until")
-@click.option("--json", "as_json", is_flag=True, help="Same as --format jsonl.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.File("w", encoding="utf-8"),
-    default="-",
-    help="File to write (default: stdout).",
-)
-@operator_command
-def audit_export(
-    fmt: str, since: str | None, until: str | None, as_json: bool, output: TextIO
-) -> None:
-    """One row per target record: event id, source, external id, object, record id,
-    outcome, HTTP status, occurred and completed times."""
-    ops = get_ops()
-    now = ops.clock()
-    fmt = "jsonl" if as_json else fmt
-    for chunk in au.export(ops.r, fmt, parse_time(since, now), parse_time(until, now)):
-        output.write(chunk)
-
-
-@main.command()
-@json_option
-@operator_command
-def trim(as_json: bool) -> None:
-    """Drop event log and audit entries past retention now (workers also trim once an hour)."""
-    ops = get_ops()
-    s = ops.settings
-    removed = retention.trim(
-        ops.r, ops.clock(), s.intake.event_log_retention_days, s.retention.audit_retention_days
-    )
-    emit(
-        removed,
-        as_json,
-        f"removed {removed['event_log']} event log and {removed['audit']} audit entries, "
-        f"{removed['pending']} expired pending events",
-    )

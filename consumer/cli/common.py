@@ -1,22 +1,57 @@
-"""What the operator commands share: the Ops context, error handling, tables, --by."""
+"""What the commands share: settings (and the embedded Redis of `run`), one-line failures,
+and the operator context, error handling and options (--by, --reason, the event filters)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import getpass
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 import redis
 
-from consumer.cli import fail, get_settings
-from consumer.errors import ConsumerError, OperatorError
-from consumer.models import BY_LIMIT, REASON_LIMIT, check_free_text, shown
+from consumer.errors import ConfigError, ConsumerError, OperatorError
+from consumer.models import BY_LIMIT, REASON_LIMIT, check_free_text
 from consumer.ops import Ops
+from consumer.settings import Settings, load_settings
 from consumer.store.connection import connect
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Written by `zeeg-consumer run` while its embedded Redis runs, removed when it stops.
+EMBEDDED_URL = Path("var") / "redis.url"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Exit non-zero (1 unless told) with one clear line on stderr."""
+    click.echo(f"zeeg-consumer: {message}", err=True)
+    sys.exit(code)
+
+
+def get_settings(
+    *, require_token: bool = False, sandbox: bool = False, embedded: bool = True
+) -> Settings:
+    """Load settings for the running command, or exit with every problem on one line.
+
+    Without REDIS_URL, a command run beside a running `zeeg-consumer run` (make run) uses its
+    embedded Redis, whose URL that process keeps in var/redis.url (embedded=False: never).
+    """
+    ctx = click.get_current_context()
+    try:
+        settings = load_settings(ctx.find_root().obj.get("config"))
+    except ConfigError as e:
+        fail(str(e))
+    if embedded and settings.redis_url is None and EMBEDDED_URL.is_file():
+        url = EMBEDDED_URL.read_text(encoding="utf-8").strip()
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            settings = dataclasses.replace(settings, redis_url=url)
+    if require_token and not settings.zeeg.token and not (sandbox or settings.sandbox):
+        fail("ZEEG_API_TOKEN is not set: set it, or pass --sandbox to use the built-in fake Zeeg")
+    return settings
 
 
 def get_ops() -> Ops:
@@ -116,32 +151,3 @@ class AsciiInt(click.ParamType[int]):
         if not (text.isascii() and text.isdigit() and len(text) <= 9):
             self.fail(f"{text[:20]!r} is not a whole number", param, ctx)
         return int(text)
-
-
-def json_option(func: F) -> F:
-    """--json: machine-readable output."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
-
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as an aligned text table with a header line ("-" for empty cells)."""
-    if not rows:
-        return "(none)"
-    cells = [[cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def cell(value: Any) -> str:
-    """One value as table text: "-" when empty, a dict as key:value pairs, text escaped."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, dict):
-        pairs = [(k, v) for k, v in value.items() if v not in (None, "", [], {})]
-        return " ".join(f"{k}:{cell(v)}" for k, v in pairs) or "-"
-    if isinstance(value, list):
-        return ",".join(cell(v) for v in value)
-    # Stored text (an older version's reason, a sender's id) never reaches the terminal raw.
-    return shown(str(value))
