@@ -15,7 +15,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store.connection import Connections, connect
 from consumer.web import create_app
-from tests.helpers import ZEEG_TOKEN, RedisServer, make_settings
+from tests.helpers import ADMIN_TOKEN, ZEEG_TOKEN, RedisServer, make_settings
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +83,6 @@ def sender_client(conns: Connections) -> FlaskClient:
 
 
 # --- operator commands (issue 6) ---
-
-ADMIN_TOKEN = "admin-test-token"
 
 
 @pytest.fixture

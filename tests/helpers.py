@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from flask.testing import FlaskClient
 from rq import Worker
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
@@ -18,11 +19,15 @@ from rq.serializers import JSONSerializer
 from consumer import sources
 from consumer.delivery import jobs
 from consumer.delivery.context import Context
+from consumer.devtools.sandbox import Sandbox
+from consumer.models import Mapping
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, settings_from_dict
+from consumer.store import mappings
 from consumer.store.connection import Connections
 from consumer.zeeg.client import ZeegClient
 
+ADMIN_TOKEN = "admin-test-token"
 HMAC_SECRET = "hmac-test-secret"
 STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ZEEG_TOKEN = "zeeg-test-token"
@@ -152,6 +157,20 @@ def signed(settings: Settings, source: str, body: bytes, msg_id: str = "msg_1") 
     src = settings.sources[source]
     headers = sources.sign_headers(src, body, msg_id, int(time.time()))
     return {"Content-Type": "application/json", **headers}
+
+
+def post(client: FlaskClient, settings: Settings, event_id: str, external_id: str) -> None:
+    """Deliver one signed userdb deletion webhook."""
+    body = userdb_body(event_id, external_id)
+    answer = client.post("/webhooks/userdb", data=body, headers=signed(settings, "userdb", body))
+    assert answer.status_code == 202
+
+
+def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:
+    """A sandbox contact mapped to external_id; returns its record id."""
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    mappings.put(conns.text, Mapping("userdb", "contacts", external_id, rid, 1.0))
+    return rid
 
 
 def context(settings: Settings, conns: Connections) -> Context:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import requests
 from rq import Worker
 from rq.serializers import JSONSerializer
 
@@ -180,3 +181,35 @@ def work_for(settings: Settings, conns: Connections, seconds: float) -> None:
             time.sleep(0.05)
     finally:
         jobs.set_context(None)
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    """Pids of processes whose command line holds marker or whose cwd is under it."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if marker in cmdline or cwd.startswith(marker):
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> dict[str, object]:
+    """Poll url/readyz until it answers 200 (proc must keep running); returns its body."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "run exited early"
+        try:
+            answer = requests.get(f"{url}/readyz", timeout=1)
+            if answer.status_code == 200:
+                body: dict[str, object] = answer.json()
+                return body
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("run did not become ready")

@@ -12,9 +12,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
-from tests.conftest import ADMIN_TOKEN
-from tests.helpers import drain
-from tests.test_ops_cli import mapped, post
+from tests.helpers import ADMIN_TOKEN, drain, mapped, post
 
 ENDPOINTS = [
     ("GET", "/admin/status"),

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.test_ops_cli import post
+from tests.helpers import post
 
 
 def _queued(client: FlaskClient, settings: Settings, conns: Connections) -> str:

@@ -9,25 +9,10 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import Mapping
 from consumer.settings import Settings
-from consumer.store import audit, events, mappings, pause
+from consumer.store import audit, events, pause
 from consumer.store.connection import Connections
-from tests.helpers import drain, signed, userdb_body
-
-
-def post(client: FlaskClient, settings: Settings, event_id: str, external_id: str) -> None:
-    """Deliver one signed userdb deletion webhook."""
-    body = userdb_body(event_id, external_id)
-    answer = client.post("/webhooks/userdb", data=body, headers=signed(settings, "userdb", body))
-    assert answer.status_code == 202
-
-
-def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:
-    """A sandbox contact mapped to external_id; returns its record id."""
-    (rid,) = sandbox.state.seed("contacts", [{}])
-    mappings.put(conns.text, Mapping("userdb", "contacts", external_id, rid, 1.0))
-    return rid
+from tests.helpers import drain, mapped, post
 
 
 def as_json(result: Any) -> Any:

@@ -19,8 +19,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import drain
-from tests.test_ops_cli import mapped, post
+from tests.helpers import drain, mapped, post
 
 NOW = time.time()
 

@@ -20,8 +20,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import keys, retention
 from consumer.store.connection import Connections
-from tests.helpers import drain
-from tests.test_ops_cli import mapped, post
+from tests.helpers import drain, mapped, post
 
 # Real time: the event log takes stream ids from the Redis clock.
 NOW = time.time()

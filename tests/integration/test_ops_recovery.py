@@ -17,8 +17,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, mappings
 from consumer.store.connection import Connections
-from tests.helpers import ZEEG_TOKEN, drain, work_once
-from tests.test_ops_cli import mapped, post
+from tests.helpers import ZEEG_TOKEN, drain, mapped, post, work_once
 
 
 def test_resume_after_an_auth_failure_is_fixed_deletes_every_waiting_record(

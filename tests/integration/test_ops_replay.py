@@ -16,8 +16,7 @@ from consumer.ops.events import Filters, filters_from
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import drain, work_once
-from tests.test_ops_cli import mapped, post
+from tests.helpers import drain, mapped, post, work_once
 
 
 def outage(

@@ -15,8 +15,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, keys
 from consumer.store.connection import Connections
-from tests.helpers import drain
-from tests.test_ops_cli import mapped, post
+from tests.helpers import drain, mapped, post
 
 
 def test_status_lists_live_workers_by_name(settings: Settings, conns: Connections) -> None:

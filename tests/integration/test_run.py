@@ -10,39 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
 from tests.helpers import free_port
-
-
-def _processes_mentioning(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if marker in cmdline or cwd.startswith(marker):
-            pids.append(int(entry.name))
-    return pids
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "run exited early"
-        try:
-            answer = requests.get(f"{url}/readyz", timeout=1)
-            if answer.status_code == 200:
-                body: dict[str, object] = answer.json()
-                return body
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("run did not become ready")
+from tests.workers import processes_mentioning, wait_ready
 
 
 def test_run_sandbox_deletes_a_test_event_and_stops_cleanly(tmp_path: Path) -> None:
@@ -59,7 +28,7 @@ def test_run_sandbox_deletes_a_test_event_and_stops_cleanly(tmp_path: Path) -> N
         text=True,
     )
     try:
-        ready = _wait_ready(f"http://127.0.0.1:{port}", proc)
+        ready = wait_ready(f"http://127.0.0.1:{port}", proc)
         assert ready["sandbox"] is True and ready["redis"] == "ok"
         sent = subprocess.run(
             [*cli, "send-test-event", "--json"],
@@ -95,4 +64,4 @@ def test_run_sandbox_deletes_a_test_event_and_stops_cleanly(tmp_path: Path) -> N
     assert "SANDBOX MODE" in output and "send-test-event" in output
     assert "contacts" in output and "deleted" in output  # the worker logged the outcome
     time.sleep(0.2)
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import free_port
-from tests.test_run import _processes_mentioning, _wait_ready
+from tests.workers import processes_mentioning, wait_ready
 
 
 def _child(pid: int, marker: str) -> int:
@@ -36,7 +36,7 @@ def test_run_stops_everything_and_fails_when_a_child_dies(marker: str, tmp_path:
     with log.open("wb") as out:  # a file, not a pipe: an orphan holding it must not hide
         proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}", proc)  # type: ignore[arg-type]
+        wait_ready(f"http://127.0.0.1:{port}", proc)  # type: ignore[arg-type]
         os.kill(_child(proc.pid, marker), signal.SIGKILL)
         proc.wait(60)
     finally:
@@ -46,4 +46,4 @@ def test_run_stops_everything_and_fails_when_a_child_dies(marker: str, tmp_path:
     assert proc.returncode == 1, output
     assert "exited with status" in output
     time.sleep(0.5)
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []

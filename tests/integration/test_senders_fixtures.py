@@ -28,7 +28,7 @@ from consumer.store.connection import Connections
 from consumer.web import create_app
 from tests.helpers import STD_SECRET, sender_settings
 
-FIXTURES = Path(__file__).parent / "fixtures" / "senders"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "senders"
 
 # Secrets of at least 16 bytes, one per variable.
 ENV = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # A python3 as Debian ships it without python3-venv: no ensurepip; `-m venv` makes a stub venv.
 FAKE_PYTHON = """#!/bin/sh

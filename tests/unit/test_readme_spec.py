@@ -9,7 +9,7 @@ import click
 
 from consumer.cli import main
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def _anchor(heading: str) -> str:
