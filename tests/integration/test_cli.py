@@ -146,21 +146,6 @@ def test_every_command_has_help(env: dict[str, str]) -> None:
         assert "Usage:" in result.output
 
 
-def test_sandbox_file_is_created_private(tmp_path: Path) -> None:
-    """var/sandbox.json (webhook secret, token) is 0600 from its creation."""
-    import stat
-
-    from consumer.devtools.runner import sandbox_env
-
-    env_vars = sandbox_env(tmp_path, "http://127.0.0.1:1", "http://127.0.0.1:2/v2", None)
-    mode = stat.S_IMODE((tmp_path / "sandbox.json").stat().st_mode)
-    assert mode == 0o600
-    assert (
-        json.loads((tmp_path / "sandbox.json").read_text())["secret"]
-        == env_vars["CONSUMER_SANDBOX_SECRET"]
-    )
-
-
 def test_operator_commands_find_the_embedded_redis_of_a_running_run(
     env: dict[str, str],
     redis_server: RedisServer,

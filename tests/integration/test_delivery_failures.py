@@ -86,11 +86,6 @@ def test_a_run_cut_after_its_records_were_recorded_keeps_their_deletion(
     assert len(_deletes(sandbox)) == 1
 
 
-def test_claim_key_is_this_literal_string() -> None:
-    """The per-record claim key."""
-    assert keys.claim("contacts", "abc") == "zc:claim:contacts:abc"
-
-
 def test_zeeg_refusing_connections_is_retried_and_deleted_once_it_is_back(
     conns: Connections, sandbox: Sandbox
 ) -> None:

@@ -10,13 +10,6 @@ RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 RID2 = "0a2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 
 
-def test_mapping_keys_are_these_literal_strings() -> None:
-    """Keys are part of the stored data's contract: external ids stand last."""
-    assert keys.mapping("userdb", "contacts", "a:b") == "zc:map:userdb:contacts:a:b"
-    assert keys.tombstone("userdb", "a:b") == "zc:tomb:userdb:a:b"
-    assert keys.sync_cursor("userdb", "contacts", "ext_id") == "zc:sync:userdb:contacts:ext_id"
-
-
 def test_put_many_reports_new_links_and_existing_ones(conns: Connections) -> None:
     """A first write is new, the same link again is not (re-imports are idempotent)."""
     m = Mapping("userdb", "contacts", "u-1", RID, 10.0)

@@ -8,7 +8,6 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.errors import ZeegRejected
 from consumer.settings import Settings
 from consumer.zeeg.client import ZeegClient
-from consumer.zeeg.crm import RecordPage
 
 
 def test_list_records_follows_the_zeeg_pagination_convention(
@@ -55,18 +54,3 @@ def test_upsert_of_people_reads_the_person_envelope(settings: Settings, sandbox:
     (rid,) = sandbox.state.seed("people", [{"attributes": {"email": "a@example.com"}}])
     result = ZeegClient(settings.zeeg).upsert("people", {"email": "a@example.com"}, "email")
     assert result.record_id == rid
-
-
-@pytest.mark.parametrize(
-    "paging",
-    [
-        {"totalPages": "x", "currentPage": None, "total": [1]},
-        {"totalPages": float("nan"), "nextPage": float("inf")},
-        {"totalPages": 2.5, "nextPage": True},
-    ],
-)
-def test_a_page_with_malformed_pagination_reads_as_the_last(paging: dict[str, object]) -> None:
-    """Numbers that are not whole numbers count as absent: the sync stops, it does not crash."""
-    page = RecordPage.from_body(1, {"collection": [{"id": "x"}], "pagination": paging})
-    assert (page.page, page.total_pages, page.next_page) == (1, 0, None)
-    assert page.records == [{"id": "x"}]

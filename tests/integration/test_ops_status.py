@@ -9,7 +9,7 @@ from rq.serializers import JSONSerializer
 from consumer.devtools.sandbox import Sandbox
 from consumer.ops import Ops
 from consumer.ops import replay as rp
-from consumer.ops.events import Filters, filters_from
+from consumer.ops.events import Filters
 from consumer.ops.status import status
 from consumer.queue import erasure_queue
 from consumer.settings import Settings
@@ -49,9 +49,3 @@ def test_replay_rebuilds_an_event_whose_record_expired_from_the_event_log(
     assert rid not in sandbox.state.records["contacts"]
     event = events.load(conns.text, "userdb", "e-1")
     assert event is not None and event.status == "done" and event.external_id == "u-1"
-
-
-def test_event_id_filter_keeps_commas_inside_an_id() -> None:
-    """An event id is taken whole: ids may contain commas."""
-    assert filters_from({"event_id": "a,b"}, 0.0).event_ids == ("a,b",)
-    assert filters_from({"event_id": ["a,b", "c"]}, 0.0).event_ids == ("a,b", "c")

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from consumer.mappings.files import parse_linked_at
 from consumer.settings import Settings
-from consumer.sources.fields import parse_time
 from consumer.store import events, keys, mappings
 from consumer.store.connection import Connections
 from tests.helpers import drain, signed, userdb_body
@@ -22,38 +20,6 @@ from tests.helpers import drain, signed, userdb_body
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 AT = 1733000000.0  # 2024-11-30T20:53:20Z
 BAD_TIME = "1733000000000.0"  # what an old version stored for a microsecond occurred_at
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (1733000000, AT),
-        ("1733000000", AT),
-        (1733000000000, AT),  # milliseconds
-        (1733000000000000, AT),  # microseconds
-        ("1733000000000000", AT),
-        (1733000000000000000, None),  # nanoseconds are not guessed: read as us, too far
-        ("2024-11-30T20:53:20Z", AT),
-        (946684800, 946684800.0),  # 2000-01-01, the first time taken
-        (631152000, None),  # 1990: no webhook is that old
-        (4102444800, None),  # 2100-01-01, the first time refused
-        ("2150-01-01T00:00:00Z", None),
-        (10**13, None),  # milliseconds of the year 2286
-        (-1733000000, None),
-    ],
-)
-def test_parse_time_reads_units_by_magnitude_within_2000_to_2100(
-    value: object, expected: float | None
-) -> None:
-    """Seconds, ms and us are told apart by size (their 2000-2100 ranges do not meet)."""
-    assert parse_time(value) == expected
-
-
-def test_a_linked_at_may_be_older_than_2000_but_not_past_2100() -> None:
-    """A link's time may be any time since 1970 (as before); after 2100 is not a time."""
-    assert parse_linked_at("1990-01-01T00:00:00Z") == 631152000.0
-    assert parse_linked_at(1733000000000000) == AT
-    assert parse_linked_at("2150-01-01T00:00:00Z") is None
 
 
 def _post(client: FlaskClient, settings: Settings, event_id: str, created_at: Any) -> None:

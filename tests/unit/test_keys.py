@@ -20,3 +20,15 @@ def test_keys_are_stable_literals() -> None:
     assert keys.mapping("userdb", "contacts", "u:1") == "zc:map:userdb:contacts:u:1"
     assert keys.tombstone("userdb", "u1") == "zc:tomb:userdb:u1"
     assert keys.erased("contacts", "abc") == "zc:erased:contacts:abc"
+
+
+def test_claim_key_is_this_literal_string() -> None:
+    """The per-record claim key."""
+    assert keys.claim("contacts", "abc") == "zc:claim:contacts:abc"
+
+
+def test_mapping_keys_are_these_literal_strings() -> None:
+    """Keys are part of the stored data's contract: external ids stand last."""
+    assert keys.mapping("userdb", "contacts", "a:b") == "zc:map:userdb:contacts:a:b"
+    assert keys.tombstone("userdb", "a:b") == "zc:tomb:userdb:a:b"
+    assert keys.sync_cursor("userdb", "contacts", "ext_id") == "zc:sync:userdb:contacts:ext_id"

@@ -7,11 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from consumer.errors import ConfigError, InvalidIdentifier
-from consumer.mappings.sync import reset
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import settings_from_dict
-from consumer.store.connection import Connections
-from tests.helpers import context, make_settings
 
 RID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -51,9 +48,3 @@ def test_a_resolver_with_a_trailing_newline_fails_the_configuration() -> None:
     }
     with pytest.raises(ConfigError, match="unknown resolver"):
         settings_from_dict({"sources": {"userdb": body}}, {"S": "token-of-16-bytes"}, "test")
-
-
-def test_a_sync_attribute_with_a_trailing_newline_is_refused(conns: Connections) -> None:
-    """mappings sync never builds a cursor key from an attribute ending in a newline."""
-    with pytest.raises(InvalidIdentifier):
-        reset(context(make_settings(), conns), "userdb", "contacts", "email\n")

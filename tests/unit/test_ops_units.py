@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from consumer.errors import OperatorError
-from consumer.intake import accept
-from consumer.models import ParsedEvent
-from consumer.ops import Ops, parse_time
+from consumer.ops import parse_time
 from consumer.ops.erase import read_ids
 from consumer.ops.events import UNFINISHED, filters_from
-from consumer.ops.status import sla_risk
-from consumer.queue import erasure_queue
-from consumer.settings import Settings
-from consumer.store import events, keys, retention
-from consumer.store.connection import Connections
 
 NOW = 1_800_000_000.0
 
@@ -70,40 +63,6 @@ def test_read_ids_names_the_row_of_a_bad_id() -> None:
     """An id too long is refused with its row number."""
     with pytest.raises(OperatorError, match="row 3"):
         read_ids(["external_id", "u-1", "x" * 300])
-
-
-def test_trim_drops_entries_older_than_retention_and_keeps_newer(conns: Connections) -> None:
-    """Exact trimming by age on both streams."""
-    r = conns.text
-    old, new = int((NOW - 40 * 86400) * 1000), int((NOW - 86400) * 1000)
-    for stream in (keys.EVENT_LOG, keys.AUDIT):
-        r.xadd(stream, {"a": "1"}, id=f"{old}-0")
-        r.xadd(stream, {"a": "2"}, id=f"{new}-0")
-    removed = retention.trim(r, NOW, event_log_days=30, audit_days=400)
-    assert removed == {"event_log": 1, "audit": 0, "pending": 0}
-    assert [e[0] for e in r.xrange(keys.EVENT_LOG)] == [f"{new}-0"]
-    assert r.xlen(keys.AUDIT) == 2
-
-
-def test_sla_risk_counts_unfinished_events_past_half_and_all_of_the_sla(
-    settings: Settings, conns: Connections
-) -> None:
-    """Unfinished after the SLA is at risk; after half of it, an early warning; done is neither."""
-    old, recent = NOW - 100 * 3600, NOW - 40 * 3600  # SLA 72 h: past all of it, past half
-    for n, received in enumerate((old, old, recent)):
-        event = ParsedEvent("userdb", f"e-{n}", "contact.deleted", f"u-{n}", None, ("contacts",))
-        accept(
-            conns.text,
-            erasure_queue(conns.raw),
-            event,
-            now=received,
-            dedupe_ttl_days=7,
-            retention_days=30,
-            job_timeout=60,
-        )
-    events.mark_done(conns.text, "userdb", "e-1", NOW)
-    risk = sla_risk(Ops(settings, conns, clock=lambda: NOW), NOW)
-    assert (risk["at_risk"], risk["past_half_sla"]) == (1, 2)
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "1e300", "-5", "99999999d", "0001-01-01"])

@@ -6,15 +6,11 @@ import json
 import uuid
 
 import pytest
-from flask.testing import FlaskClient
 
 from consumer.errors import ConfigError, InvalidIdentifier
-from consumer.mappings import sync
 from consumer.mappings.files import Row, read_rows
 from consumer.models import check_object_slug, check_record_id
-from consumer.settings import Settings
-from consumer.store.connection import Connections
-from tests.helpers import context, default_sources, make_settings, signed
+from tests.helpers import default_sources, make_settings
 
 RID = str(uuid.uuid4())
 
@@ -32,21 +28,6 @@ def test_an_object_slug_with_a_trailing_newline_is_refused() -> None:
         check_object_slug("contacts\n")
 
 
-def test_a_payload_record_id_with_a_trailing_newline_is_422(
-    client: FlaskClient, settings: Settings
-) -> None:
-    """A DELETE of '<uuid>%0A' would be a 404, recorded as already_deleted: refuse it."""
-    body = json.dumps({"type": "user.deleted", "data": {"id": "u-1", "zeeg_id": RID + "\n"}})
-    answer = client.post("/webhooks/std", data=body, headers=signed(settings, "std", body.encode()))
-    assert answer.status_code == 422
-
-
-def test_an_admin_mapping_path_with_a_newline_in_the_source_is_422(admin: FlaskClient) -> None:
-    """The source becomes part of a Redis key: only the shape intake stores is taken."""
-    answer = admin.get("/admin/mappings/userdb%0A/contacts/u-1")
-    assert answer.status_code == 422
-
-
 @pytest.mark.parametrize("field", ["source", "object", "record_id"])
 def test_an_import_row_with_a_trailing_newline_in_an_identifier_is_refused(field: str) -> None:
     """JSON lines can carry a newline inside a string: the row is an error, not a link."""
@@ -54,14 +35,6 @@ def test_an_import_row_with_a_trailing_newline_in_an_identifier_is_refused(field
     row[field] += "\n"
     (result,) = read_rows([json.dumps(row) + "\n"])
     assert not isinstance(result, Row)
-
-
-def test_a_sync_attribute_with_a_trailing_newline_is_refused(
-    settings: Settings, conns: Connections
-) -> None:
-    """The attribute names a Redis key and a query parameter."""
-    with pytest.raises(InvalidIdentifier):
-        sync.reset(context(settings, conns), "userdb", "contacts", "email\n")
 
 
 def test_a_configured_source_name_with_a_trailing_newline_is_refused() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -13,8 +12,6 @@ from consumer.settings.presets import PRESETS
 from consumer.sources.fields import parse_time
 from consumer.sources.parse import derived_id, parse, read
 from consumer.sources.testevent import build_event
-from consumer.store.connection import Connections
-from consumer.web import create_app
 from tests.helpers import sender_settings
 
 SENDERS = sender_settings()
@@ -90,14 +87,3 @@ def test_test_event_of_every_preset_parses_as_its_deletion(name: str) -> None:
 def test_non_finite_times_are_unreadable(value: object) -> None:
     """An occurred_at that is infinite or NaN is treated as absent, never stored."""
     assert parse_time(value) is None
-
-
-def test_unsigned_source_is_warned_about_when_the_app_starts(
-    conns: Connections, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A scheme none source logs a warning naming it at start."""
-    with caplog.at_level(logging.WARNING, logger="consumer.web.webhooks"):
-        create_app(SENDERS, redis=conns)
-    assert any(
-        "unsigned" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
-    )

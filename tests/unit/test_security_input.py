@@ -1,0 +1,60 @@
+"""The trust boundary for digits and text: ASCII digits only, no lone surrogates (SPEC 5.1a).
+
+Python's isdigit() is true for "²" and "①", which float() and int() then refuse; and a
+lone surrogate ("\ud800" in JSON) passes a length check but cannot be encoded for Redis.
+Each must be refused where it enters, as a 4xx (or a line error), never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from consumer.errors import InvalidIdentifier
+from consumer.models import (
+    check_by,
+    check_event_id,
+    check_external_id,
+    check_object_slug,
+    check_record_id,
+    check_source_name,
+)
+from consumer.sources.fields import parse_time
+
+SUPERSCRIPT = str.maketrans(
+    "0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+ARABIC = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
+FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10)))
+UNICODE_DIGITS = [
+    "\u00b2",  # superscript two
+    "\u2460",  # circled one
+    "1733000000".translate(SUPERSCRIPT),
+    "1733000000".translate(ARABIC),
+    "1733000000".translate(FULL_WIDTH),
+]
+SURROGATE = "\ud800"
+
+
+@pytest.mark.parametrize("value", UNICODE_DIGITS)
+def test_parse_time_reads_only_ascii_digits(value: str) -> None:
+    """A time in non-ASCII digits is unreadable (None), never a crash nor a number."""
+    assert parse_time(value) is None
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_external_id,
+        check_event_id,
+        check_source_name,
+        check_object_slug,
+        check_record_id,
+        check_by,
+    ],
+)
+@pytest.mark.parametrize("value", [SURROGATE, "u-" + SURROGATE, "\udcff"])
+def test_every_identifier_check_refuses_a_lone_surrogate(check: Any, value: str) -> None:
+    """A string UTF-8 cannot encode never passes a check (it would fail inside Redis)."""
+    with pytest.raises(InvalidIdentifier):
+        check(value)
