@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 from flask.testing import FlaskClient
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
@@ -178,20 +178,36 @@ def context(settings: Settings, conns: Connections) -> Context:
     return Context(settings, conns.text, erasure_queue(conns.raw), ZeegClient(settings.zeeg))
 
 
-def drain(settings: Settings, conns: Connections, timeout: float = 20.0) -> None:
-    """Run a real RQ worker (burst, with scheduler) until no job is queued or scheduled."""
+def drain(
+    settings: Settings,
+    conns: Connections,
+    timeout: float = 20.0,
+    *,
+    run_for: float | None = None,
+    scheduler: bool = True,
+    in_process: bool = False,
+) -> None:
+    """Run burst RQ workers until nothing is queued or scheduled, or for run_for seconds (0: once).
+
+    in_process runs jobs in this process (SimpleWorker, DEBUG logs) so caplog sees them.
+    """
     jobs.set_context(context(settings, conns))
     queue = erasure_queue(conns.raw)
     scheduled = ScheduledJobRegistry(queue=queue)
-    deadline = time.monotonic() + timeout
+    worker_class = SimpleWorker if in_process else Worker
+    deadline = time.monotonic() + (timeout if run_for is None else run_for)
     try:
-        while time.monotonic() < deadline:
-            worker = Worker([queue], connection=conns.raw, serializer=JSONSerializer)
-            worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
-            if len(queue) == 0 and scheduled.count == 0:
+        while True:
+            worker = worker_class([queue], connection=conns.raw, serializer=JSONSerializer)
+            level = "DEBUG" if in_process else "WARNING"
+            worker.work(burst=True, with_scheduler=scheduler, logging_level=level)
+            if run_for is None and len(queue) == 0 and scheduled.count == 0:
                 return
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.05)
-        raise AssertionError("jobs still queued or scheduled after the timeout")
+        if run_for is None:
+            raise AssertionError("jobs still queued or scheduled after the timeout")
     finally:
         jobs.set_context(None)
 
@@ -343,13 +359,3 @@ def cli_env(config: Path, zeeg_url: str, redis_url: str, **extra: str) -> dict[s
         "ZEEG_API_BASE_URL": zeeg_url,
         **extra,
     }
-
-
-def work_once(settings: Settings, conns: Connections) -> None:
-    """One burst worker without the scheduler: runs what is queued now, leaves the rest."""
-    jobs.set_context(context(settings, conns))
-    try:
-        worker = Worker([erasure_queue(conns.raw)], connection=conns.raw, serializer=JSONSerializer)
-        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
-    finally:
-        jobs.set_context(None)

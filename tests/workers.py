@@ -14,18 +14,14 @@ from typing import Any
 
 import redis
 import requests
-from rq import Worker
-from rq.serializers import JSONSerializer
 
 from consumer import intake
-from consumer.delivery import jobs
 from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping, ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, mappings
-from consumer.store.connection import Connections
-from tests.helpers import ZEEG_TOKEN, context
+from tests.helpers import ZEEG_TOKEN
 
 
 def toml(sections: dict[str, dict[str, Any]]) -> str:
@@ -167,20 +163,6 @@ def all_done(text: redis.Redis, n: int) -> Callable[[], bool]:
             for i in range(n)
         )
     )
-
-
-def work_for(settings: Settings, conns: Connections, seconds: float) -> None:
-    """Run burst RQ workers (with the scheduler) in this process for about seconds."""
-    jobs.set_context(context(settings, conns))
-    queue = erasure_queue(conns.raw)
-    deadline = time.monotonic() + seconds
-    try:
-        while time.monotonic() < deadline:
-            worker = Worker([queue], connection=conns.raw, serializer=JSONSerializer)
-            worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
-            time.sleep(0.05)
-    finally:
-        jobs.set_context(None)
 
 
 def processes_mentioning(marker: str) -> list[int]:

@@ -15,7 +15,7 @@ from consumer.settings import Settings
 from consumer.store import backlog, events, keys, pause
 from consumer.store.connection import Connections
 from tests.helpers import drain, make_settings
-from tests.workers import accept_mapped, work_for
+from tests.workers import accept_mapped
 
 HOUR = 3600.0
 
@@ -80,7 +80,7 @@ def test_backlog_counts_scheduled_failed_pending_and_the_pause(
     """What `status` shows: one event waiting on a 429 hold, one failed, delivery paused."""
     sandbox.state.set_faults(script=[{"status": 422}, {"status": 429, "retry_after": "60"}])
     accept_mapped(settings, conns.text, conns.raw, sandbox, 2)
-    work_for(settings, conns, 0.1)
+    drain(settings, conns, run_for=0.1)
     pause.pause(conns.text, "maintenance", 5.0, by="operator")
     now = time.time()
     got = backlog.backlog(conns.text, erasure_queue(conns.raw), now, 72)

@@ -13,7 +13,7 @@ from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
 from tests.helpers import ZEEG_TOKEN, drain, make_settings
-from tests.workers import accept_mapped, work_for
+from tests.workers import accept_mapped
 
 
 def _statuses(sandbox: Sandbox, method: str) -> list[int]:
@@ -27,7 +27,7 @@ def test_wrong_token_pauses_fifty_events_and_the_probe_resumes_them_all(
     settings = make_settings(sandbox.url, zeeg={"rate_limit_per_second": 200.0, "burst": 20})
     sandbox.state.token = "rotated-elsewhere"
     rids = accept_mapped(settings, conns.text, conns.raw, sandbox, 50)
-    work_for(settings, conns, 1.5)
+    drain(settings, conns, run_for=1.5)
     assert FailedJobRegistry(queue=erasure_queue(conns.raw)).count == 0
     assert _statuses(sandbox, "DELETE") == [401]
     assert [events.load(conns.text, "userdb", f"evt-{i}").attempts for i in range(50)] == [0] * 50  # type: ignore[union-attr]
@@ -46,7 +46,7 @@ def test_auth_refusal_pauses_with_the_status_and_since_when(
     sandbox.state.set_faults(script=[{"status": status}])
     accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
     before = time.time()
-    work_for(settings, conns, 0.2)
+    drain(settings, conns, run_for=0.2)
     state = pause.state(conns.text)
     assert state is not None
     assert (state.reason.startswith(f"Zeeg answered {status}"), state.by) == (True, pause.AUTO)
@@ -62,7 +62,7 @@ def test_runs_that_only_wait_keep_their_result_briefly(
     """A job that found delivery paused keeps its RQ result 10 minutes, not a day."""
     pause.pause(conns.text, "maintenance window", time.time(), by="operator")
     accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
-    work_for(settings, conns, 0.2)
+    drain(settings, conns, run_for=0.2)
     # The waiting job may have run more than once in the window; each run is a waiting run.
     job_ids = FinishedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
     assert job_ids
@@ -75,7 +75,7 @@ def test_failed_probe_keeps_delivery_paused_without_deletes(
     """While the token stays wrong, only probes reach Zeeg, one per auth_probe_seconds at most."""
     sandbox.state.token = "rotated-elsewhere"
     accept_mapped(settings, conns.text, conns.raw, sandbox, 5)
-    work_for(settings, conns, 2.0)
+    drain(settings, conns, run_for=2.0)
     assert pause.state(conns.text) is not None
     gets = _statuses(sandbox, "GET")
     assert gets and set(gets) == {401}
@@ -91,7 +91,7 @@ def test_operator_resume_wakes_the_waiting_jobs_at_once(
     slow = make_settings(sandbox.url, delivery={"auth_probe_seconds": 3600.0})
     sandbox.state.token = "rotated-elsewhere"
     accept_mapped(slow, conns.text, conns.raw, sandbox, 3)
-    work_for(slow, conns, 0.3)
+    drain(slow, conns, run_for=0.3)
     sandbox.state.token = ZEEG_TOKEN
     assert pause.resume(conns.text) is True
     drain(slow, conns, timeout=10)
@@ -104,7 +104,7 @@ def test_operator_pause_is_not_lifted_by_the_probe(
     """A pause set by an operator holds every job and no probe is sent."""
     pause.pause(conns.text, "maintenance window", time.time(), by="operator")
     accept_mapped(settings, conns.text, conns.raw, sandbox, 2)
-    work_for(settings, conns, 1.0)
+    drain(settings, conns, run_for=1.0)
     assert sandbox.state.requests() == []
     assert pause.state(conns.text).by == "operator"  # type: ignore[union-attr]
     assert [events.load(conns.text, "userdb", f"evt-{i}").status for i in range(2)] == [  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, mappings
 from consumer.store.connection import Connections
-from tests.helpers import ZEEG_TOKEN, drain, mapped, post, work_once
+from tests.helpers import ZEEG_TOKEN, drain, mapped, post
 
 
 def test_resume_after_an_auth_failure_is_fixed_deletes_every_waiting_record(
@@ -28,7 +28,7 @@ def test_resume_after_an_auth_failure_is_fixed_deletes_every_waiting_record(
     sandbox.state.token = "rotated-elsewhere"
     for i in range(3):
         post(client, settings, f"e-{i}", f"u-{i}")
-    work_once(settings, conns)
+    drain(settings, conns, run_for=0, scheduler=False)
     status = json.loads(cli("status", "--json").stdout)
     assert "401" in status["paused"]["reason"]
     assert {events.load(conns.text, "userdb", f"e-{i}").status for i in range(3)} == {  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ from consumer.ops.events import Filters, filters_from
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import drain, mapped, post, work_once
+from tests.helpers import drain, mapped, post
 
 
 def outage(
@@ -90,7 +90,7 @@ def test_replay_of_a_still_retrying_event_replaces_its_scheduled_job(
     rid = mapped(conns, sandbox, "u-1")
     sandbox.state.set_faults(always={"status": 503})
     post(client, settings, "e-1", "u-1")
-    work_once(settings, conns)
+    drain(settings, conns, run_for=0, scheduler=False)
     assert events.load(conns.text, "userdb", "e-1").status == "retrying"  # type: ignore[union-attr]
     sandbox.state.set_faults(always=None)
     assert cli("replay", "--reason", "outage over").exit_code == 0

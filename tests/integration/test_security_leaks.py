@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 from flask.testing import FlaskClient
-from rq import SimpleWorker
-from rq.registry import ScheduledJobRegistry
-from rq.serializers import JSONSerializer
 
-from consumer.delivery import jobs
 from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
-from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import mappings
 from consumer.store.connection import Connections
@@ -23,7 +17,7 @@ from tests.helpers import (
     HMAC_SECRET,
     STD_SECRET,
     ZEEG_TOKEN,
-    context,
+    drain,
     signed,
     userdb_body,
 )
@@ -96,23 +90,6 @@ def _everything_stored(conns: Connections) -> str:
     return b"\n".join(p for p in parts if p).decode("utf-8", "replace")
 
 
-def _drain_in_process(settings: Settings, conns: Connections) -> None:
-    """Like helpers.drain, but jobs run in this process, so caplog sees the workers' logs."""
-    jobs.set_context(context(settings, conns))
-    queue = erasure_queue(conns.raw)
-    scheduled = ScheduledJobRegistry(queue=queue)
-    try:
-        for _ in range(400):
-            worker = SimpleWorker([queue], connection=conns.raw, serializer=JSONSerializer)
-            worker.work(burst=True, with_scheduler=True, logging_level="DEBUG")
-            if len(queue) == 0 and scheduled.count == 0:
-                return
-            time.sleep(0.05)
-        raise AssertionError("jobs still queued or scheduled after 20 s")
-    finally:
-        jobs.set_context(None)
-
-
 def test_secrets_and_payload_data_reach_no_log_and_no_redis_value(
     client: FlaskClient,
     settings: Settings,
@@ -129,7 +106,7 @@ def test_secrets_and_payload_data_reach_no_log_and_no_redis_value(
     assert client.post("/webhooks/userdb", data=body, headers=signed(settings, "userdb", body))
     bad = {"Content-Type": "application/json", "X-Signature": "sha256=" + "0" * 64}
     assert client.post("/webhooks/userdb", data=body, headers=bad).status_code == 401
-    _drain_in_process(settings, conns)
+    drain(settings, conns, in_process=True)
     deletes = [q["status"] for q in sandbox.state.requests() if q["method"] == "DELETE"]
     assert deletes == [500, 401, 422]
     kept = caplog.text + _everything_stored(conns)
