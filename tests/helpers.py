@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import redis
+from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker, Worker
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
+from werkzeug.serving import make_server
 
 from consumer import sources
 from consumer.delivery import jobs
@@ -31,6 +36,26 @@ ADMIN_TOKEN = "admin-test-token"
 HMAC_SECRET = "hmac-test-secret"
 STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ZEEG_TOKEN = "zeeg-test-token"
+# Retries fast enough for a test to watch them all.
+FAST_DELIVERY = {
+    "backoff_base_seconds": 0.05,
+    "backoff_max_seconds": 0.2,
+    "max_attempts": 4,
+    "auth_probe_seconds": 0.5,
+}
+
+
+@contextlib.contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """app served over real HTTP (threaded werkzeug server) on a free port; yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:
@@ -95,12 +120,7 @@ def make_settings(
 ) -> Settings:
     """Settings with the two test sources unless others are given; fast retries."""
     raw: dict[str, Any] = {
-        "delivery": {
-            "backoff_base_seconds": 0.05,
-            "backoff_max_seconds": 0.2,
-            "max_attempts": 4,
-            "auth_probe_seconds": 0.5,
-        },
+        "delivery": dict(FAST_DELIVERY),
         "sources": sources_toml if sources_toml is not None else default_sources(),
     }
     for name, values in sections.items():
@@ -327,24 +347,21 @@ def toml_value(value: Any) -> str:
     return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
 
 
+def toml_text(sections: dict[str, dict[str, Any]]) -> str:
+    """A TOML text: one [table] per entry (dotted names like sources.userdb), then its keys."""
+    lines = []
+    for name, values in sections.items():
+        lines += [f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())]
+    return "\n".join(lines) + "\n"
+
+
 def write_config(path: Path, **sections: dict[str, Any]) -> Path:
     """A config file like make_settings(): the test sources and fast retries (plus sections)."""
-    raw: dict[str, dict[str, Any]] = {
-        "delivery": {
-            "backoff_base_seconds": 0.05,
-            "backoff_max_seconds": 0.2,
-            "max_attempts": 4,
-            "auth_probe_seconds": 0.5,
-        }
-    }
+    raw: dict[str, dict[str, Any]] = {"delivery": dict(FAST_DELIVERY)}
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values}
-    lines = []
-    for name, values in raw.items():
-        lines += [f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())]
-    for name, body in default_sources().items():
-        lines += [f"[sources.{name}]", *(f"{k} = {toml_value(v)}" for k, v in body.items())]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw.update({f"sources.{name}": body for name, body in default_sources().items()})
+    path.write_text(toml_text(raw), encoding="utf-8")
     return path
 
 

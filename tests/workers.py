@@ -21,23 +21,7 @@ from consumer.models import Mapping, ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, mappings
-from tests.helpers import ZEEG_TOKEN
-
-
-def toml(sections: dict[str, dict[str, Any]]) -> str:
-    """A TOML text for flat sections of numbers and booleans."""
-    lines = []
-    for name, values in sections.items():
-        lines.append(f"[{name}]")
-        lines += [
-            f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _value(v: Any) -> str:
-    return str(v).lower() if isinstance(v, bool) else repr(v)
-
+from tests.helpers import ZEEG_TOKEN, toml_text
 
 FAST_RECOVERY = {
     "maintenance_interval_seconds": 1,
@@ -58,7 +42,7 @@ class Workers:
             merged[name] = {**merged.get(name, {}), **values}
         self.directory = directory
         config = directory / "consumer.toml"
-        config.write_text(toml(merged))
+        config.write_text(toml_text(merged))
         self.env = {
             **os.environ,
             "CONSUMER_CONFIG": str(config),

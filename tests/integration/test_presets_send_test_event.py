@@ -6,9 +6,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,40 +15,19 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections
-from consumer.web import create_app
 from tests.helpers import (
     SENDER_ENV,
     RedisServer,
     drain,
-    sender_settings,
     sender_sources,
-    toml_value,
+    toml_text,
 )
 
 
-@pytest.fixture
-def senders(sandbox: Sandbox) -> Settings:
-    return sender_settings(env={"ZEEG_API_BASE_URL": sandbox.url})
-
-
-@pytest.fixture
-def url(senders: Settings, conns: Connections) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, create_app(senders, redis=conns), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-
-
 def _cli_env(tmp_path: Path, sandbox: Sandbox, redis_server: RedisServer) -> dict[str, str]:
-    lines = []
-    for name, body in sender_sources().items():
-        lines += [f"[sources.{name}]", *(f"{k} = {toml_value(v)}" for k, v in body.items())]
     config = tmp_path / "consumer.toml"
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sources = {f"sources.{name}": body for name, body in sender_sources().items()}
+    config.write_text(toml_text(sources), encoding="utf-8")
     base = {k: v for k, v in os.environ.items() if k not in ("ZEEG_API_TOKEN", "REDIS_URL")}
     return {
         **base,
@@ -63,14 +40,14 @@ def _cli_env(tmp_path: Path, sandbox: Sandbox, redis_server: RedisServer) -> dic
 
 def test_supabase_test_event_waits_on_the_derived_id_and_reports_done(
     tmp_path: Path,
-    url: str,
+    senders_url: str,
     senders: Settings,
     conns: Connections,
     sandbox: Sandbox,
     redis_server: RedisServer,
 ) -> None:
     """digest:sha256 source: the event the answer names is followed to done, not "pending"."""
-    argv = ["send-test-event", "--source", "supabase", "--url", url, "--json"]
+    argv = ["send-test-event", "--source", "supabase", "--url", senders_url, "--json"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "consumer", *argv],
         cwd=tmp_path,
@@ -103,7 +80,7 @@ def test_supabase_test_event_waits_on_the_derived_id_and_reports_done(
 def test_test_event_of_every_preset_source_is_accepted_over_http(
     name: str,
     tmp_path: Path,
-    url: str,
+    senders_url: str,
     conns: Connections,
     sandbox: Sandbox,
     redis_server: RedisServer,
@@ -114,7 +91,7 @@ def test_test_event_of_every_preset_source_is_accepted_over_http(
     from consumer.cli import main
 
     env = _cli_env(tmp_path, sandbox, redis_server)
-    argv = ["send-test-event", "--source", name, "--url", url, "--no-wait", "--json"]
+    argv = ["send-test-event", "--source", name, "--url", senders_url, "--no-wait", "--json"]
     outcome = CliRunner().invoke(main, argv, env=env)
     assert outcome.exit_code == 0, outcome.output
     assert json.loads(outcome.output)["http_status"] == 202

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from consumer.store.connection import Connections
 from consumer.web import create_app
-from tests.helpers import RedisServer, make_settings, signed, userdb_body
+from tests.helpers import RedisServer, make_settings, serve, signed, userdb_body
 
 
 @pytest.fixture
 def small_limit_url(redis_server: RedisServer, conns: Connections) -> Iterator[str]:
     """The app with max_body_bytes = 1000, over real HTTP (chunked bodies need a server)."""
     settings = make_settings(env={"REDIS_URL": redis_server.url}, intake={"max_body_bytes": 1000})
-    server = make_server("127.0.0.1", 0, create_app(settings, redis=conns), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serve(create_app(settings, redis=conns)) as url:
+        yield url
 
 
 def _chunked(body: bytes) -> Iterator[bytes]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 
-import pytest
 import requests
 import stripe
 
@@ -15,25 +12,7 @@ from consumer.models import Mapping
 from consumer.settings import Settings
 from consumer.store import mappings
 from consumer.store.connection import Connections
-from consumer.web import create_app
-from tests.helpers import SENDER_ENV, drain, okta_body, okta_event, sender_settings
-
-
-@pytest.fixture
-def senders(sandbox: Sandbox) -> Settings:
-    return sender_settings(env={"ZEEG_API_BASE_URL": sandbox.url})
-
-
-@pytest.fixture
-def url(senders: Settings, conns: Connections) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, create_app(senders, redis=conns), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+from tests.helpers import SENDER_ENV, drain, okta_body, okta_event
 
 
 def _mapped(conns: Connections, sandbox: Sandbox, source: str, *external_ids: str) -> list[str]:
@@ -48,21 +27,21 @@ def _deletes(sandbox: Sandbox) -> list[str]:
 
 
 def test_okta_batch_deletes_each_user_once(
-    url: str, senders: Settings, conns: Connections, sandbox: Sandbox
+    senders_url: str, senders: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """Two deletions in one Okta delivery, sent twice: two DELETEs, no more."""
     rids = _mapped(conns, sandbox, "okta", "00uA", "00uB")
     body = okta_body(okta_event("ok-1", "00uA"), okta_event("ok-2", "00uB"))
     headers = {"Content-Type": "application/json", "Authorization": SENDER_ENV["OKTA_TOKEN"]}
-    first = requests.post(f"{url}/webhooks/okta", data=body, headers=headers, timeout=10)
-    again = requests.post(f"{url}/webhooks/okta", data=body, headers=headers, timeout=10)
+    first = requests.post(f"{senders_url}/webhooks/okta", data=body, headers=headers, timeout=10)
+    again = requests.post(f"{senders_url}/webhooks/okta", data=body, headers=headers, timeout=10)
     assert (first.status_code, again.status_code) == (202, 200)
     drain(senders, conns)
     assert _deletes(sandbox) == sorted(f"/crm/contacts/{rid}" for rid in rids)
 
 
 def test_supabase_redelivery_without_an_id_deletes_once(
-    url: str, senders: Settings, conns: Connections, sandbox: Sandbox
+    senders_url: str, senders: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """The derived id dedupes a Supabase retry: one DELETE."""
     (rid,) = _mapped(conns, sandbox, "supabase", "row-1")
@@ -71,13 +50,13 @@ def test_supabase_redelivery_without_an_id_deletes_once(
     )
     headers = {"Content-Type": "application/json", "Authorization": SENDER_ENV["SUPABASE_TOKEN"]}
     for _ in range(2):
-        requests.post(f"{url}/webhooks/supabase", data=body, headers=headers, timeout=10)
+        requests.post(f"{senders_url}/webhooks/supabase", data=body, headers=headers, timeout=10)
     drain(senders, conns)
     assert _deletes(sandbox) == [f"/crm/contacts/{rid}"]
 
 
 def test_stripe_customer_deleted_over_http_deletes_the_record(
-    url: str, senders: Settings, conns: Connections, sandbox: Sandbox
+    senders_url: str, senders: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """A Stripe-signed customer.deleted (stripe library) erases the mapped record."""
     (rid,) = _mapped(conns, sandbox, "stripe", "cus_E2E")
@@ -91,7 +70,7 @@ def test_stripe_customer_deleted_over_http_deletes_the_record(
     )
     sig = stripe.WebhookSignature.generate_signature_header(raw, SENDER_ENV["STRIPE_SECRET"])
     headers = {"Content-Type": "application/json", "Stripe-Signature": sig}
-    answer = requests.post(f"{url}/webhooks/stripe", data=raw, headers=headers, timeout=10)
+    answer = requests.post(f"{senders_url}/webhooks/stripe", data=raw, headers=headers, timeout=10)
     assert answer.status_code == 202
     drain(senders, conns)
     assert _deletes(sandbox) == [f"/crm/contacts/{rid}"]
