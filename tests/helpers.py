@@ -193,6 +193,12 @@ def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:
     return rid
 
 
+def deletes(sandbox: Sandbox, status: int | None = None) -> list[dict[str, Any]]:
+    """The DELETE requests in the sandbox's log, oldest first (only those answered status)."""
+    calls = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
+    return [r for r in calls if status is None or r["status"] == status]
+
+
 def context(settings: Settings, conns: Connections) -> Context:
     """A delivery context on the test Redis."""
     return Context(settings, conns.text, erasure_queue(conns.raw), ZeegClient(settings.zeeg))

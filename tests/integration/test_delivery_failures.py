@@ -17,13 +17,8 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import audit, events, keys
 from consumer.store.connection import Connections, connect
-from tests.helpers import ZEEG_TOKEN, context, drain, free_port, make_settings
+from tests.helpers import ZEEG_TOKEN, context, deletes, drain, free_port, make_settings
 from tests.workers import accept_mapped
-
-
-def _deletes(sandbox: Sandbox, status: int | None = None) -> list[dict[str, Any]]:
-    calls = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
-    return [r for r in calls if status is None or r["status"] == status]
 
 
 def test_two_concurrent_runs_of_one_event_record_each_outcome_once(
@@ -45,7 +40,7 @@ def test_two_concurrent_runs_of_one_event_record_each_outcome_once(
         t.join(30)
     recorded = [(e["outcome"], e["record_id"]) for e in audit.entries(conns.text)]
     assert recorded == [("deleted", rid)]
-    assert len(_deletes(sandbox)) == 1
+    assert len(deletes(sandbox)) == 1
     assert sorted(a["status"] for a in answers) == ["done", "retrying"]
 
 
@@ -67,7 +62,7 @@ def test_two_runs_of_the_same_job_at_once_record_the_record_once(
     (entry,) = audit.entries(conns.text)
     (kept,) = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]
     assert (entry["record_id"], entry["outcome"]) == (rid, kept.outcome)
-    assert len(_deletes(sandbox, 200)) == 1
+    assert len(deletes(sandbox, 200)) == 1
 
 
 def test_a_run_cut_after_its_records_were_recorded_keeps_their_deletion(
@@ -83,7 +78,7 @@ def test_a_run_cut_after_its_records_were_recorded_keeps_their_deletion(
     assert again["outcomes"] == {"contacts": ["deleted"]}
     assert [(e["record_id"], e["outcome"]) for e in audit.entries(conns.text)] == [(rid, "deleted")]
     assert not conns.text.exists(keys.tombstone("userdb", "u-0"))
-    assert len(_deletes(sandbox)) == 1
+    assert len(deletes(sandbox)) == 1
 
 
 def test_zeeg_refusing_connections_is_retried_and_deleted_once_it_is_back(

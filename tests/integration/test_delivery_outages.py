@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -17,7 +16,7 @@ from consumer.settings import Settings
 from consumer.store import audit, events, mappings
 from consumer.store.connection import Connections, connect
 from consumer.web import create_app
-from tests.helpers import RedisServer, drain, make_settings, signed, userdb_body
+from tests.helpers import RedisServer, deletes, drain, make_settings, signed, userdb_body
 from tests.workers import Workers, accept_mapped, all_done, wait_until
 
 
@@ -26,10 +25,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
-
-
-def _deletes(sandbox: Sandbox) -> list[dict[str, Any]]:
-    return [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
 
 
 def test_redis_lost_mid_job_the_event_ends_once_redis_returns(
@@ -45,13 +40,13 @@ def test_redis_lost_mid_job_the_event_ends_once_redis_returns(
         workers.start(1)
         wait_until(lambda: not sandbox.state.faults["script"], 30, "the DELETE to be in flight")
         own_redis.stop()
-        wait_until(lambda: bool(_deletes(sandbox)), 10, "the DELETE to be answered")
+        wait_until(lambda: bool(deletes(sandbox)), 10, "the DELETE to be answered")
         own_redis.start()
         workers.start(1)
         wait_until(all_done(conns.text, 1), 60, "the event to be done\n" + workers.logs())
     finally:
         workers.stop()
-    assert [r["status"] for r in _deletes(sandbox) if r["status"] == 200] == [200]
+    assert [r["status"] for r in deletes(sandbox) if r["status"] == 200] == [200]
     recorded = [(e["record_id"], e["outcome"]) for e in audit.entries(conns.text)]
     assert len(recorded) == 1 and recorded[0][0] == rid
     assert rid not in sandbox.state.records.get("contacts", {})

@@ -16,7 +16,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import RedisServer, free_port, make_settings
+from tests.helpers import RedisServer, deletes, free_port, make_settings
 from tests.workers import Workers, accept_mapped, all_done, descendants, kill_tree, wait_until
 
 
@@ -57,10 +57,6 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _deletes(sandbox: Sandbox) -> list[dict[str, object]]:
-    return [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
-
-
 def test_sigkilled_worker_mid_request_leaves_an_event_that_ends_deleted_once(
     workers: Workers, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
@@ -78,7 +74,7 @@ def test_sigkilled_worker_mid_request_leaves_an_event_that_ends_deleted_once(
     wait_until(all_done(conns.text, 1), 60, "the event to be done\n" + workers.logs())
     outcomes = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]
     assert [(o.outcome, o.record_id) for o in outcomes] == [("deleted", rid)]
-    assert [r["status"] for r in _deletes(sandbox) if r["status"] == 200] == [200]
+    assert [r["status"] for r in deletes(sandbox) if r["status"] == 200] == [200]
 
 
 def test_sigterm_lets_the_in_flight_delete_finish_before_the_worker_exits(
@@ -97,7 +93,7 @@ def test_sigterm_lets_the_in_flight_delete_finish_before_the_worker_exits(
     assert sandbox.state.requests() == []
     kill_tree(proc.pid, signal.SIGTERM)
     assert proc.wait(20) == 0
-    assert [(r["path"], r["status"]) for r in _deletes(sandbox)] == [(f"/crm/contacts/{rid}", 200)]
+    assert [(r["path"], r["status"]) for r in deletes(sandbox)] == [(f"/crm/contacts/{rid}", 200)]
     assert events.load(conns.text, "userdb", "evt-0").status == "done"  # type: ignore[union-attr]
 
 
@@ -137,7 +133,7 @@ def test_no_429_when_the_sandbox_limit_equals_the_configured_rate(
     _drain_with_four_workers(
         tmp_path, redis_server, sandbox, conns, n, rate_limit_per_second=20.0, burst=1
     )
-    assert collections.Counter(r["status"] for r in _deletes(sandbox)) == {200: n}
+    assert collections.Counter(r["status"] for r in deletes(sandbox)) == {200: n}
 
 
 def test_retry_after_holds_every_worker_until_it_expires(
@@ -154,7 +150,7 @@ def test_retry_after_holds_every_worker_until_it_expires(
     _drain_with_four_workers(
         tmp_path, redis_server, sandbox, conns, n, rate_limit_per_second=20.0, burst=1
     )
-    log = _deletes(sandbox)
+    log = deletes(sandbox)
     (limited,) = [float(str(r["at"])) for r in log if r["status"] == 429]
     # Calls already on their way when the 429 was answered may land just after it.
     too_early = [r for r in log if limited + 0.5 < float(str(r["at"])) < limited + 3.0]

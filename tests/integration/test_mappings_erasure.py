@@ -14,7 +14,15 @@ from consumer.settings import Settings
 from consumer.store import audit, events, keys, mappings
 from consumer.store.connection import Connections
 from consumer.web import create_app
-from tests.helpers import RedisServer, default_sources, drain, make_settings, signed, userdb_body
+from tests.helpers import (
+    RedisServer,
+    default_sources,
+    deletes,
+    drain,
+    make_settings,
+    signed,
+    userdb_body,
+)
 
 
 def _settings(sandbox: Sandbox, redis_server: RedisServer, *targets: dict[str, Any]) -> Settings:
@@ -35,10 +43,6 @@ def _outcomes(conns: Connections, event_id: str, obj: str) -> list[str]:
     return [o.outcome for o in events.target_outcomes(conns.text, "userdb", event_id)[obj]]
 
 
-def _deletes(sandbox: Sandbox) -> list[tuple[str, int]]:
-    return [(r["path"], r["status"]) for r in sandbox.state.requests() if r["method"] == "DELETE"]
-
-
 def test_mapping_imported_after_a_not_mapped_deletion_is_erased_without_another_event(
     settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
@@ -51,7 +55,7 @@ def test_mapping_imported_after_a_not_mapped_deletion_is_erased_without_another_
     report = link_rows(conns.text, erasure_queue(conns.raw), settings, read_rows(csv), time.time())
     assert len(report.erasures) == 1
     drain(settings, conns)
-    assert _deletes(sandbox) == [(f"/crm/contacts/{rid}", 200)]
+    assert [(r["path"], r["status"]) for r in deletes(sandbox)] == [(f"/crm/contacts/{rid}", 200)]
     assert mappings.get(conns.text, "userdb", "contacts", "u-late") == []
     assert conns.text.exists(keys.tombstone("userdb", "u-late"))
     outcomes = [(e["external_id"], e["outcome"]) for e in audit.entries(conns.text)]
@@ -81,7 +85,7 @@ def test_mapping_linked_after_the_event_time_survives_as_stale(
     drain(settings, conns)
     assert _outcomes(conns, "evt-stale", "contacts") == ["stale"]
     assert rid in sandbox.state.records["contacts"]
-    assert _deletes(sandbox) == []
+    assert [(r["path"], r["status"]) for r in deletes(sandbox)] == []
     assert len(mappings.get(conns.text, "userdb", "contacts", "u-st")) == 1
 
 
@@ -98,7 +102,7 @@ def test_fan_out_retries_only_the_failing_target(
     sandbox.state.set_faults(script=[fault, fault])
     _send(settings, conns, "evt-fan", "u-fan")
     drain(settings, conns)
-    assert _deletes(sandbox) == [
+    assert [(r["path"], r["status"]) for r in deletes(sandbox)] == [
         (f"/crm/customers/{cust}", 200),
         (f"/crm/contacts/{cont}", 500),
         (f"/crm/contacts/{cont}", 500),
@@ -225,7 +229,7 @@ def test_reimporting_a_late_link_already_erased_drops_the_link_without_a_second_
     drain(settings, conns)
     link_rows(conns.text, erasure_queue(conns.raw), settings, read_rows(csv), time.time())
     drain(settings, conns)
-    assert _deletes(sandbox) == [(f"/crm/contacts/{rid}", 200)]
+    assert [(r["path"], r["status"]) for r in deletes(sandbox)] == [(f"/crm/contacts/{rid}", 200)]
     assert mappings.get(conns.text, "userdb", "contacts", "u-again") == []
 
 
@@ -242,7 +246,7 @@ def test_late_link_unlinked_before_its_job_ran_deletes_nothing(
     ).erasures
     mappings.unlink(conns.text, "userdb", "contacts", "u-undo", rid)
     drain(settings, conns)
-    assert _deletes(sandbox) == []
+    assert [(r["path"], r["status"]) for r in deletes(sandbox)] == []
     assert rid in sandbox.state.records["contacts"]
     assert _outcomes(conns, event_id, "contacts") == ["not_mapped"]
     assert conns.text.get(keys.tombstone("userdb", "u-undo")) == repr(deleted_at)

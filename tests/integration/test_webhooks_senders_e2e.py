@@ -12,7 +12,7 @@ from consumer.models import Mapping
 from consumer.settings import Settings
 from consumer.store import mappings
 from consumer.store.connection import Connections
-from tests.helpers import SENDER_ENV, drain, okta_body, okta_event
+from tests.helpers import SENDER_ENV, deletes, drain, okta_body, okta_event
 
 
 def _mapped(conns: Connections, sandbox: Sandbox, source: str, *external_ids: str) -> list[str]:
@@ -20,10 +20,6 @@ def _mapped(conns: Connections, sandbox: Sandbox, source: str, *external_ids: st
     for ext, rid in zip(external_ids, rids, strict=True):
         mappings.put(conns.text, Mapping(source, "contacts", ext, rid, 1.0))
     return rids
-
-
-def _deletes(sandbox: Sandbox) -> list[str]:
-    return sorted(r["path"] for r in sandbox.state.requests() if r["method"] == "DELETE")
 
 
 def test_okta_batch_deletes_each_user_once(
@@ -37,7 +33,9 @@ def test_okta_batch_deletes_each_user_once(
     again = requests.post(f"{senders_url}/webhooks/okta", data=body, headers=headers, timeout=10)
     assert (first.status_code, again.status_code) == (202, 200)
     drain(senders, conns)
-    assert _deletes(sandbox) == sorted(f"/crm/contacts/{rid}" for rid in rids)
+    assert sorted(r["path"] for r in deletes(sandbox)) == sorted(
+        f"/crm/contacts/{rid}" for rid in rids
+    )
 
 
 def test_supabase_redelivery_without_an_id_deletes_once(
@@ -52,7 +50,7 @@ def test_supabase_redelivery_without_an_id_deletes_once(
     for _ in range(2):
         requests.post(f"{senders_url}/webhooks/supabase", data=body, headers=headers, timeout=10)
     drain(senders, conns)
-    assert _deletes(sandbox) == [f"/crm/contacts/{rid}"]
+    assert sorted(r["path"] for r in deletes(sandbox)) == [f"/crm/contacts/{rid}"]
 
 
 def test_stripe_customer_deleted_over_http_deletes_the_record(
@@ -73,4 +71,4 @@ def test_stripe_customer_deleted_over_http_deletes_the_record(
     answer = requests.post(f"{senders_url}/webhooks/stripe", data=raw, headers=headers, timeout=10)
     assert answer.status_code == 202
     drain(senders, conns)
-    assert _deletes(sandbox) == [f"/crm/contacts/{rid}"]
+    assert sorted(r["path"] for r in deletes(sandbox)) == [f"/crm/contacts/{rid}"]
