@@ -20,6 +20,7 @@ from rq import SimpleWorker, Worker
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 
 from consumer import sources
 from consumer.delivery import jobs
@@ -179,11 +180,25 @@ def signed(settings: Settings, source: str, body: bytes, msg_id: str = "msg_1") 
     return {"Content-Type": "application/json", **headers}
 
 
-def post(client: FlaskClient, settings: Settings, event_id: str, external_id: str) -> None:
-    """Deliver one signed userdb deletion webhook."""
-    body = userdb_body(event_id, external_id)
+def webhook(
+    client: FlaskClient,
+    source: str,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    content_type: str | None = "application/json",
+) -> TestResponse:
+    """POST body to /webhooks/<source>: the content type (None: no such header), then headers."""
+    base = {} if content_type is None else {"Content-Type": content_type}
+    return client.post(f"/webhooks/{source}", data=body, headers={**base, **(headers or {})})
+
+
+def post(
+    client: FlaskClient, settings: Settings, event_id: str, external_id: str, **extra: Any
+) -> None:
+    """Deliver one signed userdb deletion webhook (extra: more body fields); it must be 202."""
+    body = userdb_body(event_id, external_id, **extra)
     answer = client.post("/webhooks/userdb", data=body, headers=signed(settings, "userdb", body))
-    assert answer.status_code == 202
+    assert answer.status_code == 202, answer.get_data(as_text=True)
 
 
 def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:

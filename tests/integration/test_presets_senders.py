@@ -20,13 +20,7 @@ from consumer.sources.parse import derived_id
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.web import create_app
-from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_settings
-
-JSON = {"Content-Type": "application/json"}
-
-
-def _post(client: FlaskClient, source: str, body: bytes, headers: dict[str, str]) -> Any:
-    return client.post(f"/webhooks/{source}", data=body, headers={**JSON, **headers})
+from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_settings, webhook
 
 
 def _job_args(conns: Connections) -> list[list[Any]]:
@@ -51,7 +45,7 @@ def test_clerk_user_deleted_signed_by_svix_is_a_job(
         "svix-timestamp": str(int(now.timestamp())),
         "svix-signature": signature,
     }
-    answer = _post(sender_client, "clerk", raw.encode(), headers)
+    answer = webhook(sender_client, "clerk", raw.encode(), headers)
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "clerk", "msg_clerk_1")
     assert event is not None
@@ -77,7 +71,7 @@ def test_standard_webhooks_signed_by_their_library_is_a_job(
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": hook.sign("msg_std_1", now, raw),
     }
-    answer = _post(sender_client, "stdhooks", raw.encode(), headers)
+    answer = webhook(sender_client, "stdhooks", raw.encode(), headers)
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "stdhooks", "msg_std_1")
     assert event is not None and event.external_id == "c-77"
@@ -101,7 +95,7 @@ def test_stripe_customer_deleted_signed_by_stripe_is_a_job(
         }
     )
     header = stripe.WebhookSignature.generate_signature_header(raw, SENDER_ENV["STRIPE_SECRET"])
-    answer = _post(sender_client, "stripe", raw.encode(), {"Stripe-Signature": header})
+    answer = webhook(sender_client, "stripe", raw.encode(), {"Stripe-Signature": header})
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy")
     assert event is not None and event.external_id == "cus_NffrFeUfNV2Hib"
@@ -123,7 +117,7 @@ def test_workos_directory_user_deleted_is_a_job(
     ).encode()
     stamp = int(time.time() * 1000)
     header = workos.sign(SENDER_ENV["WORKOS_SECRET"], stamp, raw)
-    answer = _post(sender_client, "workos", raw, {"WorkOS-Signature": header})
+    answer = webhook(sender_client, "workos", raw, {"WorkOS-Signature": header})
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "workos", "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P")
     assert event is not None
@@ -151,7 +145,7 @@ def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
             },
         },
     ]
-    answer = _post(
+    answer = webhook(
         sender_client,
         "auth0logs",
         json.dumps(logs).encode(),
@@ -178,7 +172,7 @@ def test_auth0_event_stream_cloudevent_is_a_job(
             "data": {"object": {"user_id": "auth0|6716", "email": "x@example.com"}},
         }
     ).encode()
-    answer = _post(
+    answer = webhook(
         sender_client, "auth0events", raw, {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]}
     )
     assert answer.status_code == 202, answer.json
@@ -190,7 +184,7 @@ def test_auth0_event_stream_cloudevent_is_a_job(
 def test_okta_delete_initiated_is_a_job(sender_client: FlaskClient, conns: Connections) -> None:
     """Okta: data.events[] with the static Authorization value; target[0].id is the user."""
     body = okta_body(okta_event("1ec7b2b5-0001", "00u1abcd"))
-    answer = _post(sender_client, "okta", body, {"Authorization": SENDER_ENV["OKTA_TOKEN"]})
+    answer = webhook(sender_client, "okta", body, {"Authorization": SENDER_ENV["OKTA_TOKEN"]})
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "okta", "1ec7b2b5-0001")
     assert event is not None and event.external_id == "00u1abcd"
@@ -208,7 +202,7 @@ def test_supabase_delete_gets_a_derived_event_id(
         "record": None,
         "old_record": {"id": 42, "email": "x@example.com"},
     }
-    answer = _post(
+    answer = webhook(
         sender_client,
         "supabase",
         json.dumps(body).encode(),
@@ -243,7 +237,7 @@ def test_keycloak_admin_user_delete_is_a_job(
             "type": "admin.USER-DELETE",
         }
     ).encode()
-    answer = _post(
+    answer = webhook(
         sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
     )
     assert answer.status_code == 202, answer.json
@@ -264,7 +258,7 @@ def test_github_style_hook_uses_the_delivery_header_as_event_id(
         "X-Hub-Signature-256": "sha256=" + digest,
         "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     }
-    answer = _post(sender_client, "github", raw, headers)
+    answer = webhook(sender_client, "github", raw, headers)
     assert answer.status_code == 202, answer.json
     event = events.load(conns.text, "github", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
     assert event is not None and event.external_id == "ct-5"
@@ -276,7 +270,7 @@ def test_unsigned_source_accepts_without_a_signature(
 ) -> None:
     """scheme none with insecure_allow_unsigned = true: accepted without any header."""
     raw = json.dumps({"id": "u-evt-1", "type": "contact.deleted", "data": {"id": "c-1"}})
-    answer = _post(sender_client, "unsigned", raw.encode(), {})
+    answer = webhook(sender_client, "unsigned", raw.encode(), {})
     assert answer.status_code == 202, answer.json
     assert _job_args(conns) == [["unsigned", "u-evt-1"]]
 
@@ -298,7 +292,7 @@ def test_both_secrets_of_a_rotation_are_accepted_over_http(conns: Connections) -
             }
         )
         header = stripe.WebhookSignature.generate_signature_header(raw, secret)
-        answer = _post(client, "stripe", raw.encode(), {"Stripe-Signature": header})
+        answer = webhook(client, "stripe", raw.encode(), {"Stripe-Signature": header})
         assert answer.status_code == 202, (secret, answer.json)
     assert len(_job_args(conns)) == 2
 
@@ -314,7 +308,7 @@ def test_clerk_preset_reads_the_event_id_from_webhook_headers_too(
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": svix.Webhook(STD_SECRET).sign("msg_clerk_2", now, raw),
     }
-    answer = _post(sender_client, "clerk", raw.encode(), headers)
+    answer = webhook(sender_client, "clerk", raw.encode(), headers)
     assert answer.status_code == 202, answer.json
     assert _job_args(conns) == [["clerk", "msg_clerk_2"]]
 
@@ -325,7 +319,7 @@ def test_okta_takes_the_user_target_wherever_it_stands(
     """Okta's target list has no promised order: the User entry is the user, not target[0]."""
     event = okta_event("1ec7b2b5-0002", "00uREAL")
     event["target"].insert(0, {"id": "0ua1appuser", "type": "AppUser", "alternateId": "x"})
-    answer = _post(
+    answer = webhook(
         sender_client, "okta", okta_body(event), {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
     )
     assert answer.status_code == 202, answer.json
@@ -339,7 +333,7 @@ def test_okta_event_without_a_user_target_is_422_and_not_stored(
     """No target of type User: the external id is missing, a 422, and nothing is queued."""
     event = okta_event("1ec7b2b5-0003", "00uX")
     event["target"] = [{"id": "0oa1app", "type": "AppInstance"}]
-    answer = _post(
+    answer = webhook(
         sender_client, "okta", okta_body(event), {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
     )
     assert answer.status_code == 422, answer.json
@@ -368,7 +362,7 @@ def test_keycloak_self_service_account_deletion_is_a_job(
             "details": {},
         }
     ).encode()
-    answer = _post(
+    answer = webhook(
         sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
     )
     assert answer.status_code == 202, answer.json
@@ -394,7 +388,7 @@ def test_keycloak_admin_delete_still_reads_the_resource_path_not_the_admin(
             "resourcePath": "users/user-0001",
         }
     ).encode()
-    answer = _post(
+    answer = webhook(
         sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
     )
     assert answer.status_code == 202, answer.json

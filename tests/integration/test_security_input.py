@@ -20,7 +20,7 @@ from consumer.settings import Settings
 from consumer.sources import standard, timestamped
 from consumer.store import events, keys, mappings
 from consumer.store.connection import Connections
-from tests.helpers import SENDER_ENV, STD_SECRET, signed, stored_keys, userdb_body
+from tests.helpers import SENDER_ENV, STD_SECRET, signed, stored_keys, userdb_body, webhook
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 # Digits Python calls digits but that are not ASCII: superscripts, circled, Arabic-Indic,
@@ -46,10 +46,6 @@ def _line(external_id: str, **extra: Any) -> str:
     return json.dumps({**row, **extra})
 
 
-def _post(client: FlaskClient, settings: Settings, body: bytes) -> Any:
-    return client.post("/webhooks/userdb", data=body, headers=signed(settings, "userdb", body))
-
-
 # --- item 3: times and numbers in ASCII digits only ---------------------------------------
 
 
@@ -58,7 +54,8 @@ def test_a_webhook_time_in_unicode_digits_is_accepted_without_it(
     client: FlaskClient, settings: Settings, conns: Connections, value: str
 ) -> None:
     """The deletion is stored (never a 500 the sender retries for ever); the time is absent."""
-    answer = _post(client, settings, userdb_body("e-ud", "u-ud", created_at=value))
+    body = userdb_body("e-ud", "u-ud", created_at=value)
+    answer = webhook(client, "userdb", body, signed(settings, "userdb", body))
     assert answer.status_code == 202, answer.get_json()
     event = events.load(conns.text, "userdb", "e-ud")
     assert event is not None and event.external_id == "u-ud"
@@ -200,7 +197,8 @@ def test_a_webhook_with_a_lone_surrogate_id_is_422_and_stores_nothing(
 ) -> None:
     """An event or external id of "\\ud800" is an invalid field, never a 500."""
     event_id, external_id = ("e-" + SURROGATE, "u-1") if field == "id" else ("e-1", SURROGATE)
-    answer = _post(client, settings, userdb_body(event_id, external_id))
+    body = userdb_body(event_id, external_id)
+    answer = webhook(client, "userdb", body, signed(settings, "userdb", body))
     assert (answer.status_code, answer.get_json()["error"]) == (422, "invalid_field")
     assert stored_keys(conns) == []
 

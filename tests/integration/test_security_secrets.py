@@ -19,14 +19,9 @@ from consumer.queue import erasure_queue
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.web import create_app
-from tests.helpers import STD_SECRET, okta_body, okta_event, sender_settings
+from tests.helpers import STD_SECRET, okta_body, okta_event, sender_settings, webhook
 
 GITHUB_SECRET = "It's a Secret to Everybody"
-JSON = {"Content-Type": "application/json"}
-
-
-def _post(client: FlaskClient, source: str, body: bytes, headers: dict[str, str]) -> Any:
-    return client.post(f"/webhooks/{source}", data=body, headers={**JSON, **headers})
 
 
 # Okta's guide sets the hook's Authorization value to HTTP Basic credentials.
@@ -59,10 +54,10 @@ def test_a_part_of_an_okta_basic_value_is_401_and_the_whole_value_202(
     """OKTA_TOKEN="Basic <b64>": `Authorization: Basic` or a part of it never passes."""
     client = _client(conns, {"OKTA_TOKEN": OKTA_BASIC})
     body = okta_body(okta_event("evt-okta-basic", "00u-basic"))
-    refused = _post(client, "okta", body, {"Authorization": offered})
+    refused = webhook(client, "okta", body, {"Authorization": offered})
     assert refused.status_code == 401, refused.json
     assert _jobs(conns) == []
-    accepted = _post(client, "okta", body, {"Authorization": OKTA_BASIC})
+    accepted = webhook(client, "okta", body, {"Authorization": OKTA_BASIC})
     assert accepted.status_code == 202, accepted.json
     assert _jobs(conns) == [["okta", "evt-okta-basic"]]
 
@@ -74,14 +69,14 @@ def test_the_scheme_word_of_a_basic_value_is_compared_case_insensitively(
     client = _client(conns, {"OKTA_TOKEN": OKTA_BASIC})
     body = okta_body(okta_event("evt-okta-case", "00u-case"))
     value = "basic  " + OKTA_BASIC.split()[1]
-    assert _post(client, "okta", body, {"Authorization": value}).status_code == 202
+    assert webhook(client, "okta", body, {"Authorization": value}).status_code == 202
 
 
 def _github(client: FlaskClient, key: bytes, delivery: str) -> Any:
     raw = json.dumps({"action": "deleted", "contact": {"id": "gh-c1"}}).encode()
     digest = hmac.new(key, raw, hashlib.sha256).hexdigest()
     headers = {"X-Hub-Signature-256": "sha256=" + digest, "X-GitHub-Delivery": delivery}
-    return _post(client, "github", raw, headers)
+    return webhook(client, "github", raw, headers)
 
 
 @pytest.mark.parametrize("word", GITHUB_SECRET.split())
@@ -110,10 +105,10 @@ def test_rotation_through_two_variables_accepts_both_secrets(conns: Connections)
         body = {"id": f"evt_rot2_{n}", "type": "customer.deleted", "data": {"object": {"id": "c"}}}
         raw = json.dumps(body)
         header = stripe.WebhookSignature.generate_signature_header(raw, secret)
-        answer = _post(client, "stripe", raw.encode(), {"Stripe-Signature": header})
+        answer = webhook(client, "stripe", raw.encode(), {"Stripe-Signature": header})
         assert answer.status_code == 202, answer.json
     header = stripe.WebhookSignature.generate_signature_header(raw, "whsec_neither_of_them_x")
-    assert _post(client, "stripe", raw.encode(), {"Stripe-Signature": header}).status_code == 401
+    assert webhook(client, "stripe", raw.encode(), {"Stripe-Signature": header}).status_code == 401
     assert len(_jobs(conns)) == 2
 
 
@@ -136,7 +131,7 @@ def test_a_spoofed_webhook_id_beside_svix_headers_does_not_mint_new_events(
     raw, headers = _svix_signed("msg_signed_1", {"type": "user.deleted", "data": {"id": "u-s1"}})
     statuses = []
     for n in range(3):
-        answer = _post(client, "stdhooks", raw, {**headers, "webhook-id": f"msg_forged_{n}"})
+        answer = webhook(client, "stdhooks", raw, {**headers, "webhook-id": f"msg_forged_{n}"})
         assert answer.json["event_id"] == "msg_signed_1", answer.json
         statuses.append((answer.status_code, answer.json["status"]))
     assert statuses == [(202, "accepted"), (200, "duplicate"), (200, "duplicate")]
@@ -158,6 +153,6 @@ def test_a_spoofed_svix_id_beside_webhook_headers_does_not_mint_new_events(
         "webhook-signature": signature,
     }
     for n in range(3):
-        answer = _post(client, "clerk", raw.encode(), {**headers, "svix-id": f"msg_forged_{n}"})
+        answer = webhook(client, "clerk", raw.encode(), {**headers, "svix-id": f"msg_forged_{n}"})
         assert answer.json["event_id"] == "msg_signed_2", answer.json
     assert _jobs(conns) == [["clerk", "msg_signed_2"]]

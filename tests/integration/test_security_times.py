@@ -15,17 +15,11 @@ from flask.testing import FlaskClient
 from consumer.settings import Settings
 from consumer.store import events, keys, mappings
 from consumer.store.connection import Connections
-from tests.helpers import drain, signed, userdb_body
+from tests.helpers import drain, post
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 AT = 1733000000.0  # 2024-11-30T20:53:20Z
 BAD_TIME = "1733000000000.0"  # what an old version stored for a microsecond occurred_at
-
-
-def _post(client: FlaskClient, settings: Settings, event_id: str, created_at: Any) -> None:
-    body = userdb_body(event_id, "u-" + event_id, created_at=created_at)
-    answer = client.post("/webhooks/userdb", data=body, headers=signed(settings, "userdb", body))
-    assert answer.status_code == 202, answer.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("created_at", [1733000000000000, "1733000000000000"])
@@ -38,7 +32,7 @@ def test_a_webhook_time_in_microseconds_is_stored_as_seconds(
     created_at: Any,
 ) -> None:
     """The sender's odd unit is read, and search and show work on the event afterwards."""
-    _post(client, settings, "e-us", created_at)
+    post(client, settings, "e-us", "u-e-us", created_at=created_at)
     event = events.load(conns.text, "userdb", "e-us")
     assert event is not None and event.occurred_at == AT
     found = admin.get("/admin/events").get_json()["events"]
@@ -53,7 +47,7 @@ def test_a_webhook_time_out_of_range_is_accepted_without_it(
     client: FlaskClient, settings: Settings, conns: Connections, cli: Any, created_at: Any
 ) -> None:
     """The deletion is not lost: it is stored with no occurred_at (its receipt time counts)."""
-    _post(client, settings, "e-far", created_at)
+    post(client, settings, "e-far", "u-e-far", created_at=created_at)
     event = events.load(conns.text, "userdb", "e-far")
     assert event is not None and event.occurred_at is None
     found = cli("events", "search", "--json")
@@ -108,7 +102,7 @@ def test_events_search_and_show_show_bad_stored_values_raw(
     client: FlaskClient, settings: Settings, conns: Connections, admin: FlaskClient, cli: Any
 ) -> None:
     """CLI and admin list both events; the bad one's fields are shown as stored."""
-    _post(client, settings, "e-good", 1733000000)
+    post(client, settings, "e-good", "u-e-good", created_at=1733000000)
     _bad_event(conns)
     for found in (
         admin.get("/admin/events").get_json()["events"],
@@ -176,7 +170,7 @@ def test_delivery_of_an_event_with_a_bad_stored_time_uses_its_receipt_time(
     client: FlaskClient, settings: Settings, conns: Connections, stored: str
 ) -> None:
     """The job still erases (not a crash, not a failed job); the stale guard uses received_at."""
-    _post(client, settings, "e-edit", 1733000000)
+    post(client, settings, "e-edit", "u-e-edit", created_at=1733000000)
     conns.text.hset(keys.event("userdb", "e-edit"), "occurred_at", stored)
     event = events.load(conns.text, "userdb", "e-edit")
     assert event is not None and event.occurred_at is None

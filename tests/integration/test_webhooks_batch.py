@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from consumer.queue import erasure_queue
 from consumer.store.connection import Connections
-from tests.helpers import SENDER_ENV, okta_body, okta_event, stored_keys
+from tests.helpers import SENDER_ENV, okta_body, okta_event, stored_keys, webhook
 
 AUTH0 = {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]}
 OKTA = {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
@@ -21,16 +21,6 @@ def _log(log_id: str, user_id: str | None, kind: str = "sdu") -> dict[str, Any]:
     if user_id is not None:
         data["user_id"] = user_id
     return {"log_id": log_id, "data": data}
-
-
-def _post(
-    client: FlaskClient,
-    source: str,
-    body: bytes,
-    auth: dict[str, str],
-    ctype: str = "application/json",
-) -> Any:
-    return client.post(f"/webhooks/{source}", data=body, headers={"Content-Type": ctype, **auth})
 
 
 def _jobs(conns: Connections) -> list[list[Any]]:
@@ -46,7 +36,7 @@ def test_okta_batch_makes_one_job_per_deletion_in_body_order(
         okta_event("e-2", "00u2", kind="user.session.start"),
         okta_event("e-3", "00u3"),
     )
-    answer = _post(sender_client, "okta", body, OKTA)
+    answer = webhook(sender_client, "okta", body, OKTA)
     assert answer.status_code == 202
     results = answer.json["results"]
     assert [(r["index"], r["status"], r["event_id"]) for r in results] == [
@@ -63,7 +53,7 @@ def test_batch_with_one_invalid_event_accepts_the_valid_ones_and_reports_the_oth
 ) -> None:
     """A deletion without a user id is reported invalid (422 code) in a 202 answer."""
     logs = [_log("L1", "auth0|1"), _log("L2", None), _log("L3", "auth0|3")]
-    answer = _post(sender_client, "auth0logs", json.dumps(logs).encode(), AUTH0)
+    answer = webhook(sender_client, "auth0logs", json.dumps(logs).encode(), AUTH0)
     assert answer.status_code == 202
     invalid = answer.json["results"][1]
     assert (invalid["index"], invalid["status"], invalid["error"]) == (
@@ -80,7 +70,7 @@ def test_batch_where_no_event_is_valid_is_422_and_stores_nothing(
 ) -> None:
     """Every item invalid (no user id, not an object): 422 with the per-item results."""
     body = json.dumps([_log("L1", None), "not an event", 7]).encode()
-    answer = _post(sender_client, "auth0logs", body, AUTH0)
+    answer = webhook(sender_client, "auth0logs", body, AUTH0)
     assert answer.status_code == 422
     assert answer.json["error"] == "invalid_batch"
     assert [r["error"] for r in answer.json["results"]] == [
@@ -96,8 +86,8 @@ def test_batch_of_duplicates_and_ignored_events_is_200(
 ) -> None:
     """Redelivered batch: nothing new is accepted, every event is accounted for, 200."""
     body = okta_body(okta_event("e-1", "00u1"), okta_event("e-2", "00u2", kind="user.mfa.reset"))
-    first = _post(sender_client, "okta", body, OKTA)
-    again = _post(sender_client, "okta", body, OKTA)
+    first = webhook(sender_client, "okta", body, OKTA)
+    again = webhook(sender_client, "okta", body, OKTA)
     assert first.status_code == 202
     assert again.status_code == 200
     assert [r["status"] for r in again.json["results"]] == ["duplicate", "ignored"]
@@ -111,7 +101,7 @@ def test_auth0_json_lines_body_is_a_batch(
 ) -> None:
     """JSON lines (one log per line, blank lines skipped) are split like an array."""
     lines = [json.dumps(_log("L1", "auth0|1")), "", json.dumps(_log("L2", "auth0|2"))]
-    answer = _post(sender_client, "auth0logs", "\n".join(lines).encode(), AUTH0, ctype)
+    answer = webhook(sender_client, "auth0logs", "\n".join(lines).encode(), AUTH0, ctype)
     assert answer.status_code == 202
     assert [r["event_id"] for r in answer.json["results"]] == ["L1", "L2"]
     assert len(erasure_queue(conns.raw)) == 2
@@ -122,7 +112,7 @@ def test_json_lines_with_a_broken_line_reports_that_line(
 ) -> None:
     """A line that is not JSON is an invalid item naming its line; the others are accepted."""
     body = json.dumps(_log("L1", "auth0|1")) + "\n{broken\n" + json.dumps(_log("L3", "auth0|3"))
-    answer = _post(sender_client, "auth0logs", body.encode(), AUTH0)
+    answer = webhook(sender_client, "auth0logs", body.encode(), AUTH0)
     assert answer.status_code == 202
     broken = answer.json["results"][1]
     assert (broken["status"], broken["message"]) == ("invalid", "line 2 is not JSON")
@@ -133,7 +123,7 @@ def test_auth0_single_object_body_answers_like_a_lone_event(
     sender_client: FlaskClient, conns: Connections
 ) -> None:
     """The log stream's "JSON object" format: one result, not a list."""
-    answer = _post(sender_client, "auth0logs", json.dumps(_log("L9", "auth0|9")).encode(), AUTH0)
+    answer = webhook(sender_client, "auth0logs", json.dumps(_log("L9", "auth0|9")).encode(), AUTH0)
     assert answer.status_code == 202
     assert answer.json["status"] == "accepted" and answer.json["event_id"] == "L9"
 
@@ -141,7 +131,7 @@ def test_auth0_single_object_body_answers_like_a_lone_event(
 def test_batch_is_verified_once_as_a_whole(sender_client: FlaskClient, conns: Connections) -> None:
     """A batch with a wrong token is refused whole: 401, nothing stored."""
     body = okta_body(okta_event("e-1", "00u1"))
-    answer = _post(sender_client, "okta", body, {"Authorization": "wrong"})
+    answer = webhook(sender_client, "okta", body, {"Authorization": "wrong"})
     assert answer.status_code == 401
     assert stored_keys(conns) == []
 
@@ -156,7 +146,7 @@ def test_batch_without_events_is_400(
 ) -> None:
     """An empty batch or an envelope without an events list: 400, nothing stored."""
     source = "auth0logs" if body.startswith(b"[") else "okta"
-    answer = _post(sender_client, source, body, AUTH0 if source == "auth0logs" else OKTA)
+    answer = webhook(sender_client, source, body, AUTH0 if source == "auth0logs" else OKTA)
     assert answer.status_code == 400
     assert stored_keys(conns) == []
 
@@ -166,7 +156,7 @@ def test_json_lines_media_type_is_refused_for_a_single_event_source(
 ) -> None:
     """application/x-ndjson is only understood by sources that take JSON lines: 415."""
     body = b'{"id": "x", "type": "contact.deleted", "data": {"id": "c"}}'
-    answer = _post(sender_client, "unsigned", body, {}, "application/x-ndjson")
+    answer = webhook(sender_client, "unsigned", body, {}, "application/x-ndjson")
     assert answer.status_code == 415
 
 

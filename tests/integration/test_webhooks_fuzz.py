@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumer import sources
-from tests.helpers import sender_settings
+from tests.helpers import sender_settings, webhook
 
 SENDERS = sender_settings()
 NAMES = sorted(SENDERS.sources)
@@ -62,10 +62,6 @@ FUZZ = settings(
 )
 
 
-def _post(client: FlaskClient, name: str, body: bytes, headers: dict[str, str]) -> Any:
-    return client.post(f"/webhooks/{name}", data=body, headers=headers)
-
-
 @pytest.mark.parametrize("name", NAMES)
 @FUZZ
 @given(
@@ -77,7 +73,7 @@ def test_arbitrary_headers_and_bodies_never_get_a_5xx(
     sender_client: FlaskClient, name: str, headers: dict[str, str], body: bytes, content_type: str
 ) -> None:
     """Unsigned noise: refused with a 4xx (or ignored), never a server error."""
-    answer = _post(sender_client, name, body, {**headers, "Content-Type": content_type})
+    answer = webhook(sender_client, name, body, {**headers, "Content-Type": content_type})
     assert answer.status_code < 500, answer.json
 
 
@@ -96,5 +92,5 @@ def test_correctly_signed_arbitrary_bodies_never_get_a_5xx(
     src = SENDERS.sources[name]
     body = raw if raw is not None else json.dumps(payload).encode()
     signed = sources.sign_headers(src, body, msg_id or "m", int(time.time()))
-    answer = _post(sender_client, name, body, {**signed, "Content-Type": "application/json"})
+    answer = webhook(sender_client, name, body, {**signed, "Content-Type": "application/json"})
     assert answer.status_code < 500, answer.json

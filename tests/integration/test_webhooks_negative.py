@@ -15,7 +15,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import SourceConfig
 from consumer.sources.testevent import build_event
 from consumer.store.connection import Connections
-from tests.helpers import sender_settings, stored_keys
+from tests.helpers import sender_settings, stored_keys, webhook
 
 # One source per scheme (from tests.helpers.sender_sources).
 BY_SCHEME = {
@@ -92,10 +92,6 @@ def _assert_nothing_stored(conns: Connections) -> None:
     assert len(erasure_queue(conns.raw)) == 0
 
 
-def _post(client: FlaskClient, src: SourceConfig, body: bytes, headers: dict[str, str]) -> Any:
-    return client.post(f"/webhooks/{src.name}", data=body, headers=headers)
-
-
 @pytest.mark.parametrize("scheme", list(BY_SCHEME))
 def test_a_correctly_signed_request_is_accepted(
     client: FlaskClient, conns: Connections, scheme: str
@@ -103,7 +99,7 @@ def test_a_correctly_signed_request_is_accepted(
     """The control row: the signing the matrix starts from is accepted (202)."""
     src = _source(scheme)
     body = _body(src)
-    answer = _post(client, src, body, _headers(src, body))
+    answer = webhook(client, src.name, body, _headers(src, body))
     assert answer.status_code == 202, answer.json
     assert len(erasure_queue(conns.raw)) == 1
 
@@ -115,7 +111,7 @@ def test_wrong_secret_is_401_and_stores_nothing(
     """Signed with a secret the source does not hold: 401."""
     src = _source(scheme)
     body = _body(src)
-    answer = _post(client, src, body, _headers(src, body, secrets=("not-the-secret",)))
+    answer = webhook(client, src.name, body, _headers(src, body, secrets=("not-the-secret",)))
     assert answer.status_code == 401
     assert answer.json["error"] == "invalid_signature"
     _assert_nothing_stored(conns)
@@ -128,7 +124,7 @@ def test_tampered_body_is_401_and_stores_nothing(
     """The body changed after signing (another external id): 401."""
     src = _source(scheme)
     headers = _headers(src, _body(src, "ext-1"))
-    answer = _post(client, src, _body(src, "ext-2"), headers)
+    answer = webhook(client, src.name, _body(src, "ext-2"), headers)
     assert answer.status_code == 401
     _assert_nothing_stored(conns)
 
@@ -142,7 +138,7 @@ def test_timestamp_outside_tolerance_is_401_and_stores_nothing(
     src = _source(scheme)
     body = _body(src)
     at = time.time() + offset * (src.tolerance_seconds + 5)
-    answer = _post(client, src, body, _headers(src, body, at=at))
+    answer = webhook(client, src.name, body, _headers(src, body, at=at))
     assert answer.status_code == 401
     _assert_nothing_stored(conns)
 
@@ -154,7 +150,7 @@ def test_missing_signature_headers_are_401_and_store_nothing(
     """No signature header at all: 401."""
     src = _source(scheme)
     body = _body(src)
-    answer = _post(client, src, body, {"Content-Type": "application/json"})
+    answer = webhook(client, src.name, body, {"Content-Type": "application/json"})
     assert answer.status_code == 401
     _assert_nothing_stored(conns)
 
@@ -169,7 +165,7 @@ def test_malformed_signature_headers_are_401_and_store_nothing(
     now = str(int(time.time()))
     headers = {k: v.replace("{now}", now) for k, v in bad.items()}
     encoded = {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
-    answer = _post(client, src, body, {"Content-Type": "application/json", **encoded})
+    answer = webhook(client, src.name, body, {"Content-Type": "application/json", **encoded})
     assert answer.status_code == 401
     _assert_nothing_stored(conns)
 
@@ -183,7 +179,7 @@ def test_signed_body_that_is_not_a_json_object_is_400_and_stores_nothing(
 ) -> None:
     """Correctly signed, but empty, not UTF-8, or not an object: 400."""
     src = _source(scheme)
-    answer = _post(client, src, body, _headers(src, body))
+    answer = webhook(client, src.name, body, _headers(src, body))
     assert answer.status_code == 400, why
     assert answer.json["error"] == "invalid_body"
     _assert_nothing_stored(conns)
@@ -201,7 +197,7 @@ def test_wrong_content_type_is_415_and_stores_nothing(
     del headers["Content-Type"]
     if content_type:
         headers["Content-Type"] = content_type
-    answer = _post(client, src, body, headers)
+    answer = webhook(client, src.name, body, headers, content_type=None)
     assert answer.status_code == 415
     _assert_nothing_stored(conns)
 
@@ -214,7 +210,7 @@ def test_signed_event_without_external_id_is_422_and_stores_nothing(
     src = _source(scheme)
     event = build_event(src, "evt-neg-2", "x", int(time.time()))
     body = json.dumps(_drop(event, src.external_id)).encode()
-    answer = _post(client, src, body, _headers(src, body))
+    answer = webhook(client, src.name, body, _headers(src, body))
     assert answer.status_code == 422
     assert answer.json["error"] == "invalid_field"
     _assert_nothing_stored(conns)
