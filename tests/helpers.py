@@ -208,6 +208,28 @@ def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:
     return rid
 
 
+def failed_events(
+    client: FlaskClient,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+    *numbers: int,
+    recover: bool = False,
+) -> list[str]:
+    """Events e-N for mapped people u-N that Zeeg refused with a 400 (failed jobs); record ids.
+
+    recover clears the fault afterwards, so a requeue or replay can deliver them.
+    """
+    rids = [mapped(conns, sandbox, f"u-{i}") for i in numbers]
+    sandbox.state.set_faults(always={"status": 400})
+    for i in numbers:
+        post(client, settings, f"e-{i}", f"u-{i}")
+    drain(settings, conns)
+    if recover:
+        sandbox.state.set_faults(always=None)
+    return rids
+
+
 def deletes(sandbox: Sandbox, status: int | None = None) -> list[dict[str, Any]]:
     """The DELETE requests in the sandbox's log, oldest first (only those answered status)."""
     calls = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]

@@ -12,7 +12,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
-from tests.helpers import ADMIN_TOKEN, drain, mapped, post
+from tests.helpers import ADMIN_TOKEN, drain, failed_events, mapped, post
 
 ENDPOINTS = [
     ("GET", "/admin/status"),
@@ -95,18 +95,6 @@ def test_show_of_an_unknown_event_is_404(admin: FlaskClient, conns: Connections)
     assert (answer.status_code, answer.get_json()["error"]) == (404, "not_found")
 
 
-def _failed_events(
-    client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox, n: int
-) -> list[str]:
-    rids = [mapped(conns, sandbox, f"u-{i}") for i in range(n)]
-    sandbox.state.set_faults(always={"status": 400})
-    for i in range(n):
-        post(client, settings, f"e-{i}", f"u-{i}")
-    drain(settings, conns)
-    sandbox.state.set_faults(always=None)
-    return rids
-
-
 def test_failed_then_requeue_job_ids_delivers_the_event(
     admin: FlaskClient,
     client: FlaskClient,
@@ -115,7 +103,7 @@ def test_failed_then_requeue_job_ids_delivers_the_event(
     sandbox: Sandbox,
 ) -> None:
     """GET /admin/failed lists the job; POST /admin/requeue with its id delivers it."""
-    (rid,) = _failed_events(client, settings, conns, sandbox, 1)
+    (rid,) = failed_events(client, settings, conns, sandbox, 0, recover=True)
     (job,) = admin.get("/admin/failed").get_json()["failed"]
     answer = admin.post("/admin/requeue", json={"job_ids": [job["job_id"]], "reason": "fixed"})
     assert answer.status_code == 200
@@ -133,7 +121,7 @@ def test_requeue_all_requeues_every_failed_job(
     sandbox: Sandbox,
 ) -> None:
     """{"all": true} requeues each failed job."""
-    _failed_events(client, settings, conns, sandbox, 2)
+    failed_events(client, settings, conns, sandbox, 0, 1, recover=True)
     answer = admin.post("/admin/requeue", json={"all": True, "reason": "fixed"})
     assert len(answer.get_json()["requeued"]) == 2
     assert admin.get("/admin/failed").get_json()["failed"] == []
@@ -153,7 +141,7 @@ def test_replay_dry_run_counts_then_replay_delivers(
     sandbox: Sandbox,
 ) -> None:
     """POST /admin/replay with dry_run counts; without it the events are delivered."""
-    rids = _failed_events(client, settings, conns, sandbox, 2)
+    rids = failed_events(client, settings, conns, sandbox, 0, 1, recover=True)
     dry = admin.post("/admin/replay", json={"dry_run": True, "source": "userdb"}).get_json()
     assert dry["count"] == 2
     done = admin.post("/admin/replay", json={"source": "userdb", "reason": "outage"}).get_json()

@@ -12,7 +12,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import audit, events, pause
 from consumer.store.connection import Connections
-from tests.helpers import drain, mapped, post
+from tests.helpers import drain, failed_events, mapped, post
 
 
 def as_json(result: Any) -> Any:
@@ -120,10 +120,7 @@ def test_failed_lists_a_rejected_job_with_its_reason(
     cli: Any, client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """A 400 from Zeeg fails the job; failed shows it with the reason."""
-    mapped(conns, sandbox, "u-1")
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, 1)
     rows = as_json(cli("failed", "--json"))
     assert [(r["source"], r["event_id"]) for r in rows] == [("userdb", "e-1")]
     assert "400" in rows[0]["reason"]
@@ -135,12 +132,7 @@ def test_requeue_all_after_a_fix_deletes_the_records_and_notes_who_and_why(
     cli: Any, client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """requeue --all: attempts reset, new job ids, trail entry with by and reason, delivered."""
-    rids = [mapped(conns, sandbox, f"u-{i}") for i in range(2)]
-    sandbox.state.set_faults(always={"status": 400})
-    for i in range(2):
-        post(client, settings, f"e-{i}", f"u-{i}")
-    drain(settings, conns)
-    sandbox.state.set_faults(always=None)
+    rids = failed_events(client, settings, conns, sandbox, 0, 1, recover=True)
     done = as_json(cli("requeue", "--all", "--reason", "bad slug fixed", "--by", "ana", "--json"))
     assert len(done["requeued"]) == 2
     assert events.load(conns.text, "userdb", "e-0").attempts == 0  # type: ignore[union-attr]
@@ -155,11 +147,7 @@ def test_requeue_one_job_leaves_the_others_failed(
     cli: Any, client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """requeue JOB_ID requeues only that job."""
-    sandbox.state.set_faults(always={"status": 400})
-    for i in range(2):
-        mapped(conns, sandbox, f"u-{i}")
-        post(client, settings, f"e-{i}", f"u-{i}")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, 0, 1)
     first = as_json(cli("failed", "--json"))[0]
     done = as_json(cli("requeue", first["job_id"], "--reason", "retry one", "--json"))
     assert [r["previous_job_id"] for r in done["requeued"]] == [first["job_id"]]
@@ -259,10 +247,7 @@ def test_failed_show_text_is_the_event_and_its_trail(
     cli: Any, client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """Without --json, failed show prints the fields and a trail table ending in failed."""
-    mapped(conns, sandbox, "u-1")
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, 1)
     job_id = as_json(cli("failed", "--json"))[0]["job_id"]
     lines = cli("failed", "show", job_id).stdout.splitlines()
     assert lines[0].split() == ["job_id", job_id]

@@ -19,7 +19,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import drain, mapped, post
+from tests.helpers import failed_events
 
 NOW = time.time()
 
@@ -52,10 +52,7 @@ def test_failed_show_endpoint_gives_the_job_and_its_trail(
     sandbox: Sandbox,
 ) -> None:
     """GET /admin/failed/<job_id> is the `failed show` answer: the event, its error, the trail."""
-    mapped(conns, sandbox, "u-1")
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, 1)
     (job,) = admin.get("/admin/failed").get_json()["failed"]
     shown = admin.get(f"/admin/failed/{job['job_id']}").get_json()
     assert (shown["job_id"], shown["event_id"], shown["status"]) == (job["job_id"], "e-1", "failed")
@@ -70,10 +67,7 @@ def test_a_requeue_of_a_job_another_operator_just_requeued_is_skipped(
     sandbox: Sandbox,
 ) -> None:
     """Two requeues that both saw the failed job enqueue it once; the second says so."""
-    mapped(conns, sandbox, "u-1")
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, 1)
     ops = Ops(settings, conns)
     (row,) = list_failed(ops)
     seen = Job.fetch(row["job_id"], connection=conns.raw, serializer=JSONSerializer)

@@ -20,7 +20,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import keys, retention
 from consumer.store.connection import Connections
-from tests.helpers import drain, mapped, post
+from tests.helpers import drain, failed_events, post
 
 # Real time: the event log takes stream ids from the Redis clock.
 NOW = time.time()
@@ -81,12 +81,9 @@ def test_outcome_failed_selects_events_whose_job_failed(
     cli: Any, client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """--outcome failed finds a failed event (a failed job records no per-target outcome)."""
-    mapped(conns, sandbox, "u-1")
     post(client, settings, "e-ok", "u-ok")
     drain(settings, conns)
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, 1)
     found = json.loads(cli("events", "search", "--outcome", "failed", "--json").stdout)
     assert [e["event_id"] for e in found] == ["e-1"]
     ops = Ops(settings, conns)

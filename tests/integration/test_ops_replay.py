@@ -16,7 +16,7 @@ from consumer.ops.events import Filters, filters_from
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import deletes, drain, mapped, post
+from tests.helpers import deletes, drain, failed_events, mapped, post
 
 
 def outage(
@@ -64,11 +64,7 @@ def test_replay_records_that_it_bypassed_deduplication_and_why(
     cli: Any, client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """The event is marked replayed and its trail says who, why, and that dedupe was bypassed."""
-    mapped(conns, sandbox, "u-1")
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
-    sandbox.state.set_faults(always=None)
+    failed_events(client, settings, conns, sandbox, 1, recover=True)
     result = cli("replay", "--event-id", "e-1", "--reason", "retry after fix", "--by", "ana")
     assert result.exit_code == 0, result.output
     event = events.load(conns.text, "userdb", "e-1")
@@ -123,11 +119,7 @@ def test_replay_stopped_midway_replays_only_the_events_before_the_stop(
     client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """Stopping the replay iterator (what Ctrl-C does) leaves later events untouched."""
-    sandbox.state.set_faults(always={"status": 400})
-    for i in range(4):
-        mapped(conns, sandbox, f"u-{i}")
-        post(client, settings, f"e-{i}", f"u-{i}")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, *range(4))
     ops = Ops(settings, conns)
     selected = rp.select(ops, Filters())
     replaying = rp.replay(ops, selected, by="test", reason="cancel test")
@@ -149,10 +141,7 @@ def test_replay_skips_an_event_a_worker_picked_up_after_selection(
     client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """An event that moved on since it was selected is skipped, its job left alone."""
-    mapped(conns, sandbox, "u-1")
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
+    failed_events(client, settings, conns, sandbox, 1)
     ops = Ops(settings, conns)
     (selected,) = rp.select(ops, Filters())
     events.update(conns.text, "userdb", "e-1", status="running")

@@ -15,7 +15,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, keys
 from consumer.store.connection import Connections
-from tests.helpers import drain, mapped, post
+from tests.helpers import drain, failed_events
 
 
 def test_status_lists_live_workers_by_name(settings: Settings, conns: Connections) -> None:
@@ -35,11 +35,7 @@ def test_replay_rebuilds_an_event_whose_record_expired_from_the_event_log(
     client: FlaskClient, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """The event log alone is enough: the record is rebuilt and the deletion happens."""
-    rid = mapped(conns, sandbox, "u-1")
-    sandbox.state.set_faults(always={"status": 400})
-    post(client, settings, "e-1", "u-1")
-    drain(settings, conns)
-    sandbox.state.set_faults(always=None)
+    (rid,) = failed_events(client, settings, conns, sandbox, 1, recover=True)
     conns.text.delete(keys.event("userdb", "e-1"))
     ops = Ops(settings, conns)
     selected = rp.select(ops, Filters(statuses=("expired",)))
