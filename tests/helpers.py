@@ -22,11 +22,11 @@ from rq.serializers import JSONSerializer
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from consumer import sources
+from consumer import intake, sources
 from consumer.delivery import jobs
 from consumer.delivery.context import Context
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import Mapping
+from consumer.models import Mapping, ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, settings_from_dict
 from consumer.store import mappings
@@ -234,6 +234,36 @@ def deletes(sandbox: Sandbox, status: int | None = None) -> list[dict[str, Any]]
     """The DELETE requests in the sandbox's log, oldest first (only those answered status)."""
     calls = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
     return [r for r in calls if status is None or r["status"] == status]
+
+
+CONTACTS = ("contacts",)
+
+
+def accept_event(
+    conns: Connections,
+    event_id: str,
+    external_id: str,
+    now: float,
+    *,
+    occurred_at: float | None = None,
+    dedupe_ttl_days: float = 1,
+    retention_days: float = 1,
+    job_timeout: int = 60,
+) -> None:
+    """Accept a userdb contact.deleted event for contacts through intake, as a webhook would."""
+    event = ParsedEvent(
+        "userdb", event_id, "contact.deleted", external_id, occurred_at, ("contacts",)
+    )
+    queue = erasure_queue(conns.raw)
+    intake.accept(
+        conns.text,
+        queue,
+        event,
+        now=now,
+        dedupe_ttl_days=dedupe_ttl_days,
+        retention_days=retention_days,
+        job_timeout=job_timeout,
+    )
 
 
 def context(settings: Settings, conns: Connections) -> Context:

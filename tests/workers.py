@@ -15,13 +15,12 @@ from typing import Any
 import redis
 import requests
 
-from consumer import intake
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import Mapping, ParsedEvent
-from consumer.queue import erasure_queue
+from consumer.models import Mapping
 from consumer.settings import Settings
 from consumer.store import events, mappings
-from tests.helpers import ZEEG_TOKEN, toml_text
+from consumer.store.connection import Connections
+from tests.helpers import ZEEG_TOKEN, accept_event, toml_text
 
 FAST_RECOVERY = {
     "maintenance_interval_seconds": 1,
@@ -122,19 +121,11 @@ def accept_mapped(
 ) -> list[str]:
     """Seed n sandbox contacts, map them, accept one event each; returns the record ids."""
     rids = sandbox.state.seed("contacts", [{} for _ in range(n)])
-    queue = erasure_queue(raw)
+    conns = Connections(text, raw)
     for i, rid in enumerate(rids):
         mappings.put(text, Mapping("userdb", "contacts", f"u-{i}", rid, 1.0))
-        event = ParsedEvent("userdb", f"evt-{i}", "contact.deleted", f"u-{i}", None, ("contacts",))
-        intake.accept(
-            text,
-            queue,
-            event,
-            now=time.time(),
-            dedupe_ttl_days=1,
-            retention_days=1,
-            job_timeout=settings.delivery.job_timeout_seconds,
-        )
+        timeout = settings.delivery.job_timeout_seconds
+        accept_event(conns, f"evt-{i}", f"u-{i}", time.time(), job_timeout=timeout)
     return rids
 
 

@@ -6,26 +6,16 @@ import time
 
 from rq.registry import ScheduledJobRegistry
 
-from consumer import intake
 from consumer.delivery.worker import make_worker
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import backlog, events, keys, pause
 from consumer.store.connection import Connections
-from tests.helpers import drain, make_settings
+from tests.helpers import accept_event, drain, make_settings
 from tests.workers import accept_mapped
 
 HOUR = 3600.0
-
-
-def _accept(conns: Connections, event_id: str, received: float) -> None:
-    event = ParsedEvent("userdb", event_id, "contact.deleted", "u-x", None, ("contacts",))
-    queue = erasure_queue(conns.raw)
-    intake.accept(
-        conns.text, queue, event, now=received, dedupe_ttl_days=1, retention_days=1, job_timeout=60
-    )
 
 
 def test_new_keys_are_these_literal_strings(conns: Connections) -> None:
@@ -37,15 +27,15 @@ def test_new_keys_are_these_literal_strings(conns: Connections) -> None:
 
 def test_intake_counts_an_event_as_pending(conns: Connections) -> None:
     """An accepted event is pending until done."""
-    _accept(conns, "evt:with:colons", time.time())
+    accept_event(conns, "evt:with:colons", "u-x", time.time())
     assert events.pending_count(conns.text) == 1
 
 
 def test_events_older_than_the_sla_are_at_risk(conns: Connections) -> None:
     """Received 73 h ago and not done: at risk at sla_hours 72; one received now is not."""
     now = time.time()
-    _accept(conns, "old:1", now - 73 * HOUR)
-    _accept(conns, "new", now)
+    accept_event(conns, "old:1", "u-x", now - 73 * HOUR)
+    accept_event(conns, "new", "u-x", now)
     assert events.at_risk_count(conns.text, now, 72) == 1
     assert events.at_risk(conns.text, now, 72) == [("userdb", "old:1", now - 73 * HOUR)]
 

@@ -11,15 +11,13 @@ from typing import Any
 import pytest
 from rq.registry import FailedJobRegistry
 
-from consumer import intake
 from consumer.delivery.policy import backoff, handle_delivery
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
-from tests.helpers import context, default_sources, drain, make_settings
+from tests.helpers import accept_event, context, default_sources, drain, make_settings
 from tests.workers import accept_mapped
 
 
@@ -129,16 +127,7 @@ def test_unreadable_answer_fails_at_once_with_the_reason(
     sources = default_sources()
     sources["userdb"]["targets"] = [{"object": "contacts", "resolve": ["assert:email"]}]
     odd = make_settings(f"http://127.0.0.1:{server.server_port}/v2", sources)
-    event = ParsedEvent("userdb", "evt-0", "contact.deleted", "u-0", None, ("contacts",))
-    intake.accept(
-        conns.text,
-        erasure_queue(conns.raw),
-        event,
-        now=time.time(),
-        dedupe_ttl_days=1,
-        retention_days=1,
-        job_timeout=60,
-    )
+    accept_event(conns, "evt-0", "u-0", time.time())
     try:
         drain(odd, conns)
     finally:

@@ -8,24 +8,18 @@ import sys
 import time
 from pathlib import Path
 
-from consumer import intake
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import ParsedEvent
-from consumer.queue import erasure_queue
 from consumer.store import keys
 from consumer.store.connection import Connections
-from tests.helpers import RedisServer, cli_env, write_config
+from tests.helpers import RedisServer, accept_event, cli_env, write_config
 
 EVENTS = 1500
 
 
 def _accept(conns: Connections, n: int) -> None:
-    queue, now = erasure_queue(conns.raw), time.time()
+    now = time.time()
     for i in range(n):
-        event = ParsedEvent("userdb", f"e-{i:05d}", "contact.deleted", f"u-{i}", now, ("contacts",))
-        intake.accept(
-            conns.text, queue, event, now=now, dedupe_ttl_days=1, retention_days=1, job_timeout=60
-        )
+        accept_event(conns, f"e-{i:05d}", f"u-{i}", now, occurred_at=now)
 
 
 def _replayed(conns: Connections, n: int) -> int:

@@ -10,8 +10,6 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from consumer.devtools.sandbox import Sandbox
-from consumer.intake import accept
-from consumer.models import ParsedEvent
 from consumer.ops import Ops
 from consumer.ops import failed as fl
 from consumer.ops.failed import list_failed
@@ -19,7 +17,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
-from tests.helpers import failed_events
+from tests.helpers import accept_event, failed_events
 
 NOW = time.time()
 
@@ -29,8 +27,7 @@ def test_failed_lists_the_rq_reason_of_a_job_killed_outside_delivery(
 ) -> None:
     """A job RQ failed itself (a timeout) shows RQ's exception line, not "event expired"."""
     queue = erasure_queue(conns.raw)
-    event = ParsedEvent("userdb", "e-1", "contact.deleted", "u-1", None, ("contacts",))
-    accept(conns.text, queue, event, now=NOW, dedupe_ttl_days=7, retention_days=30, job_timeout=60)
+    accept_event(conns, "e-1", "u-1", NOW, dedupe_ttl_days=7, retention_days=30)
     (job,) = Job.fetch_many(queue.get_job_ids(), connection=conns.raw, serializer=JSONSerializer)
     assert job is not None
     events.mark_running(conns.text, "userdb", "e-1", job.id, NOW)

@@ -10,17 +10,14 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from consumer.devtools.sandbox import Sandbox
-from consumer.intake import accept
-from consumer.models import ParsedEvent
 from consumer.ops import Ops
 from consumer.ops import replay as rp
 from consumer.ops.events import Filters, filters_from
 from consumer.ops.status import sla_risk
-from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import keys, retention
 from consumer.store.connection import Connections
-from tests.helpers import drain, failed_events, post
+from tests.helpers import accept_event, drain, failed_events, post
 
 # Real time: the event log takes stream ids from the Redis clock.
 NOW = time.time()
@@ -28,16 +25,7 @@ NOW = time.time()
 
 def _accept_at(conns: Connections, event_id: str, received: float) -> None:
     """One userdb event accepted at the given time (kept 30 days)."""
-    event = ParsedEvent("userdb", event_id, "contact.deleted", "u-1", None, ("contacts",))
-    accept(
-        conns.text,
-        erasure_queue(conns.raw),
-        event,
-        now=received,
-        dedupe_ttl_days=7,
-        retention_days=30,
-        job_timeout=60,
-    )
+    accept_event(conns, event_id, "u-1", received, dedupe_ttl_days=7, retention_days=30)
 
 
 def test_replaying_a_late_event_keeps_it_at_risk(settings: Settings, conns: Connections) -> None:

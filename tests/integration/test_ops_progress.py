@@ -9,12 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from consumer import intake
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import ParsedEvent
-from consumer.queue import erasure_queue
 from consumer.store.connection import Connections
-from tests.helpers import RedisServer, cli_env, write_config
+from tests.helpers import RedisServer, accept_event, cli_env, write_config
 
 
 def _read_all(fd: int) -> str:
@@ -37,16 +34,7 @@ def test_replay_on_a_terminal_draws_a_progress_bar_to_100_percent(
     """stderr on a tty shows the labelled bar reaching 100%; stdout keeps the summary."""
     now = time.time()
     for i in range(3):
-        event = ParsedEvent("userdb", f"e-{i}", "contact.deleted", f"u-{i}", now, ("contacts",))
-        intake.accept(
-            conns.text,
-            erasure_queue(conns.raw),
-            event,
-            now=now,
-            dedupe_ttl_days=1,
-            retention_days=1,
-            job_timeout=60,
-        )
+        accept_event(conns, f"e-{i}", f"u-{i}", now, occurred_at=now)
     env = cli_env(write_config(tmp_path / "c.toml"), sandbox.url, redis_server.url)
     master, slave = pty.openpty()
     argv = [sys.executable, "-m", "consumer", "replay", "--reason", "progress test"]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from consumer.intake import accept
-from consumer.models import ParsedEvent
 from consumer.ops import Ops
 from consumer.ops.status import sla_risk
-from consumer.queue import erasure_queue
 from consumer.settings import Settings
 from consumer.store import events, keys, retention
 from consumer.store.connection import Connections
+from tests.helpers import accept_event
 
 NOW = 1_800_000_000.0
 
@@ -33,16 +31,7 @@ def test_sla_risk_counts_unfinished_events_past_half_and_all_of_the_sla(
     """Unfinished after the SLA is at risk; after half of it, an early warning; done is neither."""
     old, recent = NOW - 100 * 3600, NOW - 40 * 3600  # SLA 72 h: past all of it, past half
     for n, received in enumerate((old, old, recent)):
-        event = ParsedEvent("userdb", f"e-{n}", "contact.deleted", f"u-{n}", None, ("contacts",))
-        accept(
-            conns.text,
-            erasure_queue(conns.raw),
-            event,
-            now=received,
-            dedupe_ttl_days=7,
-            retention_days=30,
-            job_timeout=60,
-        )
+        accept_event(conns, f"e-{n}", f"u-{n}", received, dedupe_ttl_days=7, retention_days=30)
     events.mark_done(conns.text, "userdb", "e-1", NOW)
     risk = sla_risk(Ops(settings, conns, clock=lambda: NOW), NOW)
     assert (risk["at_risk"], risk["past_half_sla"]) == (1, 2)
