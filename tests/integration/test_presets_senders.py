@@ -6,9 +6,11 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import pytest
 import standardwebhooks
 import stripe
 import svix
@@ -25,105 +27,6 @@ from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_
 
 def _job_args(conns: Connections) -> list[list[Any]]:
     return [list(job.args) for job in erasure_queue(conns.raw).jobs]
-
-
-def test_clerk_user_deleted_signed_by_svix_is_a_job(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
-    """Clerk (svix-* headers, signed by the svix library): svix-id is the event id."""
-    body = {
-        "data": {"deleted": True, "id": "user_29w83sxmDNGwOuEthce5gg56FcC", "object": "user"},
-        "object": "event",
-        "timestamp": 1654012591835,
-        "type": "user.deleted",
-    }
-    raw = json.dumps(body)
-    now = datetime.now(tz=UTC)
-    signature = svix.Webhook(STD_SECRET).sign("msg_clerk_1", now, raw)
-    headers = {
-        "svix-id": "msg_clerk_1",
-        "svix-timestamp": str(int(now.timestamp())),
-        "svix-signature": signature,
-    }
-    answer = webhook(sender_client, "clerk", raw.encode(), headers)
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "clerk", "msg_clerk_1")
-    assert event is not None
-    assert (event.external_id, event.event_type) == (
-        "user_29w83sxmDNGwOuEthce5gg56FcC",
-        "user.deleted",
-    )
-    assert event.occurred_at == 1654012591.835
-    assert _job_args(conns) == [["clerk", "msg_clerk_1"]]
-
-
-def test_standard_webhooks_signed_by_their_library_is_a_job(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
-    """standard-webhooks preset: webhook-* headers from the standardwebhooks library."""
-    raw = json.dumps(
-        {"type": "contact.deleted", "timestamp": "2024-05-01T10:00:00Z", "data": {"id": "c-77"}}
-    )
-    now = datetime.now(tz=UTC)
-    hook = standardwebhooks.Webhook(STD_SECRET)
-    headers = {
-        "webhook-id": "msg_std_1",
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": hook.sign("msg_std_1", now, raw),
-    }
-    answer = webhook(sender_client, "stdhooks", raw.encode(), headers)
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "stdhooks", "msg_std_1")
-    assert event is not None and event.external_id == "c-77"
-    assert _job_args(conns) == [["stdhooks", "msg_std_1"]]
-
-
-def test_stripe_customer_deleted_signed_by_stripe_is_a_job(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
-    """Stripe: Stripe-Signature from the stripe library; data.object.id is the customer."""
-    raw = json.dumps(
-        {
-            "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
-            "object": "event",
-            "api_version": "2023-10-16",
-            "created": 1686089970,
-            "type": "customer.deleted",
-            "data": {
-                "object": {"id": "cus_NffrFeUfNV2Hib", "object": "customer", "email": "a@b.c"}
-            },
-        }
-    )
-    header = stripe.WebhookSignature.generate_signature_header(raw, SENDER_ENV["STRIPE_SECRET"])
-    answer = webhook(sender_client, "stripe", raw.encode(), {"Stripe-Signature": header})
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy")
-    assert event is not None and event.external_id == "cus_NffrFeUfNV2Hib"
-    assert event.occurred_at == 1686089970.0
-    assert _job_args(conns) == [["stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy"]]
-
-
-def test_workos_directory_user_deleted_is_a_job(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
-    """WorkOS: WorkOS-Signature with a millisecond timestamp; dsync.user.deleted counts."""
-    raw = json.dumps(
-        {
-            "id": "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P",
-            "event": "dsync.user.deleted",
-            "data": {"id": "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7", "object": "directory_user"},
-            "created_at": "2023-06-09T18:12:02.000Z",
-        }
-    ).encode()
-    stamp = int(time.time() * 1000)
-    header = workos.sign(SENDER_ENV["WORKOS_SECRET"], stamp, raw)
-    answer = webhook(sender_client, "workos", raw, {"WorkOS-Signature": header})
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "workos", "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P")
-    assert event is not None
-    assert event.external_id == "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7"
-    assert event.event_type == "dsync.user.deleted"
-    assert _job_args(conns) == [["workos", "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P"]]
 
 
 def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
@@ -158,39 +61,6 @@ def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
     assert _job_args(conns) == [["auth0logs", "90020231102"]]
 
 
-def test_auth0_event_stream_cloudevent_is_a_job(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
-    """Auth0 event stream: a CloudEvents user.deleted with a bearer token."""
-    raw = json.dumps(
-        {
-            "specversion": "1.0",
-            "type": "user.deleted",
-            "source": "urn:auth0:example.eu.auth0.com",
-            "id": "evt_6r4T2o3dGhgA1cq8C9dy4S",
-            "time": "2024-10-21T10:00:00.000Z",
-            "data": {"object": {"user_id": "auth0|6716", "email": "x@example.com"}},
-        }
-    ).encode()
-    answer = webhook(
-        sender_client, "auth0events", raw, {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]}
-    )
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "auth0events", "evt_6r4T2o3dGhgA1cq8C9dy4S")
-    assert event is not None and event.external_id == "auth0|6716"
-    assert _job_args(conns) == [["auth0events", "evt_6r4T2o3dGhgA1cq8C9dy4S"]]
-
-
-def test_okta_delete_initiated_is_a_job(sender_client: FlaskClient, conns: Connections) -> None:
-    """Okta: data.events[] with the static Authorization value; target[0].id is the user."""
-    body = okta_body(okta_event("1ec7b2b5-0001", "00u1abcd"))
-    answer = webhook(sender_client, "okta", body, {"Authorization": SENDER_ENV["OKTA_TOKEN"]})
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "okta", "1ec7b2b5-0001")
-    assert event is not None and event.external_id == "00u1abcd"
-    assert _job_args(conns) == [["okta", "1ec7b2b5-0001"]]
-
-
 def test_supabase_delete_gets_a_derived_event_id(
     sender_client: FlaskClient, conns: Connections
 ) -> None:
@@ -221,9 +91,120 @@ def _keycloak_signature(body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def test_keycloak_admin_user_delete_is_a_job(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
+class Delivery(NamedTuple):
+    """One sender's signed deletion and what it must store."""
+
+    source: str
+    raw: bytes
+    headers: dict[str, str]
+    event_id: str
+    expected: dict[str, Any]  # attributes of the stored event
+
+
+def _clerk() -> Delivery:
+    """Clerk (svix-* headers, signed by the svix library): svix-id is the event id."""
+    body = {
+        "data": {"deleted": True, "id": "user_29w83sxmDNGwOuEthce5gg56FcC", "object": "user"},
+        "object": "event",
+        "timestamp": 1654012591835,
+        "type": "user.deleted",
+    }
+    raw = json.dumps(body)
+    now = datetime.now(tz=UTC)
+    signature = svix.Webhook(STD_SECRET).sign("msg_clerk_1", now, raw)
+    headers = {
+        "svix-id": "msg_clerk_1",
+        "svix-timestamp": str(int(now.timestamp())),
+        "svix-signature": signature,
+    }
+    expected = {
+        "external_id": "user_29w83sxmDNGwOuEthce5gg56FcC",
+        "event_type": "user.deleted",
+        "occurred_at": 1654012591.835,
+    }
+    return Delivery("clerk", raw.encode(), headers, "msg_clerk_1", expected)
+
+
+def _standard_webhooks() -> Delivery:
+    """standard-webhooks preset: webhook-* headers from the standardwebhooks library."""
+    raw = json.dumps(
+        {"type": "contact.deleted", "timestamp": "2024-05-01T10:00:00Z", "data": {"id": "c-77"}}
+    )
+    now = datetime.now(tz=UTC)
+    hook = standardwebhooks.Webhook(STD_SECRET)
+    headers = {
+        "webhook-id": "msg_std_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": hook.sign("msg_std_1", now, raw),
+    }
+    return Delivery("stdhooks", raw.encode(), headers, "msg_std_1", {"external_id": "c-77"})
+
+
+def _stripe() -> Delivery:
+    """Stripe: Stripe-Signature from the stripe library; data.object.id is the customer."""
+    raw = json.dumps(
+        {
+            "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
+            "object": "event",
+            "api_version": "2023-10-16",
+            "created": 1686089970,
+            "type": "customer.deleted",
+            "data": {
+                "object": {"id": "cus_NffrFeUfNV2Hib", "object": "customer", "email": "a@b.c"}
+            },
+        }
+    )
+    header = stripe.WebhookSignature.generate_signature_header(raw, SENDER_ENV["STRIPE_SECRET"])
+    expected = {"external_id": "cus_NffrFeUfNV2Hib", "occurred_at": 1686089970.0}
+    headers = {"Stripe-Signature": header}
+    return Delivery("stripe", raw.encode(), headers, "evt_1NG8Du2eZvKYlo2CUI79vXWy", expected)
+
+
+def _workos() -> Delivery:
+    """WorkOS: WorkOS-Signature with a millisecond timestamp; dsync.user.deleted counts."""
+    raw = json.dumps(
+        {
+            "id": "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P",
+            "event": "dsync.user.deleted",
+            "data": {"id": "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7", "object": "directory_user"},
+            "created_at": "2023-06-09T18:12:02.000Z",
+        }
+    ).encode()
+    stamp = int(time.time() * 1000)
+    header = workos.sign(SENDER_ENV["WORKOS_SECRET"], stamp, raw)
+    expected = {
+        "external_id": "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7",
+        "event_type": "dsync.user.deleted",
+    }
+    headers = {"WorkOS-Signature": header}
+    return Delivery("workos", raw, headers, "event_01H2GQD3S5ZT1Q1A5FCZ3X6Y8P", expected)
+
+
+def _auth0_event_stream() -> Delivery:
+    """Auth0 event stream: a CloudEvents user.deleted with a bearer token."""
+    raw = json.dumps(
+        {
+            "specversion": "1.0",
+            "type": "user.deleted",
+            "source": "urn:auth0:example.eu.auth0.com",
+            "id": "evt_6r4T2o3dGhgA1cq8C9dy4S",
+            "time": "2024-10-21T10:00:00.000Z",
+            "data": {"object": {"user_id": "auth0|6716", "email": "x@example.com"}},
+        }
+    ).encode()
+    headers = {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]}
+    expected = {"external_id": "auth0|6716"}
+    return Delivery("auth0events", raw, headers, "evt_6r4T2o3dGhgA1cq8C9dy4S", expected)
+
+
+def _okta() -> Delivery:
+    """Okta: data.events[] with the static Authorization value; target[0].id is the user."""
+    body = okta_body(okta_event("1ec7b2b5-0001", "00u1abcd"))
+    headers = {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
+    return Delivery("okta", body, headers, "1ec7b2b5-0001", {"external_id": "00u1abcd"})
+
+
+def _keycloak_admin() -> Delivery:
     """Keycloak (keycloak-events): X-Keycloak-Signature; the user id follows users/."""
     raw = json.dumps(
         {
@@ -237,20 +218,15 @@ def test_keycloak_admin_user_delete_is_a_job(
             "type": "admin.USER-DELETE",
         }
     ).encode()
-    answer = webhook(
-        sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
-    )
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "keycloak", "d2e0fe26-f8e6-4012-b22f-87f989c3c9e7")
-    assert event is not None
-    assert event.external_id == "88251cc6-7408-4b31-a4c7-b2840d99b916"
-    assert event.occurred_at == 1711651627.565
-    assert _job_args(conns) == [["keycloak", "d2e0fe26-f8e6-4012-b22f-87f989c3c9e7"]]
+    headers = {"X-Keycloak-Signature": _keycloak_signature(raw)}
+    expected = {
+        "external_id": "88251cc6-7408-4b31-a4c7-b2840d99b916",
+        "occurred_at": 1711651627.565,
+    }
+    return Delivery("keycloak", raw, headers, "d2e0fe26-f8e6-4012-b22f-87f989c3c9e7", expected)
 
 
-def test_github_style_hook_uses_the_delivery_header_as_event_id(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
+def _github_style() -> Delivery:
     """github-style: X-Hub-Signature-256 (sha256=hex); X-GitHub-Delivery is the event id."""
     raw = json.dumps({"action": "deleted", "contact": {"id": "ct-5"}}).encode()
     digest = hmac.new(SENDER_ENV["GITHUB_SECRET"].encode(), raw, hashlib.sha256).hexdigest()
@@ -258,11 +234,59 @@ def test_github_style_hook_uses_the_delivery_header_as_event_id(
         "X-Hub-Signature-256": "sha256=" + digest,
         "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     }
-    answer = webhook(sender_client, "github", raw, headers)
+    event_id = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+    return Delivery("github", raw, headers, event_id, {"external_id": "ct-5"})
+
+
+def _keycloak_self_service() -> Delivery:
+    """access.DELETE_ACCOUNT (Account Console): the user id is authDetails.userId, no prefix."""
+    raw = json.dumps(
+        {
+            "uid": "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a",
+            "type": "access.DELETE_ACCOUNT",
+            "time": 1711651700000,
+            "realmId": "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464",
+            "authDetails": {
+                "realmId": "myrealm",
+                "clientId": "account-console",
+                "userId": "3f1d8a52-1c2e-4f0b-8d7a-6c5b4a392817",
+            },
+            "details": {},
+        }
+    ).encode()
+    headers = {"X-Keycloak-Signature": _keycloak_signature(raw)}
+    expected = {
+        "external_id": "3f1d8a52-1c2e-4f0b-8d7a-6c5b4a392817",
+        "event_type": "access.DELETE_ACCOUNT",
+    }
+    return Delivery("keycloak", raw, headers, "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a", expected)
+
+
+SENDERS = [
+    _clerk,
+    _standard_webhooks,
+    _stripe,
+    _workos,
+    _auth0_event_stream,
+    _okta,
+    _keycloak_admin,
+    _github_style,
+    _keycloak_self_service,
+]
+
+
+@pytest.mark.parametrize("build", SENDERS, ids=[b.__name__.lstrip("_") for b in SENDERS])
+def test_a_deletion_signed_the_senders_way_is_one_job(
+    sender_client: FlaskClient, conns: Connections, build: Callable[[], Delivery]
+) -> None:
+    """Each sender (see its builder): 202, the event stored as expected, one job for it."""
+    delivery = build()
+    answer = webhook(sender_client, delivery.source, delivery.raw, delivery.headers)
     assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "github", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
-    assert event is not None and event.external_id == "ct-5"
-    assert _job_args(conns) == [["github", "72d3162e-cc78-11e3-81ab-4c9367dc0958"]]
+    event = events.load(conns.text, delivery.source, delivery.event_id)
+    assert event is not None
+    assert {name: getattr(event, name) for name in delivery.expected} == delivery.expected
+    assert _job_args(conns) == [[delivery.source, delivery.event_id]]
 
 
 def test_unsigned_source_accepts_without_a_signature(
@@ -342,37 +366,6 @@ def test_okta_event_without_a_user_target_is_422_and_not_stored(
     assert result["message"].startswith("target[type=User].id: ")
     assert events.load(conns.text, "okta", "1ec7b2b5-0003") is None
     assert _job_args(conns) == []
-
-
-def test_keycloak_self_service_account_deletion_is_a_job(
-    sender_client: FlaskClient, conns: Connections
-) -> None:
-    """access.DELETE_ACCOUNT (Account Console): the user id is authDetails.userId, no prefix."""
-    raw = json.dumps(
-        {
-            "uid": "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a",
-            "type": "access.DELETE_ACCOUNT",
-            "time": 1711651700000,
-            "realmId": "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464",
-            "authDetails": {
-                "realmId": "myrealm",
-                "clientId": "account-console",
-                "userId": "3f1d8a52-1c2e-4f0b-8d7a-6c5b4a392817",
-            },
-            "details": {},
-        }
-    ).encode()
-    answer = webhook(
-        sender_client, "keycloak", raw, {"X-Keycloak-Signature": _keycloak_signature(raw)}
-    )
-    assert answer.status_code == 202, answer.json
-    event = events.load(conns.text, "keycloak", "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a")
-    assert event is not None
-    assert (event.external_id, event.event_type) == (
-        "3f1d8a52-1c2e-4f0b-8d7a-6c5b4a392817",
-        "access.DELETE_ACCOUNT",
-    )
-    assert _job_args(conns) == [["keycloak", "5b0c3f4e-7d1a-4c2b-9a6e-1f2e3d4c5b6a"]]
 
 
 def test_keycloak_admin_delete_still_reads_the_resource_path_not_the_admin(
