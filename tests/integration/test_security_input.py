@@ -20,24 +20,22 @@ from consumer.settings import Settings
 from consumer.sources import standard, timestamped
 from consumer.store import events, keys, mappings
 from consumer.store.connection import Connections
-from tests.helpers import SENDER_ENV, STD_SECRET, signed, stored_keys, userdb_body, webhook
+from tests.helpers import (
+    ARABIC,
+    FULL_WIDTH,
+    SENDER_ENV,
+    STD_SECRET,
+    SURROGATE,
+    UNICODE_DIGITS,
+    signed,
+    stored_keys,
+    userdb_body,
+    webhook,
+)
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 # Digits Python calls digits but that are not ASCII: superscripts, circled, Arabic-Indic,
 # full-width (the last two float() reads, silently, as numbers).
-SUPERSCRIPT = str.maketrans(
-    "0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
-)
-ARABIC = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
-FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10)))
-UNICODE_DIGITS = [
-    "\u00b2",  # superscript two
-    "\u2460",  # circled one
-    "1733000000".translate(SUPERSCRIPT),
-    "1733000000".translate(ARABIC),
-    "1733000000".translate(FULL_WIDTH),
-]
-SURROGATE = "\ud800"
 AUTH0 = {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -45,24 +46,28 @@ ENV = {
 Signer = Callable[[bytes], dict[str, str]]
 
 
-def _standard(msg_id: str) -> Signer:
+def _signed_by(library: Any, prefix: str, msg_id: str) -> Signer:
+    """<prefix>-id, -timestamp and -signature headers from library (svix and standardwebhooks)."""
+
     def sign(raw: bytes) -> dict[str, str]:
         now = datetime.now(tz=UTC)
-        signature = standardwebhooks.Webhook(STD_SECRET).sign(msg_id, now, raw.decode())
+        signature = library.Webhook(STD_SECRET).sign(msg_id, now, raw.decode())
         stamp = str(int(now.timestamp()))
-        return {"webhook-id": msg_id, "webhook-timestamp": stamp, "webhook-signature": signature}
+        return {
+            f"{prefix}-id": msg_id,
+            f"{prefix}-timestamp": stamp,
+            f"{prefix}-signature": signature,
+        }
 
     return sign
+
+
+def _standard(msg_id: str) -> Signer:
+    return _signed_by(standardwebhooks, "webhook", msg_id)
 
 
 def _svix(msg_id: str) -> Signer:
-    def sign(raw: bytes) -> dict[str, str]:
-        now = datetime.now(tz=UTC)
-        signature = svix.Webhook(STD_SECRET).sign(msg_id, now, raw.decode())
-        stamp = str(int(now.timestamp()))
-        return {"svix-id": msg_id, "svix-timestamp": stamp, "svix-signature": signature}
-
-    return sign
+    return _signed_by(svix, "svix", msg_id)
 
 
 def _stripe(raw: bytes) -> dict[str, str]:

@@ -20,20 +20,7 @@ from consumer.models import (
     check_source_name,
 )
 from consumer.sources.fields import parse_time
-
-SUPERSCRIPT = str.maketrans(
-    "0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
-)
-ARABIC = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
-FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10)))
-UNICODE_DIGITS = [
-    "\u00b2",  # superscript two
-    "\u2460",  # circled one
-    "1733000000".translate(SUPERSCRIPT),
-    "1733000000".translate(ARABIC),
-    "1733000000".translate(FULL_WIDTH),
-]
-SURROGATE = "\ud800"
+from tests.helpers import SURROGATE, UNICODE_DIGITS
 
 
 @pytest.mark.parametrize("value", UNICODE_DIGITS)
