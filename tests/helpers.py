@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 from consumer import sources
 from consumer.delivery import jobs
 from consumer.delivery.context import Context
+from consumer.delivery.gate import DeliveryGate
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, settings_from_dict
 from consumer.store.connection import Connections
@@ -155,8 +156,9 @@ def signed(settings: Settings, source: str, body: bytes, msg_id: str = "msg_1") 
 
 
 def context(settings: Settings, conns: Connections) -> Context:
-    """A delivery context on the test Redis."""
-    return Context(settings, conns.text, erasure_queue(conns.raw), ZeegClient(settings.zeeg))
+    """A delivery context on the test Redis, its Zeeg client behind the delivery gate."""
+    zeeg = ZeegClient(settings.zeeg, gate=DeliveryGate(conns.text, settings))
+    return Context(settings, conns.text, erasure_queue(conns.raw), zeeg)
 
 
 def drain(settings: Settings, conns: Connections, timeout: float = 20.0) -> None:
