@@ -1,6 +1,7 @@
 # make run   - install everything and start the all-in-one service (sandbox Zeeg without a token)
 # make test  - install everything, lint, and run the whole suite against a real redis-server
-# make chaos - 500 events while workers are SIGKILLed and Redis is killed -9: nothing is lost
+# make chaos - 500 events while workers are SIGKILLed and Redis is killed -9: nothing is lost;
+#              then the fuzz suites with the chaos profile (over 10,000 generated requests)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -41,6 +42,8 @@ bench: deps redis
 
 chaos: deps redis
 	$(BIN)/python -m tests.bench.chaos_delivery
+	ZC_FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
+		tests/test_webhooks_fuzz.py tests/test_fuzz_admin.py tests/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

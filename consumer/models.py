@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.errors import InvalidIdentifier
+from consumer.errors import InvalidIdentifier, OperatorError
 
 # \Z, not $, and checked with fullmatch(): in Python "$" also matches before a final newline,
 # which must never reach a URL or a key.
@@ -43,6 +44,47 @@ def encodable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# Categories free text must not hold: controls (C0, DEL, C1: newlines, escape sequences), format
+# characters (bidi overrides and isolates, zero-width space, BOM), lone surrogates, and the
+# line and paragraph separators. Each can forge a log line or rewrite what a terminal shows.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Joiners are format characters some scripts (Persian, Indic) and emoji need; they move nothing.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def _unsafe(char: str) -> bool:
+    return unicodedata.category(char) in _UNSAFE_CATEGORIES and char not in _JOINERS
+
+
+REASON_LIMIT = 500  # characters of an operator's reason kept in trails
+BY_LIMIT = 64  # characters of who acts
+
+
+def check_free_text(value: object, name: str, limit: int) -> str:
+    """Operator free text (a reason, who acts), stripped and cut to limit characters.
+
+    OperatorError if it is not a string, is blank, or holds a control or format character.
+    """
+    if not isinstance(value, str):
+        raise OperatorError(f"{name} must be a string")
+    if any(_unsafe(c) for c in value):
+        raise OperatorError(
+            f"{name} must not contain control characters (newlines, tabs, escape sequences) "
+            "or invisible format characters (bidi overrides, U+2028)"
+        )
+    text = value.strip()
+    if not text:
+        raise OperatorError(f"{name} must not be empty")
+    return text[:limit]
+
+
+def shown(value: str) -> str:
+    """Text for a terminal: every control or format character as a repr-style escape."""
+    if not any(_unsafe(c) for c in value):
+        return value
+    return "".join(repr(c)[1:-1] if _unsafe(c) else c for c in value)
 
 
 def check_source_name(value: object) -> str:
@@ -86,12 +128,11 @@ def check_event_id(value: object) -> str:
 
 
 def check_by(value: object) -> str:
-    """Return value if it names who acts: printable, encodable text (it is logged and stored)."""
-    # isprintable() refuses control characters (a newline could forge a log line) and lone
-    # surrogates; encodable() is kept for clarity should the first rule ever be relaxed.
-    if not isinstance(value, str) or not value.isprintable() or not encodable(value):
-        raise InvalidIdentifier('"by" must be a string without control characters')
-    return value
+    """Return who acts if it is operator free text (check_free_text's rule), stripped and cut."""
+    try:
+        return check_free_text(value, '"by"', BY_LIMIT)
+    except OperatorError as e:
+        raise InvalidIdentifier(str(e)) from None
 
 
 def stored_seconds(value: str | None) -> float | None:

@@ -25,6 +25,7 @@ from werkzeug.test import TestResponse
 from consumer import intake, sources
 from consumer.delivery import jobs
 from consumer.delivery.context import Context
+from consumer.delivery.gate import DeliveryGate
 from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping, ParsedEvent
 from consumer.queue import erasure_queue
@@ -267,8 +268,9 @@ def accept_event(
 
 
 def context(settings: Settings, conns: Connections) -> Context:
-    """A delivery context on the test Redis."""
-    return Context(settings, conns.text, erasure_queue(conns.raw), ZeegClient(settings.zeeg))
+    """A delivery context on the test Redis, its Zeeg client behind the delivery gate."""
+    zeeg = ZeegClient(settings.zeeg, gate=DeliveryGate(conns.text, settings))
+    return Context(settings, conns.text, erasure_queue(conns.raw), zeeg)
 
 
 def drain(

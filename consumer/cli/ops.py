@@ -16,6 +16,7 @@ from consumer.cli.ops_common import (
     get_ops,
     json_option,
     operator_command,
+    reason_option,
     table,
     whoami,
 )
@@ -46,7 +47,7 @@ def _status_text(d: dict[str, Any]) -> str:
         + (
             "no"
             if paused is None
-            else f"yes since {paused['since']} by {paused['by']}: {paused['reason']}"
+            else f"yes since {paused['since']} by {cell(paused['by'])}: {cell(paused['reason'])}"
         ),
         f"rate limit   {_held(d['rate_limited_for_seconds'])}",
         "last hour    " + (" ".join(f"{k}:{v}" for k, v in sorted(d["last_hour"].items())) or "-"),
@@ -146,7 +147,7 @@ def failed_show(job_id: str, as_json: bool) -> None:
 @main.command()
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Requeue every failed job.")
-@click.option("--reason", required=True, help="Why (recorded in each event's trail).")
+@reason_option("Why (recorded in each event's trail).", required=True)
 @by_option
 @json_option
 @operator_command
@@ -165,14 +166,14 @@ def requeue(
 
 
 @main.command()
-@click.option("--reason", required=True, help="Why (shown by status).")
+@reason_option("Why (shown by status).", required=True)
 @by_option
 @json_option
 @operator_command
 def pause(reason: str, by: str | None, as_json: bool) -> None:
     """Pause delivery on every worker: jobs wait, none fail, until resume."""
     data = st.pause_delivery(get_ops(), reason, by or whoami())
-    emit(data, as_json, "paused" + ("" if data["changed"] else f" already: {data['reason']}"))
+    emit(data, as_json, "paused" + ("" if data["changed"] else f" already: {cell(data['reason'])}"))
 
 
 @main.command()

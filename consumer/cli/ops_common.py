@@ -11,8 +11,8 @@ import click
 import redis
 
 from consumer.cli import fail, get_settings
-from consumer.errors import ConsumerError, InvalidIdentifier
-from consumer.models import check_by
+from consumer.errors import ConsumerError, OperatorError
+from consumer.models import BY_LIMIT, REASON_LIMIT, check_free_text, shown
 from consumer.ops import Ops
 from consumer.store.connection import connect
 
@@ -43,26 +43,42 @@ def operator_command(func: F) -> F:
 def whoami() -> str:
     """Who runs this command, for the trail: the login name."""
     try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
+        # getuser() reads $LOGNAME and $USER first: they are checked like --by.
+        return "cli:" + check_free_text(getpass.getuser(), "login name", BY_LIMIT)
+    except (KeyError, OSError, OperatorError):
         return "cli:unknown"
+
+
+def free_text(
+    limit: int, blank_is_default: bool = False
+) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A click callback checking an option as operator free text (one line and exit 1 if not)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        # --by "" means the default (the login name), as "by": "" does over HTTP.
+        if value is None or (blank_is_default and value == ""):
+            return None
+        try:
+            return check_free_text(value, f"--{param.name}", limit)
+        except OperatorError as e:
+            fail(str(e))
+
+    return check
 
 
 def by_option(func: F) -> F:
     """--by: who is acting, recorded in the event trail (defaults to the login name)."""
     return click.option(
-        "--by", default=None, callback=_checked_by, help="Who is acting (default: login name)."
+        "--by",
+        default=None,
+        callback=free_text(BY_LIMIT, blank_is_default=True),
+        help="Who is acting (default: login name).",
     )(func)
 
 
-def _checked_by(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """--by as given if it is printable UTF-8 text (it is logged and stored)."""
-    if value is None:
-        return None
-    try:
-        return check_by(value)
-    except InvalidIdentifier as e:
-        fail(f"--by: {e}")
+def reason_option(help_text: str, **kwargs: Any) -> Callable[[F], F]:
+    """--reason: why, recorded in the trail; refused with control or format characters."""
+    return click.option("--reason", callback=free_text(REASON_LIMIT), help=help_text, **kwargs)
 
 
 def event_filters(status_help: str, outcome_example: str) -> Callable[[F], F]:
@@ -119,7 +135,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def cell(value: Any) -> str:
-    """One value as table text: "-" when empty, a dict as key:value pairs."""
+    """One value as table text: "-" when empty, a dict as key:value pairs, text escaped."""
     if value is None or value == "":
         return "-"
     if isinstance(value, dict):
@@ -127,4 +143,5 @@ def cell(value: Any) -> str:
         return " ".join(f"{k}:{cell(v)}" for k, v in pairs) or "-"
     if isinstance(value, list):
         return ",".join(cell(v) for v in value)
-    return str(value)
+    # Stored text (an older version's reason, a sender's id) never reaches the terminal raw.
+    return shown(str(value))

@@ -15,6 +15,7 @@ from consumer.cli.ops_common import (
     get_ops,
     json_option,
     operator_command,
+    reason_option,
     table,
     whoami,
 )
@@ -29,7 +30,7 @@ from consumer.store import retention
 @main.command()
 @event_filters("Statuses to pick (default: unfinished).", "dry_run")
 @click.option("--dry-run", is_flag=True, help="Count and show a sample; change nothing.")
-@click.option("--reason", help="Why (recorded in each event's trail; required unless --dry-run).")
+@reason_option("Why (recorded in each event's trail; required unless --dry-run).")
 @by_option
 @json_option
 @operator_command
@@ -93,7 +94,7 @@ def _run_replay(
     type=click.File("r", encoding="utf-8-sig", errors="surrogateescape"),
     help="A CSV of external ids (an external_id column, or the first column).",
 )
-@click.option("--reason", default="manual erasure", show_default=True)
+@reason_option("Why (recorded in the trail).", default=er.DEFAULT_REASON, show_default=True)
 @by_option
 @json_option
 @operator_command

@@ -85,21 +85,10 @@ def _banner(sandbox: bool, web_url: str) -> None:
 @click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
 def web(host: str, port: int, workers: int, sandbox: bool) -> None:
     """Serve the webhook and admin HTTP API with gunicorn."""
+    from consumer.web.server import gunicorn_argv  # gunicorn is imported by `web` only
+
     get_settings(require_token=True, sandbox=sandbox)
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        str(workers),
-        "--bind",
-        f"{host}:{port}",
-        "--access-logfile",
-        "-",
-        "--graceful-timeout",
-        "30",
-        "consumer.web:create_app()",
-    ]
+    argv = gunicorn_argv(host, port, workers)
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
 
 

@@ -6,7 +6,9 @@ of the same event skips records already done and never deletes twice.
 Resolvers, in the target's order: `payload:<path>` (ids the event carried), `store` (the
 mapping store), `assert:<attribute>` (Zeeg's upsert with matchingAttribute = the external id;
 not read-only: a match is updated with the value it already has, no match creates a record
-that is deleted at once; skipped in dry-run). Nothing found leaves a tombstone.
+that is deleted at once; skipped in dry-run). Nothing found leaves a tombstone. A late-link
+event resolves through its one `link` step instead: the record it names, while still linked;
+nothing found there means it was unlinked first (not_mapped, and no new tombstone).
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from redis.exceptions import WatchError
 from consumer import models
 from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
-from consumer.mappings.linking import LATE_LINK, erase_late_link
+from consumer.intake import LATE_LINK
 from consumer.models import Event, Outcome
 from consumer.settings import Target
 from consumer.store import audit, claims, events, keys, mappings, metrics
 
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
+LINK = "link"  # a late link's one resolver step: the record it names, while still linked
 
 
 @dataclass(frozen=True)
@@ -42,17 +45,25 @@ class Record:
 
 def resolve(ctx: Context, event: Event, target: Target) -> list[Record]:
     """Record ids for one target: the first resolver in the chain that finds any wins."""
-    if event.event_type == LATE_LINK:
-        return _late_link(ctx, event, target.object)
     for step in target.resolve:
-        if step.startswith("payload:") and event.hints.get(target.object):
-            return [Record(rid) for rid in event.hints[target.object]]
-        if step == "store":
-            found = mappings.get(ctx.r, event.source, target.object, event.external_id)
-            if found:
-                return [Record(m.record_id, m.linked_at) for m in found]
-        if step.startswith("assert:") and not ctx.settings.zeeg.dry_run:
-            return [_assert(ctx, event, target.object, step[len("assert:") :])]
+        found = _resolve_step(ctx, event, target.object, step)
+        if found:
+            return found
+    return []
+
+
+def _resolve_step(ctx: Context, event: Event, obj: str, step: str) -> list[Record]:
+    if step == LINK:
+        return _late_link(ctx, event, obj)
+    if step.startswith("payload:"):
+        return [Record(rid) for rid in event.hints.get(obj, ())]
+    if step == "store":
+        return [
+            Record(m.record_id, m.linked_at)
+            for m in mappings.get(ctx.r, event.source, obj, event.external_id)
+        ]
+    if step.startswith("assert:") and not ctx.settings.zeeg.dry_run:
+        return [_assert(ctx, event, obj, step[len("assert:") :])]
     return []
 
 
@@ -87,16 +98,33 @@ def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
 
 def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     """Erase the records of one target, recording each outcome as it happens."""
+    target = _chain(event, target)
     records = _with_recorded(ctx, event, target.object, resolve(ctx, event, target))
-    if records and not any(rec.created for rec in records):
-        return [_erase_record(ctx, event, target.object, rec) for rec in records]
-    if event.event_type == LATE_LINK:  # its deletion left the tombstone already
-        rid = next(iter(event.hints.get(target.object, ())), None)
-        gone = Outcome(target.object, models.NOT_MAPPED, rid, None, "unlinked before it was erased")
-        return [_record(ctx, event, gone)]
     outcomes = [_erase_record(ctx, event, target.object, rec) for rec in records]
+    if records and not any(rec.created for rec in records):
+        return outcomes
+    # Nothing found (assert: may have created a record only to delete it): what that means
+    # is the chain's to say.
+    missed = _unlinked if LINK in target.resolve else _not_found
+    return missed(ctx, event, target, outcomes)
+
+
+def _chain(event: Event, target: Target) -> Target:
+    """A late link resolves through its own step only, never the source's chain."""
+    return Target(target.object, (LINK,)) if event.event_type == LATE_LINK else target
+
+
+def _not_found(ctx: Context, event: Event, target: Target, done: list[Outcome]) -> list[Outcome]:
+    """Keep a tombstone; not_mapped unless assert: created (and deleted) a record."""
     _tombstone(ctx, event, target)
-    return outcomes or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
+    return done or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
+
+
+def _unlinked(ctx: Context, event: Event, target: Target, done: list[Outcome]) -> list[Outcome]:
+    """The late-linked record was unlinked before it was erased; its deletion left the tombstone."""
+    rid = next(iter(event.hints.get(target.object, ())), None)
+    gone = Outcome(target.object, models.NOT_MAPPED, rid, None, "unlinked before it was erased")
+    return done or [_record(ctx, event, gone)]
 
 
 def _with_recorded(ctx: Context, event: Event, obj: str, records: list[Record]) -> list[Record]:
@@ -118,7 +146,7 @@ def _tombstone(ctx: Context, event: Event, target: Target) -> None:
     # A link written between our lookup and the tombstone saw no tombstone: catch it here.
     for m in mappings.get(ctx.r, event.source, target.object, event.external_id):
         if m.linked_at <= now:
-            erase_late_link(ctx.r, ctx.queue, ctx.settings, m, now, now)
+            ctx.intake.accept_late_link(m, now, now)
 
 
 def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:

@@ -46,7 +46,7 @@ class DeliveryGate:
 
     def _check_pause(self, probe: bool) -> None:
         if not probe and pause.state(self._r) is not None:
-            raise DeliveryDeferred("auth_paused", self.pause_wait())
+            raise DeliveryDeferred("auth_paused", pause_wait(self._r, self._settings, self._rng))
 
     def _held(self) -> float:
         return pause.held_for(self._r, self._clock())
@@ -54,10 +54,6 @@ class DeliveryGate:
     def _token(self) -> float:
         zeeg = self._settings.zeeg
         return ratelimit.take(self._r, zeeg.rate_limit_per_second, zeeg.burst)
-
-    def pause_wait(self) -> float:
-        """How long a job waits while delivery is paused (see pause_wait())."""
-        return pause_wait(self._r, self._settings, self._rng)
 
     def _wait(self, why: str, ask: Callable[[], float]) -> bool:
         """Ask until no wait is left; True if that took a nap."""
@@ -75,6 +71,9 @@ class DeliveryGate:
 
 
 def pause_wait(r: redis.Redis, settings: Settings, rng: random.Random) -> float:
-    """About one probe interval (resume() wakes waiting jobs early), with jitter."""
+    """How long a job waits while delivery is paused: about one probe interval, with jitter.
+
+    A successful probe or an operator's resume wakes waiting jobs earlier (queue.resume()).
+    """
     every = settings.delivery.auth_probe_seconds
     return max(pause.probe_due_in(r), every) + rng.uniform(0, 0.25) * every

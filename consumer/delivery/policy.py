@@ -20,8 +20,8 @@ from consumer.delivery.context import Context
 from consumer.delivery.erasure import erase_target
 from consumer.delivery.gate import pause_wait
 from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegError, ZeegTransient
-from consumer.intake import enqueue
 from consumer.models import Event, Outcome
+from consumer.queue import enqueue
 from consumer.settings import Target
 from consumer.store import events, metrics, pause
 
@@ -38,7 +38,7 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     if event.status == "done":
         return {"status": "done"}
     if event.targets and not probe.delivery_open(ctx, event.targets[0]):
-        return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
+        return _reschedule(ctx, event, pause_wait(ctx.r, ctx.settings, ctx.rng), "auth_paused")
     events.mark_running(ctx.r, source, event_id, job_id or event.job_id, ctx.clock())
     event = dataclasses.replace(event, job_id=job_id or event.job_id)  # owns its record claims
     try:
@@ -75,10 +75,6 @@ def _targets(ctx: Context, event: Event) -> list[Target]:
     return [chains.get(obj, Target(obj)) for obj in event.targets]
 
 
-def _pause_wait(ctx: Context) -> float:
-    return pause_wait(ctx.r, ctx.settings, ctx.rng)
-
-
 def backoff(ctx: Context, attempt: int) -> float:
     """Exponential backoff with full jitter for the given attempt (1-based)."""
     d = ctx.settings.delivery
@@ -106,7 +102,7 @@ def _auth_pause(ctx: Context, event: Event, error: ZeegAuth) -> dict[str, Any]:
     if pause.pause(ctx.r, reason, ctx.clock()):
         pause.claim_probe(ctx.r, ctx.settings.delivery.auth_probe_seconds)
         log.error("delivery paused: Zeeg answered %s", error.status)
-    return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
+    return _reschedule(ctx, event, pause_wait(ctx.r, ctx.settings, ctx.rng), "auth_paused")
 
 
 def _reschedule(ctx: Context, event: Event, delay: float, status: str) -> dict[str, Any]:

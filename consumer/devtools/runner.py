@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -42,9 +43,9 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
-    def spawn(self, name: str, argv: list[str], env: Mapping[str, str]) -> Child:
-        """Start argv in its own session."""
-        proc = subprocess.Popen(argv, env=dict(env), start_new_session=True)
+    def spawn(self, name: str, argv: list[str], env: Mapping[str, str], umask: int = -1) -> Child:
+        """Start argv in its own session (with umask, if given, for the files it creates)."""
+        proc = subprocess.Popen(argv, env=dict(env), start_new_session=True, umask=umask)
         child = Child(name, proc)
         self.children.append(child)
         log.info("started %s (pid %d)", name, proc.pid)
@@ -97,12 +98,16 @@ def _stop_group(pgid: int) -> None:
 
 
 def start_redis(sup: Supervisor, data_dir: Path) -> str:
-    """An embedded redis-server on a unix socket in data_dir, AOF fsynced on every write."""
+    """An embedded redis-server on a unix socket in data_dir, AOF fsynced on every write.
+
+    Its files hold every external id and audit row: data_dir is 0700 and redis-server runs
+    with umask 077, so the AOF and RDB files it writes are 0600.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (make run installs it with apt)")
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(data_dir)
     sock = data_dir / "redis.sock"
     argv = [
         binary,
@@ -123,7 +128,7 @@ def start_redis(sup: Supervisor, data_dir: Path) -> str:
         "--save",
         "",
     ]
-    sup.spawn("redis", argv, os.environ)
+    sup.spawn("redis", argv, os.environ, umask=0o077)
     url = f"unix://{sock}"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 10
@@ -136,6 +141,17 @@ def start_redis(sup: Supervisor, data_dir: Path) -> str:
     raise RuntimeError("embedded redis-server did not start within 10 s")
 
 
+def _private_dir(data_dir: Path) -> None:
+    """Create data_dir 0700, or take group and other access off it and what it holds (files
+    an older version left 0644); symlinks are left alone, never followed."""
+    data_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, exist_ok=True)
+    for path in [data_dir, *data_dir.rglob("*")]:
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and mode & 0o077:
+            path.chmod(stat.S_IMODE(mode) & 0o700)
+
+
 def publish_url(sup: Supervisor, path: Path, url: str) -> None:
     """Keep the embedded Redis URL in path (0600) for operator commands, until shutdown."""
     write_private(path, url + "\n")
@@ -144,7 +160,7 @@ def publish_url(sup: Supervisor, path: Path, url: str) -> None:
 
 def write_private(path: Path, text: str) -> None:
     """Write text to path, readable by this user only from the moment it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:

@@ -15,13 +15,10 @@ from typing import Any
 
 from redis.client import Pipeline
 from redis.exceptions import WatchError
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 
-from consumer.intake import enqueue
 from consumer.ops import Ops
 from consumer.ops.events import UNFINISHED, Filters, matching, summary
+from consumer.queue import QueuedJob, delete, enqueue, fetch, job_key
 from consumer.store import events, keys
 
 SAMPLE = 10
@@ -65,7 +62,7 @@ def replay_one(ops: Ops, data: dict[str, str], *, by: str, reason: str) -> dict[
     key = keys.event(source, event_id)
     result: dict[str, Any] = {"source": source, "event_id": event_id, "job_id": None}
     with ops.conns.raw.pipeline() as pipe:
-        pipe.watch(key, *([Job.key_for(previous)] if previous else []))  # type: ignore[no-untyped-call]
+        pipe.watch(key, *([job_key(previous)] if previous else []))  # type: ignore[no-untyped-call]
         current = [_text(v) for v in pipe.hmget(key, ["status", "job_id"])]
         old = _live_job(ops, previous)
         if current != [data.get("status"), data.get("job_id")] or _started(old):
@@ -79,7 +76,7 @@ def replay_one(ops: Ops, data: dict[str, str], *, by: str, reason: str) -> dict[
 
 
 def _write_replay(
-    ops: Ops, pipe: Pipeline, data: dict[str, str], old: Job | None, by: str, reason: str
+    ops: Ops, pipe: Pipeline, data: dict[str, str], old: QueuedJob | None, by: str, reason: str
 ) -> str:
     """The replay's writes, in one MULTI/EXEC; returns the new job id."""
     source, event_id = data["source"], data["event_id"]
@@ -97,7 +94,7 @@ def _write_replay(
     ttl = int(ops.settings.intake.event_log_retention_days * events.DAY)
     pipe.multi()  # RQ's enqueue expects a transaction already open on a caller's pipeline
     if old is not None:
-        old.delete(pipeline=pipe)  # the superseded job must not run beside the new one
+        delete(old, pipe)  # the superseded job must not run beside the new one
     pipe.hdel(key, *stale)
     pipe.hset(key, mapping=_fresh_state(data, new_id, reason))
     pipe.expire(key, ttl)
@@ -115,8 +112,8 @@ def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _started(job: Job | None) -> bool:
-    return job is not None and job.get_status() == JobStatus.STARTED
+def _started(job: QueuedJob | None) -> bool:
+    return job is not None and job.status == "started"
 
 
 def _fresh_state(data: dict[str, str], job_id: str, reason: str) -> dict[Any, Any]:
@@ -126,15 +123,10 @@ def _fresh_state(data: dict[str, str], job_id: str, reason: str) -> dict[Any, An
     return {**fields, **state, "replay_reason": reason}
 
 
-def _live_job(ops: Ops, job_id: str) -> Job | None:
+def _live_job(ops: Ops, job_id: str) -> QueuedJob | None:
     """The event's current job unless it is gone or already finished."""
-    if not job_id:
-        return None
-    try:
-        job = Job.fetch(job_id, connection=ops.conns.raw, serializer=JSONSerializer)
-    except NoSuchJobError:
-        return None
-    return None if job.get_status() == JobStatus.FINISHED else job
+    job = fetch(ops.queue, job_id) if job_id else None
+    return None if job is None or job.status == "finished" else job
 
 
 def replay(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consumer.settings.schema import Key, Schema
+
 SCHEMES = ("standard-webhooks", "stripe", "workos", "hmac-sha256", "token", "none")
 
 # Default signature header per scheme, where the scheme has a configurable one.
@@ -118,15 +120,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Options each preset or scheme understands, with the type settings checks; external_id_prefix
-# may also be a table of event type = prefix, like external_id.
-OPTIONS: dict[str, type] = {
-    "batch": str,
-    "column": str,
-    "delivery_header": str,
-    "external_id_prefix": str,
-}
-_BY_EVENT_TYPE = {"external_id_prefix"}
+# Options each preset or scheme understands, checked like any table; external_id_prefix may
+# also be a table of event type = prefix, like external_id.
+OPTIONS = Schema(
+    {
+        "batch": Key(str),
+        "column": Key(str),
+        "delivery_header": Key(str),
+        "external_id_prefix": Key(str, by_event_type=True),
+    },
+    prefix="options.",
+    unknown="unknown option ({known})",
+)
 
 
 def apply(preset: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,18 +148,3 @@ def apply(preset: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
     if "event_id" not in body and isinstance(delivery, str) and delivery:
         merged["event_id"] = f"header:{delivery}"
     return merged
-
-
-def option_problems(options: Mapping[str, Any]) -> list[str]:
-    """What is wrong with a source's options table (unknown keys, wrong types)."""
-    problems = []
-    for key, value in options.items():
-        kind = OPTIONS.get(key)
-        if kind is None:
-            problems.append(f"options.{key}: unknown option ({', '.join(sorted(OPTIONS))})")
-        elif key in _BY_EVENT_TYPE and isinstance(value, Mapping):
-            if not all(isinstance(v, kind) for v in value.values()):
-                problems.append(f"options.{key}: a table's values must be {kind.__name__}")
-        elif not isinstance(value, kind):
-            problems.append(f"options.{key}: must be {kind.__name__}")
-    return problems

@@ -4,91 +4,45 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.models import OBJECT_SLUG, SOURCE_NAME
 from consumer.paths import path_problem
+from consumer.settings.model import IntakeSettings, SourceConfig, Target
 from consumer.settings.presets import (
     BATCH_ARRAY,
     DEFAULT_EVENT_IDS,
     DEFAULT_HEADERS,
+    OPTIONS,
     PRESETS,
     SCHEMES,
     apply,
-    option_problems,
 )
+from consumer.settings.schema import Key, Schema, check_table
 from consumer.settings.secrets import secret_problem
 
 SANDBOX_SOURCE = "sandbox"
 _RESOLVER = re.compile(r"^(store|payload:[\w.-]+|header:[\w-]+|assert:[\w.-]+)\Z")
 
-
-@dataclass(frozen=True)
-class Target:
-    """A Zeeg object whose records are erased, and how their UUIDs are resolved."""
-
-    object: str
-    resolve: tuple[str, ...] = ("store",)
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One upstream sender: how to verify its webhooks and read its events."""
-
-    name: str
-    scheme: str
-    secrets: tuple[str, ...] = field(repr=False)
-    signature_header: str | None
-    event_types: tuple[str, ...]
-    event_id: str
-    event_type: str
-    external_id: str
-    occurred_at: str | None
-    targets: tuple[Target, ...]
-    tolerance_seconds: int
-    insecure_allow_unsigned: bool = False
-    preset: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    # external_id given as a table: the path per event type (external_id is then the first's).
-    external_ids: Mapping[str, str] = field(default_factory=dict)
-
-    def external_id_path(self, event_type: str) -> str:
-        """The field path of the external id in an event of this type."""
-        return self.external_ids.get(event_type, self.external_id)
-
-    def external_id_prefix(self, event_type: str) -> str:
-        """The prefix options.external_id_prefix strips for this event type ("" for none)."""
-        prefix = self.options.get("external_id_prefix") or ""
-        if isinstance(prefix, Mapping):
-            prefix = prefix.get(event_type, "")
-        return prefix if isinstance(prefix, str) else ""
-
-
-_SOURCE_KEYS = {
-    "scheme": str,
-    "preset": str,
-    "secret_env": object,  # a variable name or a list of them: checked by _secret_vars
-    "signature_header": str,
-    "event_types": list,
-    "event_id": str,
-    "event_type": str,
-    "external_id": object,  # a path, or a table of paths by event type: _external_ids checks
-    "occurred_at": str,
-    "targets": list,
-    "tolerance_seconds": int,
-    "insecure_allow_unsigned": bool,
-    "options": dict,
-}
-
-
-def typed(value: Any, kind: type) -> bool:
-    """Whether a TOML value has the kind a key asks for (bools are not numbers)."""
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
+# The keys of a [sources.<name>] table. Their defaults come from the preset and the scheme,
+# so no dataclass declares them; an `object` key has a shape of its own, checked by its reader.
+SOURCE_KEYS = Schema(
+    {
+        "scheme": Key(str),
+        "preset": Key(str),
+        "secret_env": Key(object),  # a variable name or a list of them: _secret_vars
+        "signature_header": Key(str),
+        "event_types": Key(list),
+        "event_id": Key(str),
+        "event_type": Key(str),
+        "external_id": Key(object),  # a path, or a table of paths by event type: _external_ids
+        "occurred_at": Key(str),
+        "targets": Key(list),
+        "tolerance_seconds": Key(int),
+        "insecure_allow_unsigned": Key(bool),
+        "options": Key(dict),
+    }
+)
 
 
 def parse_sources(
@@ -96,8 +50,9 @@ def parse_sources(
     env: Mapping[str, str],
     origin: str,
     problems: list[str],
-    intake: Mapping[str, Any],
+    intake: IntakeSettings,
 ) -> dict[str, SourceConfig]:
+    """The [sources] tables as SourceConfigs; a problem for everything wrong in them."""
     if not isinstance(table, dict):
         problems.append(f"{origin}: [sources]: must be a table of sources")
         return {}
@@ -122,15 +77,59 @@ def _source(
     env: Mapping[str, str],
     where: str,
     problems: list[str],
-    intake: Mapping[str, Any],
+    intake: IntakeSettings,
 ) -> SourceConfig | None:
+    """One source table checked and completed from its preset, or None if anything is wrong."""
     before = len(problems)
-    for key, value in body.items():
-        kind = _SOURCE_KEYS.get(key)
-        if kind is None:
-            problems.append(f"{where} {key}: unknown key")
-        elif not typed(value, kind):
-            problems.append(f"{where} {key}: must be {kind.__name__}")
+    check_table(body, SOURCE_KEYS, where, problems)
+    merged = _merged(body, where, problems)
+    scheme = _scheme(merged, where, problems)
+    secrets = _secrets(merged, env, where, problems)
+    _required(merged, scheme, where, problems)
+    targets = _targets(merged.get("targets"), where, problems)
+    external_ids = _external_ids(merged, merged.get("event_types"), where, problems)
+    problems.extend(f"{where} {p}" for p in _path_problems(merged))
+    if len(problems) > before or scheme is None:
+        return None
+    return _config(
+        name, merged, intake, scheme=scheme, secrets=secrets, targets=targets, ids=external_ids
+    )
+
+
+def _config(
+    name: str,
+    merged: Mapping[str, Any],
+    intake: IntakeSettings,
+    *,
+    scheme: str,
+    secrets: tuple[str, ...],
+    targets: tuple[Target, ...],
+    ids: dict[str, str],
+) -> SourceConfig:
+    """The SourceConfig of a source table found valid, from its checked parts."""
+    types = merged["event_types"]
+    return SourceConfig(
+        name=name,
+        scheme=scheme,
+        secrets=secrets,
+        signature_header=merged.get("signature_header") or DEFAULT_HEADERS.get(scheme),
+        event_types=tuple(types),
+        event_id=merged["event_id"],
+        event_type=merged.get("event_type", "type"),
+        external_id=ids.get(types[0], merged["external_id"]),
+        occurred_at=merged.get("occurred_at"),
+        targets=targets,
+        tolerance_seconds=merged.get("tolerance_seconds", intake.tolerance_seconds),
+        max_record_ids=intake.max_record_ids_per_event,
+        insecure_allow_unsigned=bool(merged.get("insecure_allow_unsigned", False)),
+        preset=merged.get("preset"),
+        options=merged.get("options", {}),
+        external_ids=ids,
+    )
+
+
+def _merged(body: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, Any]:
+    """The source table with its preset filled in, and its options checked."""
     preset_name = body.get("preset")
     preset: dict[str, Any] = {}
     if preset_name is not None:
@@ -138,12 +137,26 @@ def _source(
             problems.append(f"{where} preset: unknown preset {preset_name!r}")
         preset = PRESETS.get(preset_name, {})
     merged = apply(preset, body)
-    problems.extend(f"{where} {p}" for p in option_problems(merged.get("options", {})))
+    options = merged.get("options", {})
+    if not isinstance(options, Mapping):
+        # Already named by check_table ("options: must be dict"): read as no options.
+        merged["options"] = options = {}
+    check_table(options, OPTIONS, where, problems)
+    return merged
+
+
+def _scheme(merged: Mapping[str, Any], where: str, problems: list[str]) -> str | None:
+    """The source's scheme as given (with a problem unless we know it); None if not a string."""
     scheme = merged.get("scheme")
-    if not isinstance(scheme, str) or scheme not in SCHEMES:
-        problems.append(f"{where} scheme: must be one of {', '.join(SCHEMES)}")
-    secrets = _secrets(merged, env, where, problems)
-    if not merged.get("event_id") and isinstance(scheme, str):
+    if isinstance(scheme, str) and scheme in SCHEMES:
+        return scheme
+    problems.append(f"{where} scheme: must be one of {', '.join(SCHEMES)}")
+    return scheme if isinstance(scheme, str) else None
+
+
+def _required(merged: dict[str, Any], scheme: str | None, where: str, problems: list[str]) -> None:
+    """Fill event_id from the scheme's default; name what is missing or unsafe."""
+    if not merged.get("event_id") and scheme is not None:
         merged["event_id"] = DEFAULT_EVENT_IDS.get(scheme)
     if scheme == "none" and not merged.get("insecure_allow_unsigned"):
         problems.append(f"{where} scheme: 'none' requires insecure_allow_unsigned = true")
@@ -153,28 +166,6 @@ def _source(
     types = merged.get("event_types", [])
     if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
         problems.append(f"{where} event_types: a non-empty list of strings is required")
-    targets = _targets(merged.get("targets"), where, problems)
-    external_ids = _external_ids(merged, types, where, problems)
-    problems.extend(f"{where} {p}" for p in _path_problems(merged))
-    if len(problems) > before or not isinstance(scheme, str):
-        return None
-    return SourceConfig(
-        name=name,
-        scheme=scheme,
-        secrets=secrets,
-        signature_header=merged.get("signature_header") or DEFAULT_HEADERS.get(scheme),
-        event_types=tuple(types),
-        event_id=merged["event_id"],
-        event_type=merged.get("event_type", "type"),
-        external_id=external_ids.get(types[0], merged["external_id"]),
-        occurred_at=merged.get("occurred_at"),
-        targets=targets,
-        tolerance_seconds=merged.get("tolerance_seconds", intake["tolerance_seconds"]),
-        insecure_allow_unsigned=bool(merged.get("insecure_allow_unsigned", False)),
-        preset=preset_name,
-        options=merged.get("options", {}),
-        external_ids=external_ids,
-    )
 
 
 def _external_ids(

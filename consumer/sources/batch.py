@@ -81,7 +81,9 @@ def _lines(body: bytes) -> Split:
     except UnicodeDecodeError as e:
         raise BodyError("body is not valid UTF-8") from e
     items: list[Any] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on \n only (a \r before it is JSON whitespace): str.splitlines() also breaks on
+    # U+2028, U+2029 and U+0085, which JSON strings may hold raw, and would cut an event.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

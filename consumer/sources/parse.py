@@ -142,8 +142,12 @@ def _ignored(raw_id: Any, event_type: str) -> Ignored:
 def _hints(
     source: SourceConfig, data: Mapping[str, Any], headers: Mapping[str, str]
 ) -> dict[str, tuple[str, ...]]:
-    """Record ids the payload:<path> resolvers find, validated now: the body is not kept."""
+    """Record ids the payload:<path> resolvers find, validated now: the body is not kept.
+
+    FieldError past source.max_record_ids in all: one job deletes them all in turn.
+    """
     hints: dict[str, tuple[str, ...]] = {}
+    count = 0
     for target in source.targets:
         for step in target.resolve:
             if not step.startswith("payload:"):
@@ -152,6 +156,12 @@ def _hints(
             if value is None or value == "" or value == []:
                 continue
             values = value if isinstance(value, list) else [value]
+            count += len(values)
+            # Counted before any is checked: a 1 MB body holds some 26,000 of them.
+            if count > source.max_record_ids:
+                raise FieldError(
+                    f"{step}: an event may carry at most {source.max_record_ids} record ids"
+                )
             try:
                 ids = tuple(check_record_id(v) for v in values)
             except InvalidIdentifier as e:

@@ -81,4 +81,7 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> ResponseReturnValue:
         code = (e.name or "error").lower().replace(" ", "_")
-        return error(e.code or 500, code, e.description or e.name)
+        # A 405 names the methods the path takes (RFC 9110 Allow); werkzeug keeps them on e.
+        allow = {k: v for k, v in e.get_headers() if k == "Allow"}
+        message = e.description or e.name
+        return jsonify(error=code, message=message), e.code or 500, allow

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from consumer.errors import InvalidIdentifier, OperatorError
-from consumer.models import check_by
+from consumer.errors import OperatorError
+from consumer.models import BY_LIMIT, REASON_LIMIT, check_free_text
 from consumer.ops import Ops, parse_time
 from consumer.ops import audit as au
 from consumer.ops import erase as er
@@ -95,19 +95,21 @@ def _flag(body: dict[str, Any], name: str) -> bool:
 
 def _who(body: dict[str, Any]) -> str:
     """Who acts, for the trail: the caller's "by" if given, else the remote address."""
-    by = body.get("by") or request.remote_addr or "unknown"
-    try:
-        # It is logged and stored as is: a newline could forge a log line, a surrogate 500.
-        return f"admin-api:{check_by(by)[:64]}"
-    except InvalidIdentifier as e:
-        raise OperatorError(str(e)) from None
+    by = body.get("by")
+    if by is None or by == "":
+        by = request.remote_addr or "unknown"
+    # It is logged and shown: a newline or an escape sequence in it could forge a line.
+    return "admin-api:" + check_free_text(by, '"by"', BY_LIMIT)
 
 
-def _reason(body: dict[str, Any]) -> str:
+def _reason(body: dict[str, Any], default: str | None = None) -> str:
+    """The body's "reason" (default when absent or empty), checked as operator free text."""
     reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
+    if default is not None and (reason is None or reason == ""):
+        return default
+    if reason is None or (isinstance(reason, str) and not reason.strip()):
         raise OperatorError('"reason" is required: it is recorded in each event\'s trail')
-    return reason.strip()[:500]
+    return check_free_text(reason, '"reason"', REASON_LIMIT)
 
 
 @bp.get("/status")
@@ -188,8 +190,8 @@ def erase() -> ResponseReturnValue:
     source, external_id = body.get("source"), body.get("external_id")
     if not isinstance(source, str) or not isinstance(external_id, str):
         raise OperatorError('"source" and "external_id" are required strings')
-    reason = str(body.get("reason") or "manual erasure")[:500]
-    return jsonify(er.erase(_ops(), source, external_id, by=_who(body), reason=reason)), 202
+    by, reason = _who(body), _reason(body, default=er.DEFAULT_REASON)
+    return jsonify(er.erase(_ops(), source, external_id, by=by, reason=reason)), 202
 
 
 @bp.get("/audit")

@@ -110,7 +110,9 @@ def bulk() -> ResponseReturnValue:
     if text.lstrip()[:1] not in ("{", ""):
         return _error(400, "invalid_body", "The body must be JSON lines, one mapping object each.")
     try:
-        report = _link(read_rows(text.splitlines(keepends=True)))
+        # \n only: str.splitlines() also breaks on U+2028 and kin, which a JSON string may
+        # hold raw, and would split a line and misnumber the rest (a \r left is whitespace).
+        report = _link(read_rows(text.split("\n")))
     except InvalidFile as e:
         return _error(400, "invalid_body", f"Nothing to import: {e}.")
     if report.error_count and not (report.linked or report.unchanged):

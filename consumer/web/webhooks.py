@@ -88,7 +88,7 @@ def _intake(item: Item, now: float) -> dict[str, Any]:
     if isinstance(item, Ignored):
         return {"status": "ignored", "event_id": item.event_id, "reason": item.reason}
     app = current_app.config
-    result = intake.accept_with(app["REDIS"], app["QUEUE"], item, now, app["SETTINGS"])
+    result = intake.Intake(app["REDIS"], app["QUEUE"], app["SETTINGS"]).accept(item, now)
     return {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
 
 

@@ -108,3 +108,20 @@ def test_worker_maintenance_trims_retention_once_an_hour(conns: Connections) -> 
     conns.text.delete(keys.TRIMMED)
     make_worker(settings, erasure_queue(conns.raw), text=conns.text).run_maintenance_tasks()
     assert conns.text.zscore(keys.PENDING, "userdb:gone") is None
+
+
+def test_a_job_stored_under_the_pre_upgrade_name_is_run_and_deletes_its_record(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """A job naming consumer.jobs.deliver (stored before 0.2.0) runs in a real worker."""
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    queue = erasure_queue(conns.raw)
+    job_id = events.load(conns.text, "userdb", "evt-0").job_id  # type: ignore[union-attr]
+    # What intake stored before the upgrade: the same job under the function's old name.
+    queue.fetch_job(job_id).delete()  # type: ignore[union-attr]
+    old = queue.enqueue("consumer.jobs.deliver", "userdb", "evt-0", job_id=job_id)
+    assert old.func_name == "consumer.jobs.deliver"
+    drain(settings, conns)
+    assert old.get_status() == "finished"
+    assert rid not in sandbox.state.records["contacts"]
+    assert events.load(conns.text, "userdb", "evt-0").status == "done"  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ import pytest
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from consumer.devtools.sandbox import Sandbox
-from consumer.queue import erasure_queue
+from consumer.queue import erasure_queue, resume
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
@@ -93,7 +93,7 @@ def test_operator_resume_wakes_the_waiting_jobs_at_once(
     accept_mapped(slow, conns.text, conns.raw, sandbox, 3)
     drain(slow, conns, run_for=0.3)
     sandbox.state.token = ZEEG_TOKEN
-    assert pause.resume(conns.text) is True
+    assert resume(erasure_queue(conns.raw)).lifted is True
     drain(slow, conns, timeout=10)
     assert sandbox.state.records["contacts"] == {}
 
@@ -115,9 +115,9 @@ def test_operator_pause_is_not_lifted_by_the_probe(
 def test_resume_only_by_leaves_another_pause_alone(conns: Connections) -> None:
     """resume(only_by=AUTO), as the probe calls it, does not lift an operator's pause."""
     pause.pause(conns.text, "maintenance window", 1.0, by="operator")
-    assert pause.resume(conns.text, only_by=pause.AUTO) is False
+    assert resume(erasure_queue(conns.raw), only_by=pause.AUTO).lifted is False
     assert pause.state(conns.text) is not None
-    assert pause.resume(conns.text) is True
+    assert resume(erasure_queue(conns.raw)).lifted is True
     assert pause.state(conns.text) is None
 
 

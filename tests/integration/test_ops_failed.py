@@ -13,7 +13,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.ops import Ops
 from consumer.ops import failed as fl
 from consumer.ops.failed import list_failed
-from consumer.queue import erasure_queue
+from consumer.queue import erasure_queue, fetch
 from consumer.settings import Settings
 from consumer.store import events
 from consumer.store.connection import Connections
@@ -67,7 +67,7 @@ def test_a_requeue_of_a_job_another_operator_just_requeued_is_skipped(
     failed_events(client, settings, conns, sandbox, 1)
     ops = Ops(settings, conns)
     (row,) = list_failed(ops)
-    seen = Job.fetch(row["job_id"], connection=conns.raw, serializer=JSONSerializer)
+    seen = fetch(erasure_queue(conns.raw), row["job_id"])
     first = fl._requeue_one(ops, seen, "ana", "fixed")
     second = fl._requeue_one(ops, seen, "bo", "fixed too")
     assert first["job_id"] and (second["job_id"], second["skipped"]) == (None, "requeued already")

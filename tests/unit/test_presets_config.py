@@ -150,3 +150,10 @@ def test_external_id_table_with_event_types_not_a_list_is_named_not_a_crash() ->
     """event_types of the wrong type next to an external_id table: config errors, no traceback."""
     with pytest.raises(ConfigError, match=r"\[sources.keycloak\] event_types"):
         sender_settings(keycloak={"event_types": 3})
+
+
+def test_options_that_are_not_a_table_are_a_config_error_not_a_crash() -> None:
+    """options = "x" on a preset without options of its own is named, never a traceback."""
+    with pytest.raises(ConfigError) as caught:
+        sender_settings(stripe={"options": "x"})
+    assert caught.value.problems == ["test.toml: [sources.stripe] options: must be dict"]

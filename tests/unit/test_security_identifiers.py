@@ -42,3 +42,6 @@ def test_a_configured_source_name_with_a_trailing_newline_is_refused() -> None:
     bad = {"userdb\n": default_sources()["userdb"]}
     with pytest.raises(ConfigError, match="name must match"):
         make_settings(sources_toml=bad)
+
+
+# --- identifier attacks end to end: whatever enters, only valid ids reach a Zeeg URL ---------

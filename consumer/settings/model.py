@@ -1,0 +1,123 @@
+"""The validated settings: frozen dataclasses, each section field declared once with its default.
+
+A field of a section dataclass is a key of that [section] of config/consumer.toml, its type hint
+the kind the file must give, its default the default (schema.py derives the tables from them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from consumer.settings.schema import FROM_ENV, ZERO_OK
+
+DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
+
+
+@dataclass(frozen=True)
+class ZeegSettings:
+    """How to reach Zeeg."""
+
+    base_url: str = DEFAULT_BASE_URL
+    token: str | None = field(default=None, repr=False, metadata=FROM_ENV)
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    rate_limit_per_second: float = field(default=5.0, metadata=ZERO_OK)  # 0: no limit
+    burst: int = 5
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Retry, pause and recovery policy of the erasure jobs."""
+
+    max_attempts: int = 8
+    backoff_base_seconds: float = field(default=1.0, metadata=ZERO_OK)
+    backoff_max_seconds: float = field(default=60.0, metadata=ZERO_OK)
+    sla_hours: float = 72.0
+    auth_probe_seconds: float = 60.0
+    maintenance_interval_seconds: int = 30
+    job_timeout_seconds: int = 300
+    job_heartbeat_seconds: int = 10
+    heartbeat_grace_seconds: int = field(default=20, metadata=ZERO_OK)
+    max_wait_in_job_seconds: float = field(default=1.5, metadata=ZERO_OK)
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """Webhook intake limits."""
+
+    dedupe_ttl_days: float = 7.0
+    max_body_bytes: int = 1048576
+    tolerance_seconds: int = field(default=300, metadata=ZERO_OK)
+    event_log_retention_days: float = 30.0
+    # Record ids one event may carry (payload:<path> resolvers): more is a 422, so one webhook
+    # cannot queue a job of thousands of DELETEs ahead of every other deletion.
+    max_record_ids_per_event: int = 100
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long audit entries and tombstones are kept."""
+
+    audit_retention_days: float = 400.0
+    tombstone_days: float = 35.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Zeeg object whose records are erased, and how their UUIDs are resolved."""
+
+    object: str
+    resolve: tuple[str, ...] = ("store",)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One upstream sender: how to verify its webhooks and read its events."""
+
+    name: str
+    scheme: str
+    secrets: tuple[str, ...] = field(repr=False)
+    signature_header: str | None
+    event_types: tuple[str, ...]
+    event_id: str
+    event_type: str
+    external_id: str
+    occurred_at: str | None
+    targets: tuple[Target, ...]
+    tolerance_seconds: int
+    insecure_allow_unsigned: bool = False
+    preset: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    # external_id given as a table: the path per event type (external_id is then the first's).
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+    max_record_ids: int = 100  # [intake] max_record_ids_per_event
+
+    def external_id_path(self, event_type: str) -> str:
+        """The field path of the external id in an event of this type."""
+        return self.external_ids.get(event_type, self.external_id)
+
+    def external_id_prefix(self, event_type: str) -> str:
+        """The prefix options.external_id_prefix strips for this event type ("" for none)."""
+        prefix = self.options.get("external_id_prefix") or ""
+        if isinstance(prefix, Mapping):
+            prefix = prefix.get(event_type, "")
+        return prefix if isinstance(prefix, str) else ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs, validated; each field typed as a dataclass is a [section]."""
+
+    zeeg: ZeegSettings
+    delivery: DeliverySettings
+    intake: IntakeSettings
+    retention: RetentionSettings
+    sources: Mapping[str, SourceConfig]
+    redis_url: str | None = field(default=None, repr=False)
+    admin_token: str | None = field(default=None, repr=False)
+    port: int = 8000
+    sandbox: bool = False
+    config_path: str = ""

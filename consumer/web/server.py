@@ -1,0 +1,141 @@
+"""How gunicorn serves the app, in one place: worker model, limits and read deadlines.
+
+Threaded workers (gunicorn's gthread) with THREADS threads each: a client that sends half a
+request holds one thread, not a whole process, and only until its read deadline, after which
+the connection is closed. A body shorter than its Content-Length is a 400 at the deadline (or
+as soon as the client hangs up), never a 500. See README "Serving in production".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import time
+from typing import Any
+
+from gunicorn import util  # type: ignore[import-untyped]
+from gunicorn.http.errors import NoMoreData  # type: ignore[import-untyped]
+from gunicorn.http.unreader import SocketUnreader  # type: ignore[import-untyped]
+from gunicorn.workers import gthread  # type: ignore[import-untyped]
+
+# Threads per worker process: each connection being read or served holds one, so this is
+# how many slow clients a worker outlasts while still answering others at once.
+THREADS = 128
+# A whole request (headers and body) must arrive within this; a pause between two packets
+# may last at most STALL_SECONDS. Legitimate senders send a webhook in one go.
+REQUEST_READ_SECONDS = 10.0
+STALL_SECONDS = 5.0
+APP = "consumer.web:create_app()"
+
+
+def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    """The gunicorn command line `zeeg-consumer web` (and so `run`) replaces itself with."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        f"{__name__}.DeadlineThreadWorker",
+        "--threads",
+        str(THREADS),
+        "--bind",
+        f"{host}:{port}",
+        "--access-logfile",
+        "-",
+        # The arbiter restarts a worker whose main loop is stuck this long (reads never are:
+        # they run in threads, bounded by the deadline above).
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "30",
+        "--keep-alive",
+        "5",
+        APP,
+    ]
+
+
+class RequestReadTimeout(NoMoreData, TimeoutError):  # type: ignore[misc]
+    """The client did not send its request within the read deadline."""
+
+    def __str__(self) -> str:
+        return f"request not received within {REQUEST_READ_SECONDS:.0f} s"
+
+
+class RequestCutShort(NoMoreData):  # type: ignore[misc]
+    """The client closed before sending all of its request (a body short of Content-Length)."""
+
+    def __str__(self) -> str:
+        return "the client closed before the end of the request"
+
+
+class _DeadlineUnreader(SocketUnreader):  # type: ignore[misc]
+    """Socket reads that give up once the current request's deadline has passed."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock)
+        self.deadline = time.monotonic() + REQUEST_READ_SECONDS
+
+    def chunk(self, size_hint: int | None = None) -> bytes:
+        """The next bytes of the request; raises past the deadline, on a stall, or at EOF."""
+        if time.monotonic() > self.deadline:
+            raise RequestReadTimeout()
+        try:
+            data: bytes = super().chunk(size_hint)
+        except TimeoutError as e:  # the socket's STALL_SECONDS timeout
+            raise RequestReadTimeout() from e
+        # gunicorn asks only for bytes the request still owes (it never reads past a body), so
+        # EOF is a request cut short; gunicorn would hand the app the truncated body as whole.
+        # Raised, the app sees a disconnect (werkzeug: 400) and the parser a hang-up.
+        if not data:
+            raise RequestCutShort()
+        return data
+
+
+class _DeadlineConn(gthread.TConn):  # type: ignore[misc]
+    """A connection whose every request is read against a fresh deadline."""
+
+    def init(self) -> None:
+        """Set up the parser once, then (for each request) the stall timeout and deadline."""
+        super().init()
+        unreader: Any = getattr(self.parser, "unreader", None)
+        # HTTP/1 on a socket: gunicorn's default (http_protocols = "h1"), the only one we serve.
+        if type(unreader) is SocketUnreader:
+            fresh = _DeadlineUnreader(unreader.sock)
+            fresh.buf = unreader.buf
+            self.parser.unreader = unreader = fresh
+        if isinstance(unreader, _DeadlineUnreader):
+            unreader.deadline = time.monotonic() + REQUEST_READ_SECONDS
+        self.sock.settimeout(STALL_SECONDS)
+
+    def close(self, graceful: bool = False) -> None:
+        """Close without waiting: gunicorn's graceful close lingers up to 2 s for the client's
+        FIN on the worker's main loop, so a client that never closes would stall every other."""
+        if graceful:
+            # Send our FIN, and drop what the client sent and we did not read: closing with
+            # unread bytes makes the kernel answer RST, which can cut our response short.
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
+                self.sock.setblocking(False)
+                for _ in range(16):
+                    if not self.sock.recv(4096):
+                        break
+        util.close(self.sock)
+
+
+class DeadlineThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, reading each request against a deadline."""
+
+    def accept(self, listener: Any) -> None:
+        """Accept a connection and hand it to a thread (gthread's accept, our connection)."""
+        try:
+            client_sock, client_addr = listener.accept()
+        except BlockingIOError:
+            return  # another worker took it
+        except ConnectionAbortedError:
+            return
+        self.nr_conns += 1
+        conn = _DeadlineConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        self.enqueue_req(conn)
