@@ -23,9 +23,8 @@ from hypothesis import strategies as st
 from consumer.ops.events import FILTER_FIELDS
 from consumer.settings import Settings
 from consumer.store.connection import Connections
-from tests.fuzzing import count, fuzz, no_tracebacks, report
+from tests.fuzzing import count, fuzz, no_tracebacks, odd_numbers, odd_text, report
 from tests.helpers import HMAC_SECRET, stored_keys, userdb_body
-from tests.integration.test_webhooks_fuzz import odd_numbers, odd_text
 
 RID = str(uuid.uuid4())
 json_values = st.recursive(

@@ -31,8 +31,8 @@ from consumer.settings import Settings
 from consumer.store.connection import Connections
 from consumer.web import create_app
 from consumer.web.openapi import document
-from tests.helpers import ADMIN_TOKEN
 from tests.fuzzing import SCALE
+from tests.helpers import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # The document is static (a test keeps it equal to what /openapi.json serves); each case is

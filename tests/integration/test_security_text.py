@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from consumer.devtools.sandbox import Sandbox
-from consumer.errors import ConfigError, InvalidIdentifier
+from consumer.errors import InvalidIdentifier
 from consumer.intake import accept
 from consumer.models import ParsedEvent, check_external_id
 from consumer.queue import erasure_queue
@@ -176,13 +176,6 @@ def test_an_over_cap_event_in_a_batch_is_one_invalid_item(
     assert answer.status_code == 202, answer.json
     assert [r["status"] for r in answer.json["results"]] == ["invalid", "accepted"]
     assert _jobs(conns) == [["auth0logs", "L2"]]
-
-
-@pytest.mark.parametrize("value", [0, -1, "100", 1.5, True])
-def test_cap_must_be_a_positive_whole_number(value: Any) -> None:
-    """A zero or negative cap would refuse every hinted event: the config is refused instead."""
-    with pytest.raises(ConfigError, match="max_record_ids_per_event"):
-        make_settings(intake={"max_record_ids_per_event": value})
 
 
 # --- item 10: free text (reason, by) refused at the boundary, escaped on display --------
@@ -375,6 +368,29 @@ def test_failed_prints_a_stored_reason_escaped(
 # --- item 11: the embedded Redis keeps its files private --------------------------------
 
 
+@pytest.mark.parametrize("fmt", ["array", "lines", "okta"])
+def test_a_batch_of_more_than_1000_events_is_refused_whole(
+    sender_client: FlaskClient, conns: Connections, fmt: str
+) -> None:
+    """The existing batch cap (MAX_BATCH = 1000) holds for arrays, JSON lines and Okta."""
+    from tests.helpers import okta_body, okta_event
+
+    if fmt == "okta":
+        events_ = [okta_event(f"e-{i}", f"00u{i}") for i in range(1001)]
+        body, auth = okta_body(*events_), {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
+        path = "/webhooks/okta"
+    else:
+        logs = [json.dumps(_log(f"L{i}", f"auth0|{i}")) for i in range(1001)]
+        text = "\n".join(logs) if fmt == "lines" else "[" + ",".join(logs) + "]"
+        body, auth, path = text.encode(), AUTH0, "/webhooks/auth0logs"
+    headers = {"Content-Type": "application/json", **auth}
+    answer = sender_client.post(path, data=body, headers=headers)
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"] == "invalid_body"
+    assert "at most 1000 events" in answer.json["message"]
+    assert stored_keys(conns) == []
+
+
 def _modes(directory: Path) -> dict[str, str]:
     """Every entry under directory (itself included) with its permission bits in octal."""
     entries = [directory, *sorted(directory.rglob("*"))]
@@ -430,34 +446,3 @@ def test_embedded_redis_files_are_private(tmp_path: Path, existing: bool) -> Non
     assert loose == {}, modes
     if not existing:  # var/ itself, created here, is private too
         assert oct((tmp_path / "var").stat().st_mode & 0o777) == "0o700"
-
-
-def test_sandbox_file_is_private(tmp_path: Path) -> None:
-    """sandbox.json holds the sandbox's webhook secret and token: 0600 from the start."""
-    from consumer.devtools import runner
-
-    runner.sandbox_env(tmp_path / "var", "http://127.0.0.1:1", "http://127.0.0.1:2", None)
-    assert oct((tmp_path / "var" / "sandbox.json").stat().st_mode & 0o777) == "0o600"
-
-
-@pytest.mark.parametrize("fmt", ["array", "lines", "okta"])
-def test_a_batch_of_more_than_1000_events_is_refused_whole(
-    sender_client: FlaskClient, conns: Connections, fmt: str
-) -> None:
-    """The existing batch cap (MAX_BATCH = 1000) holds for arrays, JSON lines and Okta."""
-    from tests.helpers import okta_body, okta_event
-
-    if fmt == "okta":
-        events_ = [okta_event(f"e-{i}", f"00u{i}") for i in range(1001)]
-        body, auth = okta_body(*events_), {"Authorization": SENDER_ENV["OKTA_TOKEN"]}
-        path = "/webhooks/okta"
-    else:
-        logs = [json.dumps(_log(f"L{i}", f"auth0|{i}")) for i in range(1001)]
-        text = "\n".join(logs) if fmt == "lines" else "[" + ",".join(logs) + "]"
-        body, auth, path = text.encode(), AUTH0, "/webhooks/auth0logs"
-    headers = {"Content-Type": "application/json", **auth}
-    answer = sender_client.post(path, data=body, headers=headers)
-    assert answer.status_code == 400, answer.json
-    assert answer.json["error"] == "invalid_body"
-    assert "at most 1000 events" in answer.json["message"]
-    assert stored_keys(conns) == []
