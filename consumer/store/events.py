@@ -78,6 +78,11 @@ def append_trail(
         r.expire(key, 40 * DAY, gt=True)
 
 
+def note(r: redis.Redis, source: str, event_id: str, what: str, now: float, **fields: Any) -> None:
+    """An operator's action on the trail (a manual erasure, a resume): what, who, why."""
+    append_trail(r, source, event_id, {"at": now, "what": what, **fields})
+
+
 def load(r: redis.Redis, source: str, event_id: str) -> Event | None:
     """The stored event, or None if unknown or expired."""
     data = load_hash(r, source, event_id)
