@@ -50,8 +50,7 @@ def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str)
     now = ops.clock()
     event = manual_event(_source(ops, source_name), external_id, now)
     result = intake.accept_with(ops.r, ops.queue, event, now, ops.settings)
-    entry = {"at": now, "what": "manual", "by": by, "reason": reason}
-    events.append_trail(ops.r, event.source, event.event_id, entry)
+    events.note(ops.r, event.source, event.event_id, "manual", now, by=by, reason=reason)
     log.info("manual erasure %s/%s accepted (by %s)", event.source, event.event_id, by)
     return {
         "source": event.source,
