@@ -9,13 +9,14 @@ from rq import get_current_job
 from consumer.delivery.context import Context
 from consumer.delivery.policy import handle_delivery
 from consumer.errors import DeliveryFailed
+from consumer.models import EventStatus
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, load_settings
 from consumer.store.connection import connect
 from consumer.zeeg.client import ZeegClient
 
 _context: Context | None = None
-WAITING = frozenset({"auth_paused", "rate_limited"})
+WAITING = frozenset({EventStatus.AUTH_PAUSED, EventStatus.RATE_LIMITED})
 WAITING_RESULT_TTL = 600
 
 

@@ -21,7 +21,7 @@ from consumer.intake import accept_with
 from consumer.mappings.files import Row, RowError
 from consumer.models import Mapping, ParsedEvent
 from consumer.settings import Settings
-from consumer.store import keys, mappings
+from consumer.store import mappings
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def erase_late_link(
     )
     result = accept_with(r, queue, event, now, settings)
     log.info("late link %s/%s: erasure %s (%s)", m.source, m.object, event.event_id, result.status)
-    if result.status == "duplicate" and r.exists(keys.erased(m.object, m.record_id)):
+    if result.status == "duplicate" and mappings.is_erased(r, m.object, m.record_id):
         # This erasure already ran and the record is gone: a re-imported link to it goes too.
         mappings.remove(r, m.source, m.object, m.external_id, m.record_id)
     return event.event_id

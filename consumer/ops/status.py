@@ -12,9 +12,9 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from consumer.models import EventStatus
 from consumer.ops import Ops, iso
 from consumer.store import audit, events, pause, search
-from consumer.store.events import append_trail
 
 HOUR = 3600.0
 log = logging.getLogger(__name__)
@@ -92,13 +92,12 @@ def resume_delivery(ops: Ops, by: str) -> dict[str, Any]:
         if job is None or len(job.args) != 2:
             continue
         source, event_id = str(job.args[0]), str(job.args[1])
-        if search.statuses(ops.r, [(source, event_id)])[0] == "auth_paused":
+        if search.statuses(ops.r, [(source, event_id)])[0] == EventStatus.AUTH_PAUSED:
             try:
                 registry.requeue(job)
             except InvalidJobOperation:  # a scheduler moved it first: it runs anyway
                 continue
-            entry = {"at": ops.clock(), "what": "resumed", "by": by, "job_id": job.id}
-            append_trail(ops.r, source, event_id, entry)
+            events.note(ops.r, source, event_id, "resumed", ops.clock(), by=by, job_id=job.id)
             moved += 1
     return {
         "paused": False,
