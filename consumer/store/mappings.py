@@ -87,6 +87,21 @@ def remove(r: redis.Redis | Pipeline, source: str, obj: str, external_id: str, r
     r.hdel(keys.mapping(source, obj, external_id), rid)
 
 
+def put_tombstone(r: redis.Redis, source: str, external_id: str, now: float, ttl: int) -> None:
+    """Keep for ttl seconds that a deletion of external_id found (and left) no mapping."""
+    r.set(keys.tombstone(source, external_id), repr(now), ex=ttl)
+
+
+def mark_erased(r: redis.Redis, obj: str, record_id: str, by: str, ttl: int) -> None:
+    """Keep for ttl seconds that the record was deleted, by which event (source/event_id)."""
+    r.set(keys.erased(obj, record_id), by, ex=ttl)
+
+
+def is_erased(r: redis.Redis, obj: str, record_id: str) -> bool:
+    """Whether the record's deletion is recorded (so it is never deleted twice)."""
+    return bool(r.exists(keys.erased(obj, record_id)))
+
+
 def unlink(r: redis.Redis, source: str, obj: str, external_id: str, rid: str | None) -> int:
     """Unlink one record, or every record of the external id; returns how many went."""
     key = keys.mapping(source, obj, external_id)
