@@ -18,7 +18,8 @@ RECORD_ID = re.compile(
     r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z"
 )
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0, DEL and C1 (\x9b is a terminal's CSI): control characters in every script.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # Terminal outcomes of one target (SPEC 5.3); "failed" is terminal until an operator requeues.
 DELETED = "deleted"
