@@ -132,7 +132,7 @@ class Intake:
         log.info(
             "late link %s/%s: erasure %s (%s)", m.source, m.object, result.event_id, result.status
         )
-        if result.status == "duplicate" and self.r.exists(keys.erased(m.object, m.record_id)):
+        if result.status == "duplicate" and mappings.is_erased(self.r, m.object, m.record_id):
             # This erasure already ran and the record is gone: a re-imported link to it goes too.
             mappings.remove(self.r, m.source, m.object, m.external_id, m.record_id)
         return result

@@ -13,21 +13,16 @@ nothing found there means it was unlinked first (not_mapped, and no new tombston
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-from redis.client import Pipeline
-from redis.exceptions import WatchError
 
 from consumer import models
 from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
 from consumer.intake import LATE_LINK
-from consumer.models import Event, Outcome
+from consumer.models import Event, EventStatus, Outcome
 from consumer.settings import Target
-from consumer.store import audit, claims, events, keys, mappings, metrics
+from consumer.store import claims, mappings, outcomes
 
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
@@ -86,11 +81,10 @@ def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
         result = ctx.zeeg.upsert(obj, {attribute: event.external_id}, attribute)
     except InvalidIdentifier as e:
         raise ZeegRejected(f"upsert answered without a valid record id: {e}") from e
-    key, field_name = keys.event(event.source, event.event_id), f"a:{obj}"
     if result.created:
-        ctx.r.hset(key, field_name, result.record_id)
+        outcomes.note_created(ctx.r, event, obj, result.record_id)
         return Record(result.record_id, None, created=True)
-    if ctx.r.hget(key, field_name) == result.record_id:
+    if outcomes.created(ctx.r, event, obj) == result.record_id:
         return Record(result.record_id, None, created=True)
     # createdAt as linked_at: a contact re-created after the event survives its replay.
     return Record(result.record_id, result.created_at)
@@ -129,10 +123,8 @@ def _unlinked(ctx: Context, event: Event, target: Target, done: list[Outcome]) -
 
 def _with_recorded(ctx: Context, event: Event, obj: str, records: list[Record]) -> list[Record]:
     """records, plus those an earlier run of this event recorded (their mappings are gone)."""
-    prefix = f"o:{obj}:"
-    fields: list[str] = ctx.r.hkeys(keys.event(event.source, event.event_id))  # type: ignore[assignment]
     known = {rec.record_id for rec in records}
-    done = [f[len(prefix) :] for f in fields if f.startswith(prefix)]
+    done = outcomes.recorded_ids(ctx.r, event, obj)
     return records + [Record(rid) for rid in done if rid not in known]
 
 
@@ -140,7 +132,7 @@ def _tombstone(ctx: Context, event: Event, target: Target) -> None:
     """Keep (source, external_id, deleted_at); erase links that raced in while we looked."""
     now = ctx.clock()
     ttl = int(ctx.settings.retention.tombstone_days * 86400)
-    ctx.r.set(keys.tombstone(event.source, event.external_id), repr(now), ex=ttl)
+    mappings.put_tombstone(ctx.r, event.source, event.external_id, now, ttl)
     if "store" not in target.resolve:
         return
     # A link written between our lookup and the tombstone saw no tombstone: catch it here.
@@ -152,7 +144,7 @@ def _tombstone(ctx: Context, event: Event, target: Target) -> None:
 def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     """One record's outcome, under a claim: a concurrent run of the event waits for it."""
     if not claims.take(ctx.r, obj, rec.record_id, event.job_id, _claim_ttl(ctx)):
-        raise DeliveryDeferred("retrying", ctx.rng.uniform(0.5, 1.5) * CLAIM_WAIT_SECONDS)
+        raise DeliveryDeferred(EventStatus.RETRYING, ctx.rng.uniform(0.5, 1.5) * CLAIM_WAIT_SECONDS)
     try:
         return _erase_claimed(ctx, event, obj, rec)
     finally:
@@ -168,26 +160,24 @@ def _claim_ttl(ctx: Context) -> int:
 
 
 def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
-    field_name = f"o:{obj}:{rec.record_id}"
-    earlier = ctx.r.hget(keys.event(event.source, event.event_id), field_name)
+    earlier = outcomes.recorded(ctx.r, event, obj, rec.record_id)
     if earlier:  # done in an earlier run of this same event (its mapping maybe not removed)
-        return _unmap(ctx, event, Outcome(**json.loads(str(earlier))))
+        return _unmap(ctx, event, earlier)
     if rec.created:
-        return _erase_created(ctx, event, obj, rec, field_name)
+        return _erase_created(ctx, event, obj, rec)
     if _is_stale(rec, event):
-        return _record(ctx, event, Outcome(obj, models.STALE, rec.record_id), field_name)
+        return _record(ctx, event, Outcome(obj, models.STALE, rec.record_id), per_record=True)
     if ctx.settings.zeeg.dry_run:
-        return _record(ctx, event, Outcome(obj, models.DRY_RUN, rec.record_id), field_name)
-    marker = keys.erased(obj, rec.record_id)
-    if ctx.r.exists(marker):
+        return _record(ctx, event, Outcome(obj, models.DRY_RUN, rec.record_id), per_record=True)
+    if mappings.is_erased(ctx.r, obj, rec.record_id):
         outcome = Outcome(obj, models.ALREADY_DELETED, rec.record_id, None, "deletion recorded")
     else:
         status = _call_delete(ctx, event, obj, rec.record_id)
         kind = models.ALREADY_DELETED if status == 404 else models.DELETED
         outcome = Outcome(obj, kind, rec.record_id, status)
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
-        ctx.r.set(marker, f"{event.source}/{event.event_id}", ex=ttl)
-    return _unmap(ctx, event, _record(ctx, event, outcome, field_name))
+        mappings.mark_erased(ctx.r, obj, rec.record_id, f"{event.source}/{event.event_id}", ttl)
+    return _unmap(ctx, event, _record(ctx, event, outcome, per_record=True))
 
 
 def _unmap(ctx: Context, event: Event, outcome: Outcome) -> Outcome:
@@ -201,12 +191,12 @@ def _unmap(ctx: Context, event: Event, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name: str) -> Outcome:
+def _erase_created(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     """Delete the record assert: created: the outcome stays not_mapped (nothing was found)."""
     status = _call_delete(ctx, event, obj, rec.record_id)
     detail = "no match; assert: created this record and deleted it"
     outcome = Outcome(obj, models.NOT_MAPPED, rec.record_id, status, detail)
-    return _record(ctx, event, outcome, field_name)
+    return _record(ctx, event, outcome, per_record=True)
 
 
 def _is_stale(rec: Record, event: Event) -> bool:
@@ -221,40 +211,25 @@ def _is_stale(rec: Record, event: Event) -> bool:
 
 def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
     """One DELETE, with its attempt written to the event's trail either way."""
-    entry: dict[str, Any] = {"what": "attempt", "object": obj, "record_id": record_id}
     try:
         result = ctx.zeeg.delete_record(obj, record_id)
     except ZeegError as e:
-        entry.update(at=ctx.clock(), status=e.status, error=str(e))
-        events.append_trail(ctx.r, event.source, event.event_id, entry)
-        metrics.incr(ctx.r, "zeeg_consumer_zeeg_requests_total", status=str(e.status or "error"))
+        outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), e.status, str(e))
         raise
-    entry.update(at=ctx.clock(), status=result.status)
-    events.append_trail(ctx.r, event.source, event.event_id, entry)
-    metrics.incr(ctx.r, "zeeg_consumer_zeeg_requests_total", status=str(result.status))
+    outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), result.status)
     return result.status
 
 
-def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") -> Outcome:
+def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = False) -> Outcome:
     """Write one outcome to the event, the audit stream, the trail and the metrics, once.
 
-    With field_name the first run to record the record wins: another run of the same job
-    (RQ declared it abandoned while it still ran) gets the outcome already recorded.
+    per_record: the first run to record the record wins, and another run of the same job
+    gets the outcome already recorded (see store.outcomes.record).
     """
-    key = keys.event(event.source, event.event_id)
-    with ctx.r.pipeline() as pipe:
-        while True:
-            try:
-                if field_name:
-                    pipe.watch(key)  # type: ignore[no-untyped-call]
-                    earlier = pipe.hget(key, field_name)
-                    if earlier:
-                        return Outcome(**json.loads(str(earlier)))
-                pipe.multi()
-                _write(ctx, pipe, event, outcome, field_name)
-                break
-            except WatchError:
-                continue
+    days = ctx.settings.retention.audit_retention_days
+    earlier = outcomes.record(ctx.r, event, outcome, ctx.clock(), days, per_record=per_record)
+    if earlier is not None:
+        return earlier
     log.info(
         "event %s/%s %s %s: %s",
         event.source,
@@ -264,18 +239,3 @@ def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") 
         outcome.outcome,
     )
     return outcome
-
-
-def _write(ctx: Context, pipe: Pipeline, event: Event, outcome: Outcome, field_name: str) -> None:
-    now = ctx.clock()
-    if field_name:
-        pipe.hset(keys.event(event.source, event.event_id), field_name, _dump(outcome))
-    audit.append(pipe, event, outcome, now, ctx.settings.retention.audit_retention_days)
-    entry = {"at": now, "what": "outcome", **outcome.__dict__}
-    events.append_trail(pipe, event.source, event.event_id, entry)
-    metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
-    pipe.execute()
-
-
-def _dump(outcome: Outcome) -> str:
-    return json.dumps(outcome.__dict__, separators=(",", ":"))

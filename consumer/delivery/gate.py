@@ -14,6 +14,7 @@ from collections.abc import Callable
 import redis
 
 from consumer.errors import DeliveryDeferred
+from consumer.models import EventStatus
 from consumer.settings import Settings
 from consumer.store import pause, ratelimit
 
@@ -38,15 +39,17 @@ class DeliveryGate:
     def __call__(self, *, probe: bool = False) -> None:
         """Return when a call may be made now; raise DeliveryDeferred when it must wait long."""
         self._check_pause(probe)
-        self._wait("rate_limited", self._held)
-        if self._wait("rate_limited", self._token):
+        self._wait(EventStatus.RATE_LIMITED, self._held)
+        if self._wait(EventStatus.RATE_LIMITED, self._token):
             # Another worker may have paused delivery or set a 429 hold during the nap.
             self._check_pause(probe)
-            self._wait("rate_limited", self._held)
+            self._wait(EventStatus.RATE_LIMITED, self._held)
 
     def _check_pause(self, probe: bool) -> None:
         if not probe and pause.state(self._r) is not None:
-            raise DeliveryDeferred("auth_paused", pause_wait(self._r, self._settings, self._rng))
+            raise DeliveryDeferred(
+                EventStatus.AUTH_PAUSED, pause_wait(self._r, self._settings, self._rng)
+            )
 
     def _held(self) -> float:
         return pause.held_for(self._r, self._clock())

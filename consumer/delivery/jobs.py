@@ -11,12 +11,13 @@ from consumer.delivery.context import Context
 from consumer.delivery.gate import DeliveryGate
 from consumer.delivery.policy import handle_delivery
 from consumer.errors import DeliveryFailed
+from consumer.models import EventStatus
 from consumer.settings import Settings, load_settings
 from consumer.store.connection import connect
 from consumer.zeeg.client import ZeegClient
 
 _context: Context | None = None
-WAITING = frozenset({"auth_paused", "rate_limited"})
+WAITING = frozenset({EventStatus.AUTH_PAUSED, EventStatus.RATE_LIMITED})
 WAITING_RESULT_TTL = 600
 
 

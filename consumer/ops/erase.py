@@ -35,8 +35,7 @@ def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str)
         event, result = ops.intake.accept_manual(source, external_id, now)
     except InvalidIdentifier as e:
         raise OperatorError(str(e)) from e
-    entry = {"at": now, "what": "manual", "by": by, "reason": reason}
-    events.append_trail(ops.r, event.source, event.event_id, entry)
+    events.note(ops.r, event.source, event.event_id, "manual", now, by=by, reason=reason)
     log.info("manual erasure %s/%s accepted (by %s)", event.source, event.event_id, by)
     return {
         "source": event.source,

@@ -10,7 +10,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from consumer.errors import NotFound, OperatorError
-from consumer.models import quoted
+from consumer.models import EventStatus, quoted
 from consumer.ops import Ops, iso
 from consumer.ops.events import show_event, summary
 from consumer.queue import (
@@ -23,7 +23,7 @@ from consumer.queue import (
     is_failed,
     job_key,
 )
-from consumer.store import events, keys, search
+from consumer.store import events, search
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def list_failed(ops: Ops) -> list[dict[str, Any]]:
     pairs = [_event_of(job) for job in jobs]
     rows: list[dict[str, Any]] = []
     for job, data in zip(jobs, search.event_hashes(ops.r, pairs), strict=True):
-        event = summary(data) if data else {"status": "expired"}
+        event = summary(data) if data else {"status": EventStatus.EXPIRED}
         rows.append(
             {
                 "job_id": job.id,
@@ -92,7 +92,7 @@ def requeue(ops: Ops, job_ids: list[str] | None, *, by: str, reason: str) -> lis
     jobs = _failed_jobs(ops, job_ids)
     for job in jobs:
         source, event_id = _event_of(job)
-        if not ops.r.exists(keys.event(source, event_id)):
+        if not events.exists(ops.r, source, event_id):
             raise NotFound(f"event {source}/{event_id} of job {job.id} is past retention")
     return [_requeue_one(ops, job, by, reason) for job in jobs]
 
@@ -123,11 +123,11 @@ def _write_requeue(
 ) -> None:
     """The requeue's writes, in one MULTI/EXEC: old job gone, state reset, trail, new job."""
     source, event_id = _event_of(job)
-    entry = {"at": ops.clock(), "what": "requeued", "by": by, "reason": reason}
-    entry.update(job_id=new_id, previous_job_id=job.id)
     pipe.multi()  # RQ's enqueue expects a transaction already open on a caller's pipeline
     delete(job, pipe)
-    events.update(pipe, source, event_id, status="queued", attempts=0, job_id=new_id, last_error="")
-    events.append_trail(pipe, source, event_id, entry)
+    now = ops.clock()
+    events.reset_for_requeue(
+        pipe, source, event_id, new_id, previous=job.id, by=by, reason=reason, now=now
+    )
     enqueue(ops.queue, source, event_id, new_id, ops.settings.delivery.job_timeout_seconds, pipe)
     pipe.execute()

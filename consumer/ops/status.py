@@ -9,7 +9,6 @@ from typing import Any
 from consumer.ops import Ops, iso
 from consumer.queue import job_counts, oldest_queued_at, resume, worker_names
 from consumer.store import audit, events, pause
-from consumer.store.events import append_trail
 
 HOUR = 3600.0
 log = logging.getLogger(__name__)
@@ -71,8 +70,7 @@ def resume_delivery(ops: Ops, by: str) -> dict[str, Any]:
     log.warning("delivery resumed by %s", by)
     for job in resumed.woken:
         if job.event is not None:
-            entry = {"at": ops.clock(), "what": "resumed", "by": by, "job_id": job.id}
-            append_trail(ops.r, *job.event, entry)
+            events.note(ops.r, *job.event, "resumed", ops.clock(), by=by, job_id=job.id)
     return {
         "paused": False,
         "changed": resumed.lifted,

@@ -329,3 +329,26 @@ def test_erase_csv_with_bytes_that_are_not_utf8_fails_with_one_line(
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert result.stderr == "zeeg-consumer: CSV row 3: not a valid external id\n"
     assert stored_keys(conns) == []
+
+
+# --- readers of hand-edited stored values, and C1 controls ------------------------------
+
+
+@pytest.mark.parametrize("stored", ["garbage", "nan", "inf", ""])
+def test_a_hand_edited_linked_at_reads_as_unknown_age(
+    cli: Any, conns: Connections, stored: str
+) -> None:
+    """A stored linked_at that is not a time is unknown age (0): get and export never crash."""
+    conns.text.hset(keys.mapping("userdb", "contacts", "h-1"), RID, stored)
+    (found,) = mappings.get(conns.text, "userdb", "contacts", "h-1")
+    assert found.linked_at == 0.0
+    result = cli("mappings", "export", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[0])["record_id"] == RID
+
+
+@pytest.mark.parametrize("value", ["a\x85b", "a\x9b31mb", "\x80", "x\x9f"])
+def test_an_external_id_with_a_c1_control_character_is_refused(value: str) -> None:
+    """C1 controls (U+0080-U+009F; \\x9b is a terminal's CSI) are control characters too."""
+    with pytest.raises(InvalidIdentifier):
+        check_external_id(value)
