@@ -345,10 +345,3 @@ def test_a_hand_edited_linked_at_reads_as_unknown_age(
     result = cli("mappings", "export", "--format", "jsonl")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[0])["record_id"] == RID
-
-
-@pytest.mark.parametrize("value", ["a\x85b", "a\x9b31mb", "\x80", "x\x9f"])
-def test_an_external_id_with_a_c1_control_character_is_refused(value: str) -> None:
-    """C1 controls (U+0080-U+009F; \\x9b is a terminal's CSI) are control characters too."""
-    with pytest.raises(InvalidIdentifier):
-        check_external_id(value)

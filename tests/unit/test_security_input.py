@@ -20,7 +20,10 @@ from consumer.models import (
     check_source_name,
 )
 from consumer.sources.fields import parse_time
-from tests.helpers import SURROGATE, UNICODE_DIGITS
+from tests.helpers import (
+    SURROGATE,
+    UNICODE_DIGITS,
+)
 
 
 @pytest.mark.parametrize("value", UNICODE_DIGITS)
@@ -45,3 +48,10 @@ def test_every_identifier_check_refuses_a_lone_surrogate(check: Any, value: str)
     """A string UTF-8 cannot encode never passes a check (it would fail inside Redis)."""
     with pytest.raises(InvalidIdentifier):
         check(value)
+
+
+@pytest.mark.parametrize("value", ["a\x85b", "a\x9b31mb", "\x80", "x\x9f"])
+def test_an_external_id_with_a_c1_control_character_is_refused(value: str) -> None:
+    """C1 controls (U+0080-U+009F; \\x9b is a terminal's CSI) are control characters too."""
+    with pytest.raises(InvalidIdentifier):
+        check_external_id(value)
