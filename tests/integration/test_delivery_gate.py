@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from rq.registry import ScheduledJobRegistry
@@ -104,6 +105,12 @@ def test_deferred_event_is_rescheduled_without_spending_an_attempt(
     assert ScheduledJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids() == [answer["job_id"]]
 
 
+def _napping_gate(conns: Connections, nap: Callable[[float], None]) -> DeliveryGate:
+    """A gate of 10 calls a second (burst 1) that sleeps through nap."""
+    settings = make_settings(zeeg={"rate_limit_per_second": 10.0, "burst": 1})
+    return DeliveryGate(conns.text, settings, sleep=nap)
+
+
 def test_429_hold_set_during_a_token_nap_stops_the_call(conns: Connections) -> None:
     """Another worker's 429 arrives while this call naps for its token: deferred, not sent."""
 
@@ -111,9 +118,7 @@ def test_429_hold_set_during_a_token_nap_stops_the_call(conns: Connections) -> N
         pause.hold_until(conns.text, time.time() + 30, time.time())
         time.sleep(seconds)
 
-    gate = DeliveryGate(
-        conns.text, make_settings(zeeg={"rate_limit_per_second": 10.0, "burst": 1}), sleep=nap
-    )
+    gate = _napping_gate(conns, nap)
     gate()
     with pytest.raises(DeliveryDeferred) as caught:
         gate()
@@ -127,9 +132,7 @@ def test_pause_set_during_a_token_nap_stops_the_call(conns: Connections) -> None
         pause.pause(conns.text, "Zeeg answered 401", time.time())
         time.sleep(seconds)
 
-    gate = DeliveryGate(
-        conns.text, make_settings(zeeg={"rate_limit_per_second": 10.0, "burst": 1}), sleep=nap
-    )
+    gate = _napping_gate(conns, nap)
     gate()
     with pytest.raises(DeliveryDeferred) as caught:
         gate()

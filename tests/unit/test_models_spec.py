@@ -22,29 +22,27 @@ def test_a_trailing_newline_is_refused(check: Callable[[str], str], value: str) 
         check(value)
 
 
+# A minimal valid source: each test changes one thing about it.
+TOKEN_SOURCE = {
+    "scheme": "token",
+    "secret_env": "S",
+    "event_types": ["contact.deleted"],
+    "event_id": "id",
+    "external_id": "data.id",
+    "targets": [{"object": "contacts"}],
+}
+
+
 def test_a_source_name_with_a_trailing_newline_fails_the_configuration() -> None:
     """[sources."userdb\\n"] is refused at start like any other bad name."""
-    body = {
-        "scheme": "token",
-        "secret_env": "S",
-        "event_types": ["contact.deleted"],
-        "event_id": "id",
-        "external_id": "data.id",
-        "targets": [{"object": "contacts"}],
-    }
     with pytest.raises(ConfigError, match="name must match"):
-        settings_from_dict({"sources": {"userdb\n": body}}, {"S": "token-of-16-bytes"}, "test")
+        settings_from_dict(
+            {"sources": {"userdb\n": TOKEN_SOURCE}}, {"S": "token-of-16-bytes"}, "test"
+        )
 
 
 def test_a_resolver_with_a_trailing_newline_fails_the_configuration() -> None:
     """resolve = ["store\\n"] is an unknown resolver, not a silent "store"."""
-    body = {
-        "scheme": "token",
-        "secret_env": "S",
-        "event_types": ["contact.deleted"],
-        "event_id": "id",
-        "external_id": "data.id",
-        "targets": [{"object": "contacts", "resolve": ["store\n"]}],
-    }
+    body = {**TOKEN_SOURCE, "targets": [{"object": "contacts", "resolve": ["store\n"]}]}
     with pytest.raises(ConfigError, match="unknown resolver"):
         settings_from_dict({"sources": {"userdb": body}}, {"S": "token-of-16-bytes"}, "test")
