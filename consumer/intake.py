@@ -1,23 +1,28 @@
-"""The intake transaction: dedupe key, stored event, event log entry and RQ job, all or none."""
+"""The intake service: every event comes in here, whether from a webhook, a manual erase or
+a late link, and is accepted in one transaction (dedupe key, stored event, event log entry
+and RQ job, all or none).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import redis
 from redis.exceptions import WatchError
-from rq import Queue, Retry
 
-from consumer.models import ParsedEvent
-from consumer.queue import JOB_FUNC
-from consumer.settings import Settings
-from consumer.store import events, keys
+from consumer.models import Mapping, ParsedEvent, check_external_id
+from consumer.queue import Queue, enqueue
+from consumer.settings import Settings, SourceConfig
+from consumer.store import events, keys, mappings
 
-# Retries that RQ itself spends only when a worker dies mid-job (the job is "abandoned");
-# every other retry is scheduled by the job with its own backoff policy.
-CRASH_RETRIES = 5
+log = logging.getLogger(__name__)
+
+MANUAL_ERASE = "manual.erase"
+# A mapping registered for a tombstoned external id: the erasure of that one record.
+LATE_LINK = "mapping.late_link"
 
 
 @dataclass(frozen=True)
@@ -59,41 +64,75 @@ def accept(
                 continue
 
 
-def accept_with(
-    r: redis.Redis, queue: Queue, event: ParsedEvent, now: float, settings: Settings
-) -> IntakeResult:
-    """accept() with the dedupe, retention and job timeout the settings give."""
-    return accept(
-        r,
-        queue,
-        event,
-        now=now,
-        dedupe_ttl_days=settings.intake.dedupe_ttl_days,
-        retention_days=settings.intake.event_log_retention_days,
-        job_timeout=settings.delivery.job_timeout_seconds,
+def manual_event(source: SourceConfig, external_id: str, now: float) -> ParsedEvent:
+    """A deletion built by hand: a manual-<uuid> id and every target of the source.
+
+    Raises InvalidIdentifier for an external id that is not one.
+    """
+    return ParsedEvent(
+        source=source.name,
+        event_id=f"manual-{uuid.uuid4()}",
+        event_type=MANUAL_ERASE,
+        external_id=check_external_id(external_id),
+        occurred_at=now,
+        targets=tuple(t.object for t in source.targets),
     )
 
 
-def enqueue(
-    queue: Queue,
-    source: str,
-    event_id: str,
-    job_id: str,
-    job_timeout: int,
-    pipe: redis.client.Pipeline | None = None,
-    delay: float = 0.0,
-) -> None:
-    """Put an erasure job for (source, event_id) on the queue, now or after delay seconds."""
-    options = {
-        "job_id": job_id,
-        "job_timeout": job_timeout,
-        "result_ttl": 86400,
-        "failure_ttl": 30 * 86400,
-        "retry": Retry(max=CRASH_RETRIES),
-        "pipeline": pipe,
-        "description": f"erase {source}/{event_id}",
-    }
-    if delay > 0:
-        queue.enqueue_in(timedelta(seconds=delay), JOB_FUNC, source, event_id, **options)
-    else:
-        queue.enqueue(JOB_FUNC, source, event_id, **options)
+def late_link_event(m: Mapping, deleted_at: float) -> ParsedEvent:
+    """The erasure of the one record m links to an external id deleted at deleted_at.
+
+    Its id is derived from the link and the deletion, so the same late link is one event.
+    """
+    fields = [m.source, m.object, m.external_id, m.record_id, repr(deleted_at)]
+    digest = hashlib.sha256("\n".join(fields).encode()).hexdigest()
+    return ParsedEvent(
+        source=m.source,
+        event_id=f"late-link-{digest[:32]}",
+        event_type=LATE_LINK,
+        external_id=m.external_id,
+        # The deletion's time: the stale guard then spares links made after it.
+        occurred_at=deleted_at,
+        targets=(m.object,),
+        hints={m.object: (m.record_id,)},
+    )
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The intake service on one Redis and queue, with the settings' dedupe and retention."""
+
+    r: redis.Redis
+    queue: Queue
+    settings: Settings
+
+    def accept(self, event: ParsedEvent, now: float) -> IntakeResult:
+        """accept() with the dedupe, retention and job timeout the settings give."""
+        return accept(
+            self.r,
+            self.queue,
+            event,
+            now=now,
+            dedupe_ttl_days=self.settings.intake.dedupe_ttl_days,
+            retention_days=self.settings.intake.event_log_retention_days,
+            job_timeout=self.settings.delivery.job_timeout_seconds,
+        )
+
+    def accept_manual(
+        self, source: SourceConfig, external_id: str, now: float
+    ) -> tuple[ParsedEvent, IntakeResult]:
+        """Accept a manual deletion of external_id for every target of the source."""
+        event = manual_event(source, external_id, now)
+        return event, self.accept(event, now)
+
+    def accept_late_link(self, m: Mapping, deleted_at: float, now: float) -> IntakeResult:
+        """Accept the erasure of one record linked to a tombstoned external id."""
+        event = late_link_event(m, deleted_at)
+        result = self.accept(event, now)
+        log.info(
+            "late link %s/%s: erasure %s (%s)", m.source, m.object, result.event_id, result.status
+        )
+        if result.status == "duplicate" and mappings.is_erased(self.r, m.object, m.record_id):
+            # This erasure already ran and the record is gone: a re-imported link to it goes too.
+            mappings.remove(self.r, m.source, m.object, m.external_id, m.record_id)
+        return result

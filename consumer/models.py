@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from consumer.errors import InvalidIdentifier, OperatorError
@@ -17,7 +18,8 @@ RECORD_ID = re.compile(
     r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z"
 )
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0, DEL and C1 (\x9b is a terminal's CSI): control characters in every script.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # Terminal outcomes of one target (SPEC 5.3); "failed" is terminal until an operator requeues.
 DELETED = "deleted"
@@ -27,6 +29,36 @@ STALE = "stale"
 DRY_RUN = "dry_run"
 FAILED = "failed"
 OUTCOMES = (DELETED, ALREADY_DELETED, NOT_MAPPED, STALE, DRY_RUN, FAILED)
+
+
+class EventStatus(StrEnum):
+    """Where a stored event stands; every move is made by one function of store.events.
+
+    The value is what the event hash stores and operators read, so it never changes.
+
+    - accepted (webhook, manual erase, late link): `write_new` -> QUEUED
+    - a job picks it up: `mark_running` QUEUED, RETRYING, AUTH_PAUSED, RATE_LIMITED -> RUNNING
+      (RUNNING again when RQ reruns a job whose worker died)
+    - a job puts it off with a new job later: `reschedule` -> RETRYING (a transient failure
+      or a record claimed by another run), AUTH_PAUSED (delivery paused, also before a job
+      starts), RATE_LIMITED (a long wait at the gate)
+    - attempts exhausted or Zeeg rejected it: `mark_failed` -> FAILED
+    - every target has its outcome: `mark_done` -> DONE
+    - an operator requeues a failed job: `reset_for_requeue` FAILED -> QUEUED
+    - an operator replays it: `reset_for_replay` any but RUNNING (and EXPIRED) -> QUEUED
+
+    EXPIRED is never stored: it names an event whose hash is gone (past retention) while
+    its event log entry remains; a replay stores it afresh as QUEUED.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    AUTH_PAUSED = "auth_paused"
+    RATE_LIMITED = "rate_limited"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
 
 
 def quoted(value: object, limit: int = 64) -> str:
@@ -174,7 +206,7 @@ class Event(ParsedEvent):
 
     received_at: float = 0.0
     job_id: str = ""
-    status: str = "queued"
+    status: str = EventStatus.QUEUED  # as stored: a hand-edited value is kept, not fatal
     attempts: int = 0
     replayed: bool = False
 
@@ -192,7 +224,7 @@ class Event(ParsedEvent):
             hints={k: tuple(v) for k, v in hints.items()},
             received_at=stored_seconds(data.get("received_at")) or 0.0,
             job_id=data.get("job_id", ""),
-            status=data.get("status", "queued"),
+            status=data.get("status", EventStatus.QUEUED),
             attempts=_stored_count(data.get("attempts")),
             replayed=data.get("replayed") == "1",
         )
@@ -207,6 +239,29 @@ class Outcome:
     record_id: str | None = None
     http_status: int | None = None
     detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields in declaration order: the shape of every stored outcome."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """Compact JSON, as stored per record on the event hash."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Outcome:
+        """The outcome to_json wrote."""
+        return cls(**json.loads(text))
+
+    @staticmethod
+    def many_to_json(outcomes: list[Outcome]) -> str:
+        """A target's outcomes as one compact JSON list, as stored per target."""
+        return json.dumps([o.to_dict() for o in outcomes], separators=(",", ":"))
+
+    @classmethod
+    def many_from_json(cls, text: str) -> list[Outcome]:
+        """The outcomes many_to_json wrote."""
+        return [cls(**o) for o in json.loads(text)]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from consumer import sources
 from consumer.cli.common import fail, get_settings
 from consumer.cli.output import emit
 from consumer.errors import InvalidIdentifier, ZeegError
-from consumer.models import check_event_id
+from consumer.models import EventStatus, check_event_id
 from consumer.settings import Settings, sandbox_source
 from consumer.sources.testevent import build_event
 from consumer.store import events
@@ -150,7 +150,7 @@ def _wait(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         event = events.load(r, source, event_id)
-        if event is not None and event.status in ("done", "failed"):
+        if event is not None and event.status in (EventStatus.DONE, EventStatus.FAILED):
             outcomes = events.target_outcomes(r, source, event_id)
             flat = {k: [o.outcome for o in v] for k, v in outcomes.items()}
             return {"status": event.status, "outcomes": flat, "event_id": event_id}

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
-from rq import Queue
 
-from consumer.delivery.gate import DeliveryGate
+from consumer.intake import Intake
+from consumer.queue import Queue
 from consumer.settings import Settings
 from consumer.zeeg.client import ZeegClient
 
@@ -19,8 +19,8 @@ from consumer.zeeg.client import ZeegClient
 class Context:
     """What a delivery needs; built once per worker process.
 
-    A Zeeg client without a gate gets the delivery gate (pause, 429 hold, token bucket),
-    so no job can call Zeeg around the shared limits.
+    Its Zeeg client is built with the delivery gate (pause, 429 hold, token bucket) passed
+    in, so no job can call Zeeg around the shared limits (see jobs.build_context).
     """
 
     settings: Settings
@@ -30,6 +30,7 @@ class Context:
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
 
-    def __post_init__(self) -> None:
-        if self.zeeg.gate is None:
-            self.zeeg.gate = DeliveryGate(self.r, self.settings, self.clock, self.rng)
+    @property
+    def intake(self) -> Intake:
+        """The intake service on this context's Redis and queue (late links come in here)."""
+        return Intake(self.r, self.queue, self.settings)

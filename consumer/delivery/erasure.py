@@ -6,29 +6,27 @@ of the same event skips records already done and never deletes twice.
 Resolvers, in the target's order: `payload:<path>` (ids the event carried), `store` (the
 mapping store), `assert:<attribute>` (Zeeg's upsert with matchingAttribute = the external id;
 not read-only: a match is updated with the value it already has, no match creates a record
-that is deleted at once; skipped in dry-run). Nothing found leaves a tombstone.
+that is deleted at once; skipped in dry-run). Nothing found leaves a tombstone. A late-link
+event resolves through its one `link` step instead: the record it names, while still linked;
+nothing found there means it was unlinked first (not_mapped, and no new tombstone).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-from redis.client import Pipeline
-from redis.exceptions import WatchError
 
 from consumer import models
 from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
-from consumer.mappings.linking import LATE_LINK, erase_late_link
-from consumer.models import Event, Outcome
+from consumer.intake import LATE_LINK
+from consumer.models import Event, EventStatus, Outcome
 from consumer.settings import Target
-from consumer.store import audit, claims, events, keys, mappings, metrics
+from consumer.store import claims, mappings, outcomes
 
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
+LINK = "link"  # a late link's one resolver step: the record it names, while still linked
 
 
 @dataclass(frozen=True)
@@ -42,17 +40,25 @@ class Record:
 
 def resolve(ctx: Context, event: Event, target: Target) -> list[Record]:
     """Record ids for one target: the first resolver in the chain that finds any wins."""
-    if event.event_type == LATE_LINK:
-        return _late_link(ctx, event, target.object)
     for step in target.resolve:
-        if step.startswith("payload:") and event.hints.get(target.object):
-            return [Record(rid) for rid in event.hints[target.object]]
-        if step == "store":
-            found = mappings.get(ctx.r, event.source, target.object, event.external_id)
-            if found:
-                return [Record(m.record_id, m.linked_at) for m in found]
-        if step.startswith("assert:") and not ctx.settings.zeeg.dry_run:
-            return [_assert(ctx, event, target.object, step[len("assert:") :])]
+        found = _resolve_step(ctx, event, target.object, step)
+        if found:
+            return found
+    return []
+
+
+def _resolve_step(ctx: Context, event: Event, obj: str, step: str) -> list[Record]:
+    if step == LINK:
+        return _late_link(ctx, event, obj)
+    if step.startswith("payload:"):
+        return [Record(rid) for rid in event.hints.get(obj, ())]
+    if step == "store":
+        return [
+            Record(m.record_id, m.linked_at)
+            for m in mappings.get(ctx.r, event.source, obj, event.external_id)
+        ]
+    if step.startswith("assert:") and not ctx.settings.zeeg.dry_run:
+        return [_assert(ctx, event, obj, step[len("assert:") :])]
     return []
 
 
@@ -75,11 +81,10 @@ def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
         result = ctx.zeeg.upsert(obj, {attribute: event.external_id}, attribute)
     except InvalidIdentifier as e:
         raise ZeegRejected(f"upsert answered without a valid record id: {e}") from e
-    key, field_name = keys.event(event.source, event.event_id), f"a:{obj}"
     if result.created:
-        ctx.r.hset(key, field_name, result.record_id)
+        outcomes.note_created(ctx.r, event, obj, result.record_id)
         return Record(result.record_id, None, created=True)
-    if ctx.r.hget(key, field_name) == result.record_id:
+    if outcomes.created(ctx.r, event, obj) == result.record_id:
         return Record(result.record_id, None, created=True)
     # createdAt as linked_at: a contact re-created after the event survives its replay.
     return Record(result.record_id, result.created_at)
@@ -87,24 +92,39 @@ def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
 
 def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
     """Erase the records of one target, recording each outcome as it happens."""
+    target = _chain(event, target)
     records = _with_recorded(ctx, event, target.object, resolve(ctx, event, target))
-    if records and not any(rec.created for rec in records):
-        return [_erase_record(ctx, event, target.object, rec) for rec in records]
-    if event.event_type == LATE_LINK:  # its deletion left the tombstone already
-        rid = next(iter(event.hints.get(target.object, ())), None)
-        gone = Outcome(target.object, models.NOT_MAPPED, rid, None, "unlinked before it was erased")
-        return [_record(ctx, event, gone)]
     outcomes = [_erase_record(ctx, event, target.object, rec) for rec in records]
+    if records and not any(rec.created for rec in records):
+        return outcomes
+    # Nothing found (assert: may have created a record only to delete it): what that means
+    # is the chain's to say.
+    missed = _unlinked if LINK in target.resolve else _not_found
+    return missed(ctx, event, target, outcomes)
+
+
+def _chain(event: Event, target: Target) -> Target:
+    """A late link resolves through its own step only, never the source's chain."""
+    return Target(target.object, (LINK,)) if event.event_type == LATE_LINK else target
+
+
+def _not_found(ctx: Context, event: Event, target: Target, done: list[Outcome]) -> list[Outcome]:
+    """Keep a tombstone; not_mapped unless assert: created (and deleted) a record."""
     _tombstone(ctx, event, target)
-    return outcomes or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
+    return done or [_record(ctx, event, Outcome(target.object, models.NOT_MAPPED))]
+
+
+def _unlinked(ctx: Context, event: Event, target: Target, done: list[Outcome]) -> list[Outcome]:
+    """The late-linked record was unlinked before it was erased; its deletion left the tombstone."""
+    rid = next(iter(event.hints.get(target.object, ())), None)
+    gone = Outcome(target.object, models.NOT_MAPPED, rid, None, "unlinked before it was erased")
+    return done or [_record(ctx, event, gone)]
 
 
 def _with_recorded(ctx: Context, event: Event, obj: str, records: list[Record]) -> list[Record]:
     """records, plus those an earlier run of this event recorded (their mappings are gone)."""
-    prefix = f"o:{obj}:"
-    fields: list[str] = ctx.r.hkeys(keys.event(event.source, event.event_id))  # type: ignore[assignment]
     known = {rec.record_id for rec in records}
-    done = [f[len(prefix) :] for f in fields if f.startswith(prefix)]
+    done = outcomes.recorded_ids(ctx.r, event, obj)
     return records + [Record(rid) for rid in done if rid not in known]
 
 
@@ -112,19 +132,19 @@ def _tombstone(ctx: Context, event: Event, target: Target) -> None:
     """Keep (source, external_id, deleted_at); erase links that raced in while we looked."""
     now = ctx.clock()
     ttl = int(ctx.settings.retention.tombstone_days * 86400)
-    ctx.r.set(keys.tombstone(event.source, event.external_id), repr(now), ex=ttl)
+    mappings.put_tombstone(ctx.r, event.source, event.external_id, now, ttl)
     if "store" not in target.resolve:
         return
     # A link written between our lookup and the tombstone saw no tombstone: catch it here.
     for m in mappings.get(ctx.r, event.source, target.object, event.external_id):
         if m.linked_at <= now:
-            erase_late_link(ctx.r, ctx.queue, ctx.settings, m, now, now)
+            ctx.intake.accept_late_link(m, now, now)
 
 
 def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     """One record's outcome, under a claim: a concurrent run of the event waits for it."""
     if not claims.take(ctx.r, obj, rec.record_id, event.job_id, _claim_ttl(ctx)):
-        raise DeliveryDeferred("retrying", ctx.rng.uniform(0.5, 1.5) * CLAIM_WAIT_SECONDS)
+        raise DeliveryDeferred(EventStatus.RETRYING, ctx.rng.uniform(0.5, 1.5) * CLAIM_WAIT_SECONDS)
     try:
         return _erase_claimed(ctx, event, obj, rec)
     finally:
@@ -140,26 +160,24 @@ def _claim_ttl(ctx: Context) -> int:
 
 
 def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
-    field_name = f"o:{obj}:{rec.record_id}"
-    earlier = ctx.r.hget(keys.event(event.source, event.event_id), field_name)
+    earlier = outcomes.recorded(ctx.r, event, obj, rec.record_id)
     if earlier:  # done in an earlier run of this same event (its mapping maybe not removed)
-        return _unmap(ctx, event, Outcome(**json.loads(str(earlier))))
+        return _unmap(ctx, event, earlier)
     if rec.created:
-        return _erase_created(ctx, event, obj, rec, field_name)
+        return _erase_created(ctx, event, obj, rec)
     if _is_stale(rec, event):
-        return _record(ctx, event, Outcome(obj, models.STALE, rec.record_id), field_name)
+        return _record(ctx, event, Outcome(obj, models.STALE, rec.record_id), per_record=True)
     if ctx.settings.zeeg.dry_run:
-        return _record(ctx, event, Outcome(obj, models.DRY_RUN, rec.record_id), field_name)
-    marker = keys.erased(obj, rec.record_id)
-    if ctx.r.exists(marker):
+        return _record(ctx, event, Outcome(obj, models.DRY_RUN, rec.record_id), per_record=True)
+    if mappings.is_erased(ctx.r, obj, rec.record_id):
         outcome = Outcome(obj, models.ALREADY_DELETED, rec.record_id, None, "deletion recorded")
     else:
         status = _call_delete(ctx, event, obj, rec.record_id)
         kind = models.ALREADY_DELETED if status == 404 else models.DELETED
         outcome = Outcome(obj, kind, rec.record_id, status)
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
-        ctx.r.set(marker, f"{event.source}/{event.event_id}", ex=ttl)
-    return _unmap(ctx, event, _record(ctx, event, outcome, field_name))
+        mappings.mark_erased(ctx.r, obj, rec.record_id, f"{event.source}/{event.event_id}", ttl)
+    return _unmap(ctx, event, _record(ctx, event, outcome, per_record=True))
 
 
 def _unmap(ctx: Context, event: Event, outcome: Outcome) -> Outcome:
@@ -173,12 +191,12 @@ def _unmap(ctx: Context, event: Event, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _erase_created(ctx: Context, event: Event, obj: str, rec: Record, field_name: str) -> Outcome:
+def _erase_created(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     """Delete the record assert: created: the outcome stays not_mapped (nothing was found)."""
     status = _call_delete(ctx, event, obj, rec.record_id)
     detail = "no match; assert: created this record and deleted it"
     outcome = Outcome(obj, models.NOT_MAPPED, rec.record_id, status, detail)
-    return _record(ctx, event, outcome, field_name)
+    return _record(ctx, event, outcome, per_record=True)
 
 
 def _is_stale(rec: Record, event: Event) -> bool:
@@ -193,40 +211,25 @@ def _is_stale(rec: Record, event: Event) -> bool:
 
 def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
     """One DELETE, with its attempt written to the event's trail either way."""
-    entry: dict[str, Any] = {"what": "attempt", "object": obj, "record_id": record_id}
     try:
         result = ctx.zeeg.delete_record(obj, record_id)
     except ZeegError as e:
-        entry.update(at=ctx.clock(), status=e.status, error=str(e))
-        events.append_trail(ctx.r, event.source, event.event_id, entry)
-        metrics.incr(ctx.r, "zeeg_consumer_zeeg_requests_total", status=str(e.status or "error"))
+        outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), e.status, str(e))
         raise
-    entry.update(at=ctx.clock(), status=result.status)
-    events.append_trail(ctx.r, event.source, event.event_id, entry)
-    metrics.incr(ctx.r, "zeeg_consumer_zeeg_requests_total", status=str(result.status))
+    outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), result.status)
     return result.status
 
 
-def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") -> Outcome:
+def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = False) -> Outcome:
     """Write one outcome to the event, the audit stream, the trail and the metrics, once.
 
-    With field_name the first run to record the record wins: another run of the same job
-    (RQ declared it abandoned while it still ran) gets the outcome already recorded.
+    per_record: the first run to record the record wins, and another run of the same job
+    gets the outcome already recorded (see store.outcomes.record).
     """
-    key = keys.event(event.source, event.event_id)
-    with ctx.r.pipeline() as pipe:
-        while True:
-            try:
-                if field_name:
-                    pipe.watch(key)  # type: ignore[no-untyped-call]
-                    earlier = pipe.hget(key, field_name)
-                    if earlier:
-                        return Outcome(**json.loads(str(earlier)))
-                pipe.multi()
-                _write(ctx, pipe, event, outcome, field_name)
-                break
-            except WatchError:
-                continue
+    days = ctx.settings.retention.audit_retention_days
+    earlier = outcomes.record(ctx.r, event, outcome, ctx.clock(), days, per_record=per_record)
+    if earlier is not None:
+        return earlier
     log.info(
         "event %s/%s %s %s: %s",
         event.source,
@@ -236,18 +239,3 @@ def _record(ctx: Context, event: Event, outcome: Outcome, field_name: str = "") 
         outcome.outcome,
     )
     return outcome
-
-
-def _write(ctx: Context, pipe: Pipeline, event: Event, outcome: Outcome, field_name: str) -> None:
-    now = ctx.clock()
-    if field_name:
-        pipe.hset(keys.event(event.source, event.event_id), field_name, _dump(outcome))
-    audit.append(pipe, event, outcome, now, ctx.settings.retention.audit_retention_days)
-    entry = {"at": now, "what": "outcome", **outcome.__dict__}
-    events.append_trail(pipe, event.source, event.event_id, entry)
-    metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
-    pipe.execute()
-
-
-def _dump(outcome: Outcome) -> str:
-    return json.dumps(outcome.__dict__, separators=(",", ":"))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import redis
 
 from consumer.errors import DeliveryDeferred
+from consumer.models import EventStatus
 from consumer.settings import Settings
 from consumer.store import pause, ratelimit
 
@@ -38,15 +39,17 @@ class DeliveryGate:
     def __call__(self, *, probe: bool = False) -> None:
         """Return when a call may be made now; raise DeliveryDeferred when it must wait long."""
         self._check_pause(probe)
-        self._wait("rate_limited", self._held)
-        if self._wait("rate_limited", self._token):
+        self._wait(EventStatus.RATE_LIMITED, self._held)
+        if self._wait(EventStatus.RATE_LIMITED, self._token):
             # Another worker may have paused delivery or set a 429 hold during the nap.
             self._check_pause(probe)
-            self._wait("rate_limited", self._held)
+            self._wait(EventStatus.RATE_LIMITED, self._held)
 
     def _check_pause(self, probe: bool) -> None:
         if not probe and pause.state(self._r) is not None:
-            raise DeliveryDeferred("auth_paused", self.pause_wait())
+            raise DeliveryDeferred(
+                EventStatus.AUTH_PAUSED, pause_wait(self._r, self._settings, self._rng)
+            )
 
     def _held(self) -> float:
         return pause.held_for(self._r, self._clock())
@@ -54,10 +57,6 @@ class DeliveryGate:
     def _token(self) -> float:
         zeeg = self._settings.zeeg
         return ratelimit.take(self._r, zeeg.rate_limit_per_second, zeeg.burst)
-
-    def pause_wait(self) -> float:
-        """How long a job waits while delivery is paused (see pause_wait())."""
-        return pause_wait(self._r, self._settings, self._rng)
 
     def _wait(self, why: str, ask: Callable[[], float]) -> bool:
         """Ask until no wait is left; True if that took a nap."""
@@ -75,6 +74,9 @@ class DeliveryGate:
 
 
 def pause_wait(r: redis.Redis, settings: Settings, rng: random.Random) -> float:
-    """About one probe interval (resume() wakes waiting jobs early), with jitter."""
+    """How long a job waits while delivery is paused: about one probe interval, with jitter.
+
+    A successful probe or an operator's resume wakes waiting jobs earlier (queue.resume()).
+    """
     every = settings.delivery.auth_probe_seconds
     return max(pause.probe_due_in(r), every) + rng.uniform(0, 0.25) * every

@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
-from rq import get_current_job
-
+from consumer import queue
 from consumer.delivery.context import Context
+from consumer.delivery.gate import DeliveryGate
 from consumer.delivery.policy import handle_delivery
 from consumer.errors import DeliveryFailed
-from consumer.queue import erasure_queue
+from consumer.models import EventStatus
 from consumer.settings import Settings, load_settings
 from consumer.store.connection import connect
 from consumer.zeeg.client import ZeegClient
 
 _context: Context | None = None
-WAITING = frozenset({"auth_paused", "rate_limited"})
+WAITING = frozenset({EventStatus.AUTH_PAUSED, EventStatus.RATE_LIMITED})
 WAITING_RESULT_TTL = 600
 
 
 def build_context(settings: Settings) -> Context:
-    """The delivery context for settings: Redis clients, the queue and a Zeeg client."""
+    """The delivery context for settings: Redis clients, the queue, a gated Zeeg client."""
     conns = connect(settings.redis_url)
+    rng = random.Random()  # noqa: S311 - jitter, not cryptography
+    gate = DeliveryGate(conns.text, settings, time.time, rng)
     return Context(
         settings=settings,
         r=conns.text,
-        queue=erasure_queue(conns.raw),
-        zeeg=ZeegClient(settings.zeeg),
+        queue=queue.erasure_queue(conns.raw),
+        zeeg=ZeegClient(settings.zeeg, gate=gate),
+        clock=time.time,
+        rng=rng,
     )
 
 
@@ -45,15 +51,12 @@ def _get_context() -> Context:
 
 def deliver(source: str, event_id: str) -> dict[str, Any]:
     """Erase the records of one stored event (the job every webhook enqueues)."""
-    job = get_current_job()
     try:
-        summary = handle_delivery(_get_context(), source, event_id, job.id if job else "")
+        summary = handle_delivery(_get_context(), source, event_id, queue.current_job_id())
     except DeliveryFailed:
-        if job is not None:
-            # A terminal failure must stay failed: RQ's retries are for crashed workers only.
-            job.retries_left = 0
+        queue.no_crash_retries()
         raise
-    if job is not None and summary["status"] in WAITING:
+    if summary["status"] in WAITING:
         # A run that only rescheduled the event: its result is not worth keeping for a day.
-        job.result_ttl = WAITING_RESULT_TTL
+        queue.keep_result_for(WAITING_RESULT_TTL)
     return summary

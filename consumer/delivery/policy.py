@@ -20,8 +20,8 @@ from consumer.delivery.context import Context
 from consumer.delivery.erasure import erase_target
 from consumer.delivery.gate import pause_wait
 from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegError, ZeegTransient
-from consumer.intake import enqueue
-from consumer.models import Event, Outcome
+from consumer.models import Event, EventStatus, Outcome
+from consumer.queue import enqueue
 from consumer.settings import Target
 from consumer.store import events, metrics, pause
 
@@ -35,16 +35,18 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
         # Lost or past retention: fail visibly (the failed registry) rather than end quietly.
         log.error("event %s/%s is unknown or past retention", source, event_id)
         raise DeliveryFailed(f"event {source}/{event_id} is unknown or past retention")
-    if event.status == "done":
-        return {"status": "done"}
+    if event.status == EventStatus.DONE:
+        return {"status": EventStatus.DONE}
     if event.targets and not probe.delivery_open(ctx, event.targets[0]):
-        return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
+        return _reschedule(
+            ctx, event, pause_wait(ctx.r, ctx.settings, ctx.rng), EventStatus.AUTH_PAUSED
+        )
     events.mark_running(ctx.r, source, event_id, job_id or event.job_id, ctx.clock())
     event = dataclasses.replace(event, job_id=job_id or event.job_id)  # owns its record claims
     try:
         done = _erase_all(ctx, event)
     except DeliveryDeferred as e:
-        return _reschedule(ctx, event, e.delay, e.why)
+        return _reschedule(ctx, event, e.delay, EventStatus(e.why))
     except ZeegTransient as e:
         return _retry(ctx, event, e)
     except ZeegAuth as e:
@@ -53,7 +55,10 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
         # Other 4xx, or an answer we cannot read (not JSON): retrying blind would not help.
         _fail(ctx, event, str(e), e.status)
     events.mark_done(ctx.r, source, event_id, ctx.clock())
-    return {"status": "done", "outcomes": {k: [o.outcome for o in v] for k, v in done.items()}}
+    return {
+        "status": EventStatus.DONE,
+        "outcomes": {k: [o.outcome for o in v] for k, v in done.items()},
+    }
 
 
 def _erase_all(ctx: Context, event: Event) -> dict[str, list[Outcome]]:
@@ -75,10 +80,6 @@ def _targets(ctx: Context, event: Event) -> list[Target]:
     return [chains.get(obj, Target(obj)) for obj in event.targets]
 
 
-def _pause_wait(ctx: Context) -> float:
-    return pause_wait(ctx.r, ctx.settings, ctx.rng)
-
-
 def backoff(ctx: Context, attempt: int) -> float:
     """Exponential backoff with full jitter for the given attempt (1-based)."""
     d = ctx.settings.delivery
@@ -90,14 +91,14 @@ def backoff(ctx: Context, attempt: int) -> float:
 def _retry(ctx: Context, event: Event, error: ZeegTransient) -> dict[str, Any]:
     """Spend one attempt; fail when they are exhausted, else reschedule after a backoff."""
     attempts = event.attempts + 1
-    events.update(ctx.r, event.source, event.event_id, attempts=attempts, last_error=str(error))
+    events.count_attempt(ctx.r, event, attempts, str(error))
     if attempts >= ctx.settings.delivery.max_attempts:
         _fail(ctx, event, f"retries exhausted after {attempts} attempts: {error}", error.status)
     delay = error.retry_after if error.retry_after is not None else backoff(ctx, attempts)
     if error.status == 429:
         # Zeeg's limit is per account: every worker holds, not only this job.
         pause.hold_until(ctx.r, ctx.clock() + delay, ctx.clock())
-    return _reschedule(ctx, event, delay, "retrying")
+    return _reschedule(ctx, event, delay, EventStatus.RETRYING)
 
 
 def _auth_pause(ctx: Context, event: Event, error: ZeegAuth) -> dict[str, Any]:
@@ -106,19 +107,19 @@ def _auth_pause(ctx: Context, event: Event, error: ZeegAuth) -> dict[str, Any]:
     if pause.pause(ctx.r, reason, ctx.clock()):
         pause.claim_probe(ctx.r, ctx.settings.delivery.auth_probe_seconds)
         log.error("delivery paused: Zeeg answered %s", error.status)
-    return _reschedule(ctx, event, _pause_wait(ctx), "auth_paused")
+    return _reschedule(
+        ctx, event, pause_wait(ctx.r, ctx.settings, ctx.rng), EventStatus.AUTH_PAUSED
+    )
 
 
-def _reschedule(ctx: Context, event: Event, delay: float, status: str) -> dict[str, Any]:
+def _reschedule(ctx: Context, event: Event, delay: float, status: EventStatus) -> dict[str, Any]:
     """A new job for the same event after delay seconds; the event keeps its attempts."""
     job_id = uuid.uuid4().hex
     timeout = ctx.settings.delivery.job_timeout_seconds
     enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay)
-    events.update(ctx.r, event.source, event.event_id, status=status, job_id=job_id)
-    if status == "auth_paused":
+    events.reschedule(ctx.r, event, status, job_id, delay, ctx.clock())
+    if status == EventStatus.AUTH_PAUSED:
         pause.note_waiting(ctx.r, job_id)
-    entry = {"at": ctx.clock(), "what": status, "retry_in": round(delay, 3), "job_id": job_id}
-    events.append_trail(ctx.r, event.source, event.event_id, entry)
     return {"status": status, "retry_in": delay, "job_id": job_id}
 
 

@@ -10,6 +10,7 @@ import logging
 
 from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, ZeegAuth, ZeegError, ZeegTransient
+from consumer.queue import resume
 from consumer.store import pause
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ def probe(ctx: Context, obj: str) -> bool:
     except ZeegError as e:
         # Any other answer means the token was accepted (e.g. an unknown object: 404).
         log.info("auth probe answered %s: the token is accepted", e.status)
-    resumed = pause.resume(ctx.r, only_by=pause.AUTO)
-    if resumed:
+    if resume(ctx.queue, only_by=pause.AUTO).lifted:
         log.warning("auth probe succeeded: delivery resumed")
     return True

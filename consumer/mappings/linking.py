@@ -3,29 +3,24 @@
 Late link: a mapping registered for an external id that carries a tombstone (a deletion
 found no mapping for it) is erased at once, unless its linked_at is later than the
 tombstone's deleted_at or its object is not one of the source's targets. The erasure is an
-event of type `mapping.late_link` for that one record, accepted through the intake
-transaction like a webhook, so it is deduplicated, audited and retried the same way.
+event of type `mapping.late_link` for that one record, built and accepted by the intake
+service like a webhook, so it is deduplicated, audited and retried the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import redis
-from rq import Queue
 
-from consumer.intake import accept_with
+from consumer.intake import Intake
 from consumer.mappings.files import Row, RowError
-from consumer.models import Mapping, ParsedEvent
+from consumer.models import Mapping
+from consumer.queue import Queue
 from consumer.settings import Settings
-from consumer.store import keys, mappings
+from consumer.store import mappings
 
-log = logging.getLogger(__name__)
-
-LATE_LINK = "mapping.late_link"
 BATCH = 1000
 MAX_ERRORS = 1000  # row errors kept for the report; the rest are only counted
 
@@ -98,9 +93,8 @@ def _flush(
         if done.deleted_at is None or not _is_target(settings, done.mapping):
             continue
         if done.mapping.linked_at <= done.deleted_at:
-            report.erasures.append(
-                erase_late_link(r, queue, settings, done.mapping, done.deleted_at, now)
-            )
+            late = Intake(r, queue, settings).accept_late_link(done.mapping, done.deleted_at, now)
+            report.erasures.append(late.event_id)
         else:
             report.spared += 1
     if progress is not None:
@@ -111,28 +105,3 @@ def _flush(
 def _is_target(settings: Settings, m: Mapping) -> bool:
     """Whether the mapping's object is erased for its source: a deletion never touches others."""
     return any(t.object == m.object for t in settings.sources[m.source].targets)
-
-
-def erase_late_link(
-    r: redis.Redis, queue: Queue, settings: Settings, m: Mapping, deleted_at: float, now: float
-) -> str:
-    """Enqueue the erasure of one record linked to a tombstoned external id; its event id."""
-    digest = hashlib.sha256(
-        "\n".join([m.source, m.object, m.external_id, m.record_id, repr(deleted_at)]).encode()
-    ).hexdigest()
-    event = ParsedEvent(
-        source=m.source,
-        event_id=f"late-link-{digest[:32]}",
-        event_type=LATE_LINK,
-        external_id=m.external_id,
-        # The deletion's time: the stale guard then spares links made after it.
-        occurred_at=deleted_at,
-        targets=(m.object,),
-        hints={m.object: (m.record_id,)},
-    )
-    result = accept_with(r, queue, event, now, settings)
-    log.info("late link %s/%s: erasure %s (%s)", m.source, m.object, event.event_id, result.status)
-    if result.status == "duplicate" and r.exists(keys.erased(m.object, m.record_id)):
-        # This erasure already ran and the record is gone: a re-imported link to it goes too.
-        mappings.remove(r, m.source, m.object, m.external_id, m.record_id)
-    return event.event_id

@@ -22,7 +22,13 @@ from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegAuth, ZeegTransient
 from consumer.mappings.files import Row, RowError, parse_linked_at
 from consumer.mappings.linking import link_rows
-from consumer.models import Mapping, check_external_id, check_object_slug, check_record_id
+from consumer.models import (
+    EventStatus,
+    Mapping,
+    check_external_id,
+    check_object_slug,
+    check_record_id,
+)
 from consumer.store import keys
 from consumer.zeeg.crm import RecordPage
 
@@ -148,7 +154,7 @@ def _listed(
         try:
             return ctx.zeeg.list_records(obj, page, count)
         except DeliveryDeferred as e:
-            if e.why == "auth_paused":
+            if e.why == EventStatus.AUTH_PAUSED:
                 message = "delivery is paused after a 401/403 from Zeeg; fix the token, then resume"
                 raise ZeegAuth(message) from e
             sleep(e.delay)

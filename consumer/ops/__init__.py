@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
-from rq import Queue
 
 from consumer.errors import OperatorError
-from consumer.queue import erasure_queue
+from consumer.intake import Intake
+from consumer.queue import Queue, erasure_queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections
 
@@ -42,6 +42,11 @@ class Ops:
     def queue(self) -> Queue:
         """The erasure queue (on the bytes client, as RQ requires)."""
         return erasure_queue(self.conns.raw)
+
+    @property
+    def intake(self) -> Intake:
+        """The intake service a manual erasure comes in through, as webhooks do."""
+        return Intake(self.r, self.queue, self.settings)
 
 
 def iso(ts: object) -> str | None:

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import csv
 import logging
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from consumer import csvcell, intake
+from consumer import csvcell
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
-from consumer.models import ParsedEvent, check_external_id, quoted
+from consumer.models import check_external_id, quoted
 from consumer.ops import Ops
 from consumer.settings import SourceConfig
 from consumer.store import events
 
-EVENT_TYPE = "manual.erase"
 DEFAULT_REASON = "manual erasure"
 log = logging.getLogger(__name__)
 
@@ -30,29 +28,14 @@ def _source(ops: Ops, name: str) -> SourceConfig:
     return source
 
 
-def manual_event(source: SourceConfig, external_id: str, now: float) -> ParsedEvent:
-    """A deletion event built by hand: a manual-<uuid> id and every target of the source."""
-    try:
-        external_id = check_external_id(external_id)
-    except InvalidIdentifier as e:
-        raise OperatorError(str(e)) from e
-    return ParsedEvent(
-        source=source.name,
-        event_id=f"manual-{uuid.uuid4()}",
-        event_type=EVENT_TYPE,
-        external_id=external_id,
-        occurred_at=now,
-        targets=tuple(t.object for t in source.targets),
-    )
-
-
 def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str) -> dict[str, Any]:
     """Accept a manual deletion of external_id for every target of the source."""
-    now = ops.clock()
-    event = manual_event(_source(ops, source_name), external_id, now)
-    result = intake.accept_with(ops.r, ops.queue, event, now, ops.settings)
-    entry = {"at": now, "what": "manual", "by": by, "reason": reason}
-    events.append_trail(ops.r, event.source, event.event_id, entry)
+    now, source = ops.clock(), _source(ops, source_name)
+    try:
+        event, result = ops.intake.accept_manual(source, external_id, now)
+    except InvalidIdentifier as e:
+        raise OperatorError(str(e)) from e
+    events.note(ops.r, event.source, event.event_id, "manual", now, by=by, reason=reason)
     log.info("manual erasure %s/%s accepted (by %s)", event.source, event.event_id, by)
     return {
         "source": event.source,

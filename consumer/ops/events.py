@@ -7,7 +7,6 @@ the number of events received in that range (see the README for figures).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,17 +17,20 @@ from consumer.errors import InvalidIdentifier, NotFound, OperatorError
 from consumer.models import (
     FAILED,
     OUTCOMES,
+    EventStatus,
     check_event_id,
     check_external_id,
     check_source_name,
     quoted,
 )
 from consumer.ops import iso, parse_time, shown_int
-from consumer.store import events, keys, search
+from consumer.store import events, search
 
-STATUSES = ("queued", "running", "retrying", "auth_paused", "rate_limited", "done", "failed")
+S = EventStatus
+# The statuses operators filter by, in the order error messages name them.
+STATUSES = (S.QUEUED, S.RUNNING, S.RETRYING, S.AUTH_PAUSED, S.RATE_LIMITED, S.DONE, S.FAILED)
 # Events a replay picks up by default: every one not done and not in a worker's hands.
-UNFINISHED = ("queued", "retrying", "auth_paused", "rate_limited", "failed", "expired")
+UNFINISHED = (S.QUEUED, S.RETRYING, S.AUTH_PAUSED, S.RATE_LIMITED, S.FAILED, S.EXPIRED)
 BATCH = 200
 # The filter names CLI options and admin queries/bodies share.
 FILTER_FIELDS = ("source", "external_id", "event_id", "status", "outcome", "since", "until")
@@ -56,7 +58,7 @@ class Filters:
 
     def matches_state(self, data: Mapping[str, str]) -> bool:
         """Whether an event's stored state passes the status and outcome filters."""
-        status = data.get("status") or "expired"
+        status = data.get("status") or EventStatus.EXPIRED
         if self.statuses and status not in self.statuses:
             return False
         if not self.outcome:
@@ -66,21 +68,12 @@ class Filters:
 
 
 def _outcomes(data: Mapping[str, str]) -> set[str]:
-    found: set[str] = set()
-    for name, value in data.items():
-        if name.startswith("t:"):
-            shown = _target_outcomes(value)
-            found.update(shown if isinstance(shown, list) else ())
-    return found
-
-
-def _target_outcomes(value: str) -> list[str] | str:
-    """The outcomes stored for one target, or the stored text itself if it is unreadable."""
-    try:
-        outcomes = [str(o["outcome"]) for o in json.loads(value)]
-    except (ValueError, TypeError, KeyError):
-        return value
-    return outcomes
+    return {
+        o
+        for shown in events.shown_outcomes(data).values()
+        if isinstance(shown, list)
+        for o in shown
+    }
 
 
 def _split(value: Any) -> tuple[str, ...]:
@@ -102,7 +95,7 @@ def _statuses(value: Any) -> tuple[str, ...]:
     statuses = _split(value)
     if "unfinished" in statuses:
         statuses = tuple(s for s in statuses if s != "unfinished") + UNFINISHED
-    bad = [s for s in statuses if s not in (*STATUSES, "expired")]
+    bad = [s for s in statuses if s not in (*STATUSES, EventStatus.EXPIRED)]
     if bad:
         raise OperatorError(
             f"unknown status {quoted(bad[0])}: use {', '.join(STATUSES)} or unfinished"
@@ -160,7 +153,7 @@ def summary(data: Mapping[str, str]) -> dict[str, Any]:
         "event_id": data.get("event_id"),
         "event_type": data.get("event_type"),
         "external_id": data.get("external_id"),
-        "status": data.get("status") or "expired",
+        "status": data.get("status") or EventStatus.EXPIRED,
         "attempts": shown_int(data.get("attempts")) or 0,
         "job_id": data.get("job_id") or None,
         "received_at": iso(data.get("received_at") or None),
@@ -168,7 +161,7 @@ def summary(data: Mapping[str, str]) -> dict[str, Any]:
         "completed_at": iso(data.get("completed_at")),
         "last_error": data.get("last_error") or None,
         "replayed": data.get("replayed") == "1",
-        "outcomes": {k[2:]: _target_outcomes(v) for k, v in data.items() if k[:2] == "t:"},
+        "outcomes": events.shown_outcomes(data),
     }
 
 
@@ -196,7 +189,7 @@ def _check_names(source: str, event_id: str) -> None:
 def show_event(r: redis.Redis, source: str, event_id: str) -> dict[str, Any]:
     """One event with its whole trail (received, attempts, outcomes, replays, requeues)."""
     _check_names(source, event_id)
-    data: dict[str, str] = r.hgetall(keys.event(source, event_id))  # type: ignore[assignment]
+    data = events.load_hash(r, source, event_id)
     if not data:
         raise NotFound(f"no stored event {source}/{event_id} (unknown, or past retention)")
     trail = [{**e, "at": iso(e.get("at"))} for e in events.trail(r, source, event_id)]

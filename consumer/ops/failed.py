@@ -8,35 +8,39 @@ from typing import Any
 
 from redis.client import Pipeline
 from redis.exceptions import WatchError
-from rq.exceptions import InvalidJobOperation
-from rq.job import Job
-from rq.registry import FailedJobRegistry
-from rq.serializers import JSONSerializer
 
 from consumer.errors import NotFound, OperatorError
-from consumer.intake import enqueue
-from consumer.models import quoted
+from consumer.models import EventStatus, quoted
 from consumer.ops import Ops, iso
 from consumer.ops.events import show_event, summary
-from consumer.store import events, keys, search
+from consumer.queue import (
+    QueuedJob,
+    delete,
+    enqueue,
+    failed_ids,
+    failure_line,
+    fetch_many,
+    is_failed,
+    job_key,
+)
+from consumer.store import events, search
 
 log = logging.getLogger(__name__)
 
 
-def _failed_jobs(ops: Ops, job_ids: list[str] | None = None) -> list[Job]:
-    known = FailedJobRegistry(queue=ops.queue).get_job_ids()
+def _failed_jobs(ops: Ops, job_ids: list[str] | None = None) -> list[QueuedJob]:
+    known = failed_ids(ops.queue)
     wanted = known if job_ids is None else job_ids
     missing = [j for j in wanted if j not in known]
     if missing:
         raise NotFound(f"no failed job {quoted(missing[0])} (see `zeeg-consumer failed`)")
-    found = Job.fetch_many(wanted, connection=ops.conns.raw, serializer=JSONSerializer)
-    return [job for job in found if job is not None]
+    return fetch_many(ops.queue, wanted)
 
 
-def _event_of(job: Job) -> tuple[str, str]:
-    if len(job.args) != 2:
+def _event_of(job: QueuedJob) -> tuple[str, str]:
+    if job.event is None:
         raise OperatorError(f"job {job.id} is not an erasure job")
-    return str(job.args[0]), str(job.args[1])
+    return job.event
 
 
 def list_failed(ops: Ops) -> list[dict[str, Any]]:
@@ -45,7 +49,7 @@ def list_failed(ops: Ops) -> list[dict[str, Any]]:
     pairs = [_event_of(job) for job in jobs]
     rows: list[dict[str, Any]] = []
     for job, data in zip(jobs, search.event_hashes(ops.r, pairs), strict=True):
-        event = summary(data) if data else {"status": "expired"}
+        event = summary(data) if data else {"status": EventStatus.EXPIRED}
         rows.append(
             {
                 "job_id": job.id,
@@ -53,22 +57,21 @@ def list_failed(ops: Ops) -> list[dict[str, Any]]:
                 "event_id": pairs[len(rows)][1],
                 "external_id": event.get("external_id"),
                 "attempts": event.get("attempts", 0),
-                "failed_at": iso(job.ended_at.timestamp()) if job.ended_at else None,
+                "failed_at": iso(job.ended_at),
                 "reason": event.get("last_error") or _rq_reason(job, bool(data)),
             }
         )
     return rows
 
 
-def _rq_reason(job: Job, stored: bool) -> str:
+def _rq_reason(job: QueuedJob, stored: bool) -> str:
     """Why RQ failed a job the delivery code did not fail itself (a timeout, a crash).
 
     The last line of the exception RQ kept names it; nothing else of the traceback is shown.
     """
-    result = job.latest_result()
-    lines = (result.exc_string or "").strip().splitlines() if result is not None else []
-    if lines:
-        return lines[-1][:500]
+    line = failure_line(job)
+    if line:
+        return line[:500]
     return "no reason recorded" if stored else "event expired"
 
 
@@ -89,12 +92,12 @@ def requeue(ops: Ops, job_ids: list[str] | None, *, by: str, reason: str) -> lis
     jobs = _failed_jobs(ops, job_ids)
     for job in jobs:
         source, event_id = _event_of(job)
-        if not ops.r.exists(keys.event(source, event_id)):
+        if not events.exists(ops.r, source, event_id):
             raise NotFound(f"event {source}/{event_id} of job {job.id} is past retention")
     return [_requeue_one(ops, job, by, reason) for job in jobs]
 
 
-def _requeue_one(ops: Ops, job: Job, by: str, reason: str) -> dict[str, Any]:
+def _requeue_one(ops: Ops, job: QueuedJob, by: str, reason: str) -> dict[str, Any]:
     """One requeue in one transaction that watches the failed job.
 
     Two operators requeueing the same job at once get one new job between them: the other
@@ -104,25 +107,27 @@ def _requeue_one(ops: Ops, job: Job, by: str, reason: str) -> dict[str, Any]:
     new_id = uuid.uuid4().hex
     result = {"source": source, "event_id": event_id, "job_id": None, "previous_job_id": job.id}
     with ops.conns.raw.pipeline() as pipe:
-        pipe.watch(job.key)  # type: ignore[no-untyped-call]
-        if pipe.zscore(FailedJobRegistry(queue=ops.queue).key, job.id) is None:
+        pipe.watch(job_key(job.id))  # type: ignore[no-untyped-call]
+        if not is_failed(pipe, ops.queue, job.id):
             return {**result, "skipped": "requeued already"}
         try:
             _write_requeue(ops, pipe, job, new_id, by, reason)
-        except (WatchError, InvalidJobOperation):  # gone between the check and the delete
+        except WatchError:  # gone between the check and the delete (queue.JobGone)
             return {**result, "skipped": "requeued already"}
     log.info("requeued %s/%s as job %s (by %s)", source, event_id, new_id, by)
     return {**result, "job_id": new_id}
 
 
-def _write_requeue(ops: Ops, pipe: Pipeline, job: Job, new_id: str, by: str, reason: str) -> None:
+def _write_requeue(
+    ops: Ops, pipe: Pipeline, job: QueuedJob, new_id: str, by: str, reason: str
+) -> None:
     """The requeue's writes, in one MULTI/EXEC: old job gone, state reset, trail, new job."""
     source, event_id = _event_of(job)
-    entry = {"at": ops.clock(), "what": "requeued", "by": by, "reason": reason}
-    entry.update(job_id=new_id, previous_job_id=job.id)
     pipe.multi()  # RQ's enqueue expects a transaction already open on a caller's pipeline
-    job.delete(pipeline=pipe)
-    events.update(pipe, source, event_id, status="queued", attempts=0, job_id=new_id, last_error="")
-    events.append_trail(pipe, source, event_id, entry)
+    delete(job, pipe)
+    now = ops.clock()
+    events.reset_for_requeue(
+        pipe, source, event_id, new_id, previous=job.id, by=by, reason=reason, now=now
+    )
     enqueue(ops.queue, source, event_id, new_id, ops.settings.delivery.job_timeout_seconds, pipe)
     pipe.execute()

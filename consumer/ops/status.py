@@ -6,15 +6,9 @@ import logging
 from collections import Counter
 from typing import Any
 
-from rq import Queue, Worker
-from rq.exceptions import InvalidJobOperation
-from rq.job import Job
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from rq.serializers import JSONSerializer
-
 from consumer.ops import Ops, iso
-from consumer.store import audit, events, pause, search
-from consumer.store.events import append_trail
+from consumer.queue import job_counts, oldest_queued_at, resume, worker_names
+from consumer.store import audit, events, pause
 
 HOUR = 3600.0
 log = logging.getLogger(__name__)
@@ -23,15 +17,16 @@ log = logging.getLogger(__name__)
 def status(ops: Ops) -> dict[str, Any]:
     """Queue, registries, workers, pause, last hour's deletions and events at SLA risk."""
     now = ops.clock()
-    queue = ops.queue
+    jobs = job_counts(ops.queue)
+    oldest = oldest_queued_at(ops.queue)
     paused = pause.state(ops.r)
     return {
-        "queued": len(queue),
-        "oldest_queued_seconds": _oldest_queued_age(ops, now),
-        "running": StartedJobRegistry(queue=queue).count,
-        "scheduled": _scheduled(queue).count,
-        "failed": FailedJobRegistry(queue=queue).count,
-        "workers": sorted(w.name for w in Worker.all(queue=queue)),
+        "queued": jobs.queued,
+        "oldest_queued_seconds": None if oldest is None else round(now - oldest, 3),
+        "running": jobs.running,
+        "scheduled": jobs.scheduled,
+        "failed": jobs.failed,
+        "workers": worker_names(ops.queue),
         "paused": None
         if paused is None
         else {"reason": paused.reason, "since": iso(paused.since), "by": paused.by},
@@ -39,18 +34,6 @@ def status(ops: Ops) -> dict[str, Any]:
         "last_hour": dict(Counter(e.get("outcome", "") for e in audit.entries(ops.r, now - HOUR))),
         "sla": sla_risk(ops, now),
     }
-
-
-def _scheduled(queue: Queue) -> ScheduledJobRegistry:
-    return ScheduledJobRegistry(queue=queue)  # type: ignore[no-untyped-call]  # rq leaves its __init__ untyped
-
-
-def _oldest_queued_age(ops: Ops, now: float) -> float | None:
-    ids = ops.queue.get_job_ids(0, 1)
-    job = Job.fetch_many(ids, connection=ops.conns.raw, serializer=JSONSerializer)
-    if not job or job[0] is None or job[0].enqueued_at is None:
-        return None
-    return round(now - job[0].enqueued_at.timestamp(), 3)
 
 
 def sla_risk(ops: Ops, now: float) -> dict[str, Any]:
@@ -83,26 +66,14 @@ def pause_delivery(ops: Ops, reason: str, by: str) -> dict[str, Any]:
 def resume_delivery(ops: Ops, by: str) -> dict[str, Any]:
     """Lift the pause and move jobs waiting on it back to the queue at once."""
     was = pause.state(ops.r)
-    changed = pause.resume(ops.r)
+    resumed = resume(ops.queue)
     log.warning("delivery resumed by %s", by)
-    registry = _scheduled(ops.queue)
-    ids = registry.get_job_ids()
-    moved = 0
-    for job in Job.fetch_many(ids, connection=ops.conns.raw, serializer=JSONSerializer):
-        if job is None or len(job.args) != 2:
-            continue
-        source, event_id = str(job.args[0]), str(job.args[1])
-        if search.statuses(ops.r, [(source, event_id)])[0] == "auth_paused":
-            try:
-                registry.requeue(job)
-            except InvalidJobOperation:  # a scheduler moved it first: it runs anyway
-                continue
-            entry = {"at": ops.clock(), "what": "resumed", "by": by, "job_id": job.id}
-            append_trail(ops.r, source, event_id, entry)
-            moved += 1
+    for job in resumed.woken:
+        if job.event is not None:
+            events.note(ops.r, *job.event, "resumed", ops.clock(), by=by, job_id=job.id)
     return {
         "paused": False,
-        "changed": changed,
+        "changed": resumed.lifted,
         "was": None if was is None else was.reason,
-        "requeued": moved,
+        "requeued": len(resumed.woken),
     }

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
-from rq import Queue
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from consumer.queue import Queue, job_counts
 from consumer.store import events, pause
 
 
@@ -27,11 +26,12 @@ class Backlog:
 
 def backlog(r: redis.Redis, queue: Queue, now: float, sla_hours: float) -> Backlog:
     """Counts from the RQ registries and our event records (r is the text client)."""
+    jobs = job_counts(queue)
     return Backlog(
-        queued=len(queue),
-        scheduled=ScheduledJobRegistry(queue=queue).count,  # type: ignore[no-untyped-call]
-        running=StartedJobRegistry(queue=queue).count,
-        failed=FailedJobRegistry(queue=queue).count,
+        queued=jobs.queued,
+        scheduled=jobs.scheduled,
+        running=jobs.running,
+        failed=jobs.failed,
         pending=events.pending_count(r),
         at_risk=events.at_risk_count(r, now, sla_hours),
         paused=pause.state(r),

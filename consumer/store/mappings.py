@@ -6,6 +6,7 @@ by `MEMORY USAGE` for one link, kept in Redis's compact listpack encoding.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -70,21 +71,49 @@ def put_many(r: redis.Redis, rows: Sequence[tuple[Mapping, bool]]) -> list[Linke
     out = []
     for i, (m, _) in enumerate(rows):
         new, at, tomb = replies[3 * i : 3 * i + 3]
-        effective = Mapping(m.source, m.object, m.external_id, m.record_id, float(at))
+        effective = Mapping(m.source, m.object, m.external_id, m.record_id, _linked_at(at))
         out.append(Linked(effective, bool(new), None if tomb is None else float(tomb)))
     return out
+
+
+def _linked_at(stored: str) -> float:
+    """A stored linked_at; one edited by hand into something else counts as unknown age (0).
+
+    Unknown age never spares a record from erasure (the stale guard needs a real time), and a
+    reader never crashes on it.
+    """
+    try:
+        value = float(stored)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0
 
 
 def get(r: redis.Redis, source: str, obj: str, external_id: str) -> list[Mapping]:
     """Every record linked to the external id, oldest link first."""
     data: dict[str, str] = r.hgetall(keys.mapping(source, obj, external_id))  # type: ignore[assignment]
-    found = [Mapping(source, obj, external_id, rid, float(at)) for rid, at in data.items()]
+    found = [Mapping(source, obj, external_id, rid, _linked_at(at)) for rid, at in data.items()]
     return sorted(found, key=lambda m: (m.linked_at, m.record_id))
 
 
 def remove(r: redis.Redis | Pipeline, source: str, obj: str, external_id: str, rid: str) -> None:
     """Unlink one record (after it was deleted)."""
     r.hdel(keys.mapping(source, obj, external_id), rid)
+
+
+def put_tombstone(r: redis.Redis, source: str, external_id: str, now: float, ttl: int) -> None:
+    """Keep for ttl seconds that a deletion of external_id found (and left) no mapping."""
+    r.set(keys.tombstone(source, external_id), repr(now), ex=ttl)
+
+
+def mark_erased(r: redis.Redis, obj: str, record_id: str, by: str, ttl: int) -> None:
+    """Keep for ttl seconds that the record was deleted, by which event (source/event_id)."""
+    r.set(keys.erased(obj, record_id), by, ex=ttl)
+
+
+def is_erased(r: redis.Redis, obj: str, record_id: str) -> bool:
+    """Whether the record's deletion is recorded (so it is never deleted twice)."""
+    return bool(r.exists(keys.erased(obj, record_id)))
 
 
 def unlink(r: redis.Redis, source: str, obj: str, external_id: str, rid: str | None) -> int:
@@ -121,6 +150,6 @@ def _fetch(r: redis.Redis, batch: list[tuple[str, str, str]]) -> Iterator[Mappin
             pipe.hgetall(keys.mapping(*ids))
         found = pipe.execute()
     for (src, slug, external_id), data in zip(batch, found, strict=True):
-        links = [Mapping(src, slug, external_id, rid, float(at)) for rid, at in data.items()]
+        links = [Mapping(src, slug, external_id, rid, _linked_at(at)) for rid, at in data.items()]
         yield from sorted(links, key=lambda m: (m.linked_at, m.record_id))
     batch.clear()

@@ -1,7 +1,8 @@
 """Delivery-wide holds shared by every worker: the auth pause, the auth probe slot, 429 holds.
 
 A pause set by a worker after a 401/403 has by == AUTO and is lifted by a successful probe;
-a pause set by an operator (any other `by`) is lifted only by resume().
+a pause set by an operator (any other `by`) is lifted only by an operator. Lifting a pause
+wakes the jobs waiting for it, which writes RQ's registries: see consumer.queue.resume().
 """
 
 from __future__ import annotations
@@ -40,33 +41,8 @@ def pause(r: redis.Redis, reason: str, now: float, by: str = AUTO) -> bool:
     return bool(r.eval(_PAUSE, 1, keys.PAUSE, reason, repr(now), by))
 
 
-# KEYS: pause hash, waiting set, RQ scheduled registry. Lifts the pause (if set by ARGV[1],
-# when given) and makes every job waiting for it due now, so delivery restarts at once.
-_RESUME = """
-if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'by') ~= ARGV[1] then
-  return 0
-end
-local lifted = redis.call('DEL', KEYS[1])
-local now = tonumber(redis.call('TIME')[1])
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  redis.call('ZADD', KEYS[3], 'XX', now, id)
-end
-redis.call('DEL', KEYS[2])
-return lifted
-"""
-
-
-def resume(r: redis.Redis, only_by: str | None = None) -> bool:
-    """Lift the pause (only if set by only_by, when given) and wake the jobs waiting for it.
-
-    Returns False if delivery was not paused.
-    """
-    args = (keys.PAUSE, keys.WAITING, keys.RQ_SCHEDULED, only_by or "")
-    return bool(r.eval(_RESUME, 3, *args))
-
-
 def note_waiting(r: redis.Redis, job_id: str) -> None:
-    """Remember a job scheduled to wait for the pause, so resume() can wake it."""
+    """Remember a job scheduled to wait for the pause, so queue.resume() can wake it."""
     r.sadd(keys.WAITING, job_id)
 
 

@@ -9,8 +9,9 @@ import redis
 from flask import Flask, current_app
 from flask.sansio.app import App
 
+from consumer.intake import Intake
 from consumer.ops import Ops
-from consumer.queue import Queue  # type: ignore[attr-defined]  # until queue.py exports it
+from consumer.queue import Queue
 from consumer.settings import Settings
 from consumer.store.connection import Connections
 
@@ -30,6 +31,11 @@ class AppState:
     def r(self) -> redis.Redis:
         """The decoding client for our own keys."""
         return self.conns.text
+
+    @property
+    def intake(self) -> Intake:
+        """The intake service on this app's Redis, queue and settings."""
+        return Intake(self.r, self.queue, self.settings)
 
     def ops(self) -> Ops:
         """The operator context the admin API hands to consumer.ops."""

@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from consumer import intake, sources
+from consumer import sources
 from consumer.errors import BodyError, UnknownSource, UnsupportedMediaType
 from consumer.models import Ignored, quoted
 from consumer.settings import SourceConfig
@@ -88,8 +88,7 @@ def _intake(item: Item, now: float) -> dict[str, Any]:
         return {"status": "invalid", "error": item.error.code, "message": str(item.error)}
     if isinstance(item, Ignored):
         return {"status": "ignored", "event_id": item.event_id, "reason": item.reason}
-    s = state()
-    result = intake.accept_with(s.r, s.queue, item, now, s.settings)
+    result = state().intake.accept(item, now)
     return {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
 
 

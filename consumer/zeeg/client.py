@@ -92,14 +92,22 @@ class Gate(Protocol):
     def __call__(self, *, probe: bool = False) -> None: ...
 
 
+def ungated(*, probe: bool = False) -> None:
+    """The gate of a client outside delivery (the `check` command, tests): no wait at all."""
+
+
 class ZeegClient:
-    """Calls to Zeeg with a Bearer token and connect/read timeouts on every request."""
+    """Calls to Zeeg with a Bearer token and connect/read timeouts on every request.
+
+    gate is called before each request: delivery passes its DeliveryGate (pause, shared 429
+    hold, token bucket); the default, ungated, lets every call straight out.
+    """
 
     def __init__(
         self,
         settings: ZeegSettings,
         session: requests.Session | None = None,
-        gate: Gate | None = None,
+        gate: Gate = ungated,
     ) -> None:
         self._base = settings.base_url.rstrip("/")
         self._timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
@@ -115,8 +123,7 @@ class ZeegClient:
     def _request(
         self, method: str, path: str, *, probe: bool = False, **kwargs: Any
     ) -> requests.Response:
-        if self.gate is not None:
-            self.gate(probe=probe)
+        self.gate(probe=probe)
         try:
             response = self._session.request(
                 method,

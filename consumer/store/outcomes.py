@@ -1,0 +1,110 @@
+"""What an erasure records on its event as it goes, per record: each record's outcome (the
+first run to record it wins; its audit entry, trail entry and counter in the same
+transaction), the record an `assert:` resolver created, and each call made to Zeeg.
+
+Fields of the event hash (store.events owns the rest): `o:<object>:<record>` one record's
+outcome as JSON; `a:<object>` the id of the record assert: created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+
+from consumer.models import Event, Outcome
+from consumer.store import audit, events, keys, metrics
+
+
+def note_attempt(
+    r: redis.Redis,
+    event: Event,
+    target: tuple[str, str],
+    now: float,
+    status: int | None,
+    error: str | None = None,
+) -> None:
+    """One call to Zeeg for (object, record id): an `attempt` on the trail, and its counter."""
+    obj, record_id = target
+    entry: dict[str, Any] = {"what": "attempt", "object": obj, "record_id": record_id}
+    entry.update(at=now, status=status)
+    if error is not None:
+        entry.update(error=error)
+    events.append_trail(r, event.source, event.event_id, entry)
+    label = str(status) if error is None else str(status or "error")
+    metrics.incr(r, "zeeg_consumer_zeeg_requests_total", status=label)
+
+
+def recorded(r: redis.Redis, event: Event, obj: str, record_id: str) -> Outcome | None:
+    """The outcome an earlier run of this event recorded for one record, if any."""
+    earlier = r.hget(keys.event(event.source, event.event_id), _field(obj, record_id))
+    return Outcome.from_json(str(earlier)) if earlier else None
+
+
+def recorded_ids(r: redis.Redis, event: Event, obj: str) -> list[str]:
+    """The record ids of obj whose outcome this event recorded, in the order recorded."""
+    prefix = _field(obj, "")
+    names: list[str] = r.hkeys(keys.event(event.source, event.event_id))  # type: ignore[assignment]
+    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
+
+
+def _field(obj: str, record_id: str) -> str:
+    return f"{events.RECORD}{obj}:{record_id}"
+
+
+def note_created(r: redis.Redis, event: Event, obj: str, record_id: str) -> None:
+    """Keep the id of the record assert: created for obj, so a retry knows it as ours."""
+    r.hset(keys.event(event.source, event.event_id), f"{events.CREATED}{obj}", record_id)
+
+
+def created(r: redis.Redis, event: Event, obj: str) -> str | None:
+    """The id of the record assert: created for obj in an earlier run, if any."""
+    value = r.hget(keys.event(event.source, event.event_id), f"{events.CREATED}{obj}")
+    return None if value is None else str(value)
+
+
+def record(
+    r: redis.Redis,
+    event: Event,
+    outcome: Outcome,
+    now: float,
+    audit_days: float,
+    *,
+    per_record: bool,
+) -> Outcome | None:
+    """Record an outcome: on the event, the audit stream, the trail and the metrics, at once.
+
+    per_record keeps it on the event under its record id, and the first run to record the
+    record wins: another run of the same job (RQ declared it abandoned while it still ran)
+    gets back the outcome already recorded. None when this outcome was written.
+    """
+    key = keys.event(event.source, event.event_id)
+    field = _field(outcome.object, outcome.record_id or "")
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                if per_record:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    earlier = pipe.hget(key, field)
+                    if earlier:
+                        return Outcome.from_json(str(earlier))
+                pipe.multi()
+                if per_record:
+                    pipe.hset(key, field, outcome.to_json())
+                _write_outcome(pipe, event, outcome, now, audit_days)
+                return None
+            except WatchError:
+                continue
+
+
+def _write_outcome(
+    pipe: Pipeline, event: Event, outcome: Outcome, now: float, audit_days: float
+) -> None:
+    """The rest of the outcome's transaction: audit entry, trail entry, counter, EXEC."""
+    audit.append(pipe, event, outcome, now, audit_days)
+    entry = {"at": now, "what": "outcome", **outcome.to_dict()}
+    events.append_trail(pipe, event.source, event.event_id, entry)
+    metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
+    pipe.execute()
