@@ -10,6 +10,7 @@ import sys
 import click
 import redis
 
+from consumer import __version__
 from consumer.cli.audit import audit, trim
 from consumer.cli.check import check, send_test_event
 from consumer.cli.common import fail
@@ -30,6 +31,7 @@ COMMANDS: tuple[click.Command, ...] = (
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zeeg-consumer")
 @click.option(
     "--config", envvar="CONSUMER_CONFIG", type=click.Path(dir_okay=False), help="Config file."
 )

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from consumer import __version__
 from consumer.web.openapi_admin import admin_paths
 from consumer.web.schemas import ERROR, NULLABLE_STR, STR, obj, path_params, reply
 
@@ -108,7 +109,7 @@ def document() -> dict[str, Any]:
     error = obj(("error", "message"), error=STR, message=STR)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "zeeg-consumer", "version": "0.1.0"},
+        "info": {"title": "zeeg-consumer", "version": __version__},
         "paths": paths(),
         "components": {
             "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
