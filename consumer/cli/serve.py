@@ -81,7 +81,14 @@ def _banner(sandbox: bool, web_url: str) -> None:
 @click.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", type=PORT, envvar="PORT", default=8000, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn workers.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    envvar="WEB_CONCURRENCY",
+    default=2,
+    show_default=True,
+    help="gunicorn worker processes (env WEB_CONCURRENCY).",
+)
 @click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
 def web(host: str, port: int, workers: int, sandbox: bool) -> None:
     """Serve the webhook and admin HTTP API with gunicorn."""
