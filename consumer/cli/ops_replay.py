@@ -145,6 +145,17 @@ def audit_export(
         output.write(chunk)
 
 
+@audit.command("verify")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def audit_verify(file: TextIO) -> None:
+    """Check an audit export offline: exit 0 with the count and head, or 1 naming the first
+    entry removed, inserted, changed or reordered."""
+    v = au.verify(file.read())
+    if not v.ok:
+        raise click.ClickException(f"row {v.row}: {v.problem}")
+    click.echo(f"ok: {v.count} chained entries ({v.legacy} from before the chain), head {v.head}")
+
+
 @main.command()
 @json_option
 @operator_command
