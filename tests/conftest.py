@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,14 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store.connection import Connections, connect
 from consumer.web import create_app
-from tests.helpers import ZEEG_TOKEN, RedisServer, make_settings
+from tests.helpers import (
+    ADMIN_TOKEN,
+    ZEEG_TOKEN,
+    RedisServer,
+    make_settings,
+    sender_settings,
+    serve,
+)
 
 
 @pytest.fixture(scope="session")
@@ -64,27 +70,30 @@ def tmp(tmp_path: Path) -> Path:
 @pytest.fixture
 def live_url(app: Flask) -> Iterator[str]:
     """The app served over real HTTP (threaded werkzeug server) on a free port."""
-    from werkzeug.serving import make_server
+    with serve(app) as url:
+        yield url
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+
+@pytest.fixture
+def senders(sandbox: Sandbox) -> Settings:
+    """Settings with one source per sender preset (tests.helpers.sender_sources), on the sandbox."""
+    return sender_settings(env={"ZEEG_API_BASE_URL": sandbox.url})
+
+
+@pytest.fixture
+def senders_url(senders: Settings, conns: Connections) -> Iterator[str]:
+    """The app with the sender sources, served over real HTTP."""
+    with serve(create_app(senders, redis=conns)) as url:
+        yield url
 
 
 @pytest.fixture
 def sender_client(conns: Connections) -> FlaskClient:
     """The app with one source per sender preset (tests.helpers.sender_sources)."""
-    from tests.helpers import sender_settings
-
     return create_app(sender_settings(), redis=conns).test_client()
 
 
 # --- operator commands (issue 6) ---
-
-ADMIN_TOKEN = "admin-test-token"
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 PROFILE = os.environ.get("ZC_FUZZ_PROFILE", "ci")
 # Each fuzz test asks for a share; chaos multiplies it so the suites together pass 10,000.
@@ -65,3 +66,37 @@ def report(config: pytest.Config) -> None:
     with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
         reporter.write_line("")
         reporter.write_line(line)
+
+
+# Strings a sender (or an attacker with a valid secret) might put in an id or a time.
+odd_text = (
+    st.text(max_size=40)
+    | st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3)
+    | st.text(st.characters(categories=["Nd", "No", "Cc", "Cf", "Zl", "Zp"]), max_size=20)
+    | st.sampled_from(
+        [
+            "../../x",
+            "%2F..%2F",
+            "a\x00b",
+            "a\r\nb",
+            "a\u2028b",
+            "\u043contacts",
+            "x" * 10_000,
+            "\ud800",
+            "\uff12\uff10\uff12\uff14-\uff10\uff11-\uff10\uff11T00:00:00Z",
+            "9999-12-31T23:59:59+00:00",
+            "0001-01-01T00:00:00+00:00",
+            "1e400",
+            "-1e400",
+            "NaN",
+            "=cmd|'/C calc'!A0",
+            "users/",
+            "users/../x",
+        ]
+    )
+)
+odd_numbers = (
+    st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([0, -1, 2**63, 10**18, 1e11, 1e12, 253402300800, -62135596801])
+)

@@ -2,31 +2,62 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import redis
-from rq import Worker
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import SimpleWorker, Worker
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
+from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 
-from consumer import sources
+from consumer import intake, sources
 from consumer.delivery import jobs
 from consumer.delivery.context import Context
 from consumer.delivery.gate import DeliveryGate
+from consumer.devtools.sandbox import Sandbox
+from consumer.models import Mapping, ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, settings_from_dict
+from consumer.store import mappings
 from consumer.store.connection import Connections
 from consumer.zeeg.client import ZeegClient
 
+ADMIN_TOKEN = "admin-test-token"
 HMAC_SECRET = "hmac-test-secret"
 STD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ZEEG_TOKEN = "zeeg-test-token"
+# Retries fast enough for a test to watch them all.
+FAST_DELIVERY = {
+    "backoff_base_seconds": 0.05,
+    "backoff_max_seconds": 0.2,
+    "max_attempts": 4,
+    "auth_probe_seconds": 0.5,
+}
+
+
+@contextlib.contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """app served over real HTTP (threaded werkzeug server) on a free port; yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:
@@ -91,12 +122,7 @@ def make_settings(
 ) -> Settings:
     """Settings with the two test sources unless others are given; fast retries."""
     raw: dict[str, Any] = {
-        "delivery": {
-            "backoff_base_seconds": 0.05,
-            "backoff_max_seconds": 0.2,
-            "max_attempts": 4,
-            "auth_probe_seconds": 0.5,
-        },
+        "delivery": dict(FAST_DELIVERY),
         "sources": sources_toml if sources_toml is not None else default_sources(),
     }
     for name, values in sections.items():
@@ -155,26 +181,128 @@ def signed(settings: Settings, source: str, body: bytes, msg_id: str = "msg_1") 
     return {"Content-Type": "application/json", **headers}
 
 
+def webhook(
+    client: FlaskClient,
+    source: str,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    content_type: str | None = "application/json",
+) -> TestResponse:
+    """POST body to /webhooks/<source>: the content type (None: no such header), then headers."""
+    base = {} if content_type is None else {"Content-Type": content_type}
+    return client.post(f"/webhooks/{source}", data=body, headers={**base, **(headers or {})})
+
+
+def post(
+    client: FlaskClient, settings: Settings, event_id: str, external_id: str, **extra: Any
+) -> None:
+    """Deliver one signed userdb deletion webhook (extra: more body fields); it must be 202."""
+    body = userdb_body(event_id, external_id, **extra)
+    answer = client.post("/webhooks/userdb", data=body, headers=signed(settings, "userdb", body))
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+
+
+def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:
+    """A sandbox contact mapped to external_id; returns its record id."""
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    mappings.put(conns.text, Mapping("userdb", "contacts", external_id, rid, 1.0))
+    return rid
+
+
+def failed_events(
+    client: FlaskClient,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+    *numbers: int,
+    recover: bool = False,
+) -> list[str]:
+    """Events e-N for mapped people u-N that Zeeg refused with a 400 (failed jobs); record ids.
+
+    recover clears the fault afterwards, so a requeue or replay can deliver them.
+    """
+    rids = [mapped(conns, sandbox, f"u-{i}") for i in numbers]
+    sandbox.state.set_faults(always={"status": 400})
+    for i in numbers:
+        post(client, settings, f"e-{i}", f"u-{i}")
+    drain(settings, conns)
+    if recover:
+        sandbox.state.set_faults(always=None)
+    return rids
+
+
+def deletes(sandbox: Sandbox, status: int | None = None) -> list[dict[str, Any]]:
+    """The DELETE requests in the sandbox's log, oldest first (only those answered status)."""
+    calls = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
+    return [r for r in calls if status is None or r["status"] == status]
+
+
+CONTACTS = ("contacts",)
+
+
+def accept_event(
+    conns: Connections,
+    event_id: str,
+    external_id: str,
+    now: float,
+    *,
+    occurred_at: float | None = None,
+    dedupe_ttl_days: float = 1,
+    retention_days: float = 1,
+    job_timeout: int = 60,
+) -> None:
+    """Accept a userdb contact.deleted event for contacts through intake, as a webhook would."""
+    event = ParsedEvent(
+        "userdb", event_id, "contact.deleted", external_id, occurred_at, ("contacts",)
+    )
+    queue = erasure_queue(conns.raw)
+    intake.accept(
+        conns.text,
+        queue,
+        event,
+        now=now,
+        dedupe_ttl_days=dedupe_ttl_days,
+        retention_days=retention_days,
+        job_timeout=job_timeout,
+    )
+
+
 def context(settings: Settings, conns: Connections) -> Context:
     """A delivery context on the test Redis, its Zeeg client behind the delivery gate."""
     zeeg = ZeegClient(settings.zeeg, gate=DeliveryGate(conns.text, settings))
     return Context(settings, conns.text, erasure_queue(conns.raw), zeeg)
 
 
-def drain(settings: Settings, conns: Connections, timeout: float = 20.0) -> None:
-    """Run a real RQ worker (burst, with scheduler) until no job is queued or scheduled."""
+def drain(
+    settings: Settings,
+    conns: Connections,
+    timeout: float = 20.0,
+    *,
+    run_for: float | None = None,
+    scheduler: bool = True,
+    in_process: bool = False,
+) -> None:
+    """Run burst RQ workers until nothing is queued or scheduled, or for run_for seconds (0: once).
+
+    in_process runs jobs in this process (SimpleWorker, DEBUG logs) so caplog sees them.
+    """
     jobs.set_context(context(settings, conns))
     queue = erasure_queue(conns.raw)
     scheduled = ScheduledJobRegistry(queue=queue)
-    deadline = time.monotonic() + timeout
+    worker_class = SimpleWorker if in_process else Worker
+    deadline = time.monotonic() + (timeout if run_for is None else run_for)
     try:
-        while time.monotonic() < deadline:
-            worker = Worker([queue], connection=conns.raw, serializer=JSONSerializer)
-            worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
-            if len(queue) == 0 and scheduled.count == 0:
+        while True:
+            worker = worker_class([queue], connection=conns.raw, serializer=JSONSerializer)
+            level = "DEBUG" if in_process else "WARNING"
+            worker.work(burst=True, with_scheduler=scheduler, logging_level=level)
+            if run_for is None and len(queue) == 0 and scheduled.count == 0:
                 return
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.05)
-        raise AssertionError("jobs still queued or scheduled after the timeout")
+        if run_for is None:
+            raise AssertionError("jobs still queued or scheduled after the timeout")
     finally:
         jobs.set_context(None)
 
@@ -294,24 +422,21 @@ def toml_value(value: Any) -> str:
     return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
 
 
+def toml_text(sections: dict[str, dict[str, Any]]) -> str:
+    """A TOML text: one [table] per entry (dotted names like sources.userdb), then its keys."""
+    lines = []
+    for name, values in sections.items():
+        lines += [f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())]
+    return "\n".join(lines) + "\n"
+
+
 def write_config(path: Path, **sections: dict[str, Any]) -> Path:
     """A config file like make_settings(): the test sources and fast retries (plus sections)."""
-    raw: dict[str, dict[str, Any]] = {
-        "delivery": {
-            "backoff_base_seconds": 0.05,
-            "backoff_max_seconds": 0.2,
-            "max_attempts": 4,
-            "auth_probe_seconds": 0.5,
-        }
-    }
+    raw: dict[str, dict[str, Any]] = {"delivery": dict(FAST_DELIVERY)}
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values}
-    lines = []
-    for name, values in raw.items():
-        lines += [f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())]
-    for name, body in default_sources().items():
-        lines += [f"[sources.{name}]", *(f"{k} = {toml_value(v)}" for k, v in body.items())]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw.update({f"sources.{name}": body for name, body in default_sources().items()})
+    path.write_text(toml_text(raw), encoding="utf-8")
     return path
 
 
@@ -328,11 +453,18 @@ def cli_env(config: Path, zeeg_url: str, redis_url: str, **extra: str) -> dict[s
     }
 
 
-def work_once(settings: Settings, conns: Connections) -> None:
-    """One burst worker without the scheduler: runs what is queued now, leaves the rest."""
-    jobs.set_context(context(settings, conns))
-    try:
-        worker = Worker([erasure_queue(conns.raw)], connection=conns.raw, serializer=JSONSerializer)
-        worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
-    finally:
-        jobs.set_context(None)
+# --- bad input (issue 9): digits that are not ASCII, a lone surrogate ---
+
+SUPERSCRIPT = str.maketrans(
+    "0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+ARABIC = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
+FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10)))
+UNICODE_DIGITS = [
+    "\u00b2",  # superscript two
+    "\u2460",  # circled one
+    "1733000000".translate(SUPERSCRIPT),
+    "1733000000".translate(ARABIC),
+    "1733000000".translate(FULL_WIDTH),
+]
+SURROGATE = "\ud800"

@@ -13,34 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq import Worker
-from rq.serializers import JSONSerializer
+import requests
 
-from consumer import intake
-from consumer.delivery import jobs
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import Mapping, ParsedEvent
-from consumer.queue import erasure_queue
+from consumer.models import Mapping
 from consumer.settings import Settings
 from consumer.store import events, mappings
 from consumer.store.connection import Connections
-from tests.helpers import ZEEG_TOKEN, context
-
-
-def toml(sections: dict[str, dict[str, Any]]) -> str:
-    """A TOML text for flat sections of numbers and booleans."""
-    lines = []
-    for name, values in sections.items():
-        lines.append(f"[{name}]")
-        lines += [
-            f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _value(v: Any) -> str:
-    return str(v).lower() if isinstance(v, bool) else repr(v)
-
+from tests.helpers import ZEEG_TOKEN, accept_event, toml_text
 
 FAST_RECOVERY = {
     "maintenance_interval_seconds": 1,
@@ -61,7 +41,7 @@ class Workers:
             merged[name] = {**merged.get(name, {}), **values}
         self.directory = directory
         config = directory / "consumer.toml"
-        config.write_text(toml(merged))
+        config.write_text(toml_text(merged))
         self.env = {
             **os.environ,
             "CONSUMER_CONFIG": str(config),
@@ -141,19 +121,11 @@ def accept_mapped(
 ) -> list[str]:
     """Seed n sandbox contacts, map them, accept one event each; returns the record ids."""
     rids = sandbox.state.seed("contacts", [{} for _ in range(n)])
-    queue = erasure_queue(raw)
+    conns = Connections(text, raw)
     for i, rid in enumerate(rids):
         mappings.put(text, Mapping("userdb", "contacts", f"u-{i}", rid, 1.0))
-        event = ParsedEvent("userdb", f"evt-{i}", "contact.deleted", f"u-{i}", None, ("contacts",))
-        intake.accept(
-            text,
-            queue,
-            event,
-            now=time.time(),
-            dedupe_ttl_days=1,
-            retention_days=1,
-            job_timeout=settings.delivery.job_timeout_seconds,
-        )
+        timeout = settings.delivery.job_timeout_seconds
+        accept_event(conns, f"evt-{i}", f"u-{i}", time.time(), job_timeout=timeout)
     return rids
 
 
@@ -168,15 +140,33 @@ def all_done(text: redis.Redis, n: int) -> Callable[[], bool]:
     )
 
 
-def work_for(settings: Settings, conns: Connections, seconds: float) -> None:
-    """Run burst RQ workers (with the scheduler) in this process for about seconds."""
-    jobs.set_context(context(settings, conns))
-    queue = erasure_queue(conns.raw)
-    deadline = time.monotonic() + seconds
-    try:
-        while time.monotonic() < deadline:
-            worker = Worker([queue], connection=conns.raw, serializer=JSONSerializer)
-            worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
-            time.sleep(0.05)
-    finally:
-        jobs.set_context(None)
+def processes_mentioning(marker: str) -> list[int]:
+    """Pids of processes whose command line holds marker or whose cwd is under it."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if marker in cmdline or cwd.startswith(marker):
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> dict[str, object]:
+    """Poll url/readyz until it answers 200 (proc must keep running); returns its body."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "run exited early"
+        try:
+            answer = requests.get(f"{url}/readyz", timeout=1)
+            if answer.status_code == 200:
+                body: dict[str, object] = answer.json()
+                return body
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("run did not become ready")

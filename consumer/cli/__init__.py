@@ -1,18 +1,32 @@
-"""The zeeg-consumer command line: a click group, each command a few lines over library code."""
+"""The zeeg-consumer command line: the root click group, every command registered on it here
+(each command module defines plain click commands and groups), and the entry point that turns
+any failure into one line on stderr.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sys
-from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 import redis
 
-from consumer.errors import ConfigError, ConsumerError
-from consumer.settings import Settings, load_settings
+from consumer.cli.audit import audit, trim
+from consumer.cli.check import check, send_test_event
+from consumer.cli.common import fail
+from consumer.cli.delivery import failed, pause, requeue, resume, status
+from consumer.cli.events import erase, events, replay
+from consumer.cli.mappings import mappings
+from consumer.cli.serve import run, sandbox, web, worker
+from consumer.errors import ConsumerError
+
+COMMANDS: tuple[click.Command, ...] = (
+    *(check, send_test_event),
+    *(run, web, worker, sandbox),
+    *(status, failed, requeue, pause, resume),
+    *(events, replay, erase),
+    *(audit, trim),
+    mappings,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,44 +39,8 @@ def main(ctx: click.Context, config: str | None) -> None:
     ctx.obj = {"config": config}
 
 
-# Written by `zeeg-consumer run` while its embedded Redis runs, removed when it stops.
-EMBEDDED_URL = Path("var") / "redis.url"
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Exit non-zero (1 unless told) with one clear line on stderr."""
-    click.echo(f"zeeg-consumer: {message}", err=True)
-    sys.exit(code)
-
-
-def get_settings(
-    *, require_token: bool = False, sandbox: bool = False, embedded: bool = True
-) -> Settings:
-    """Load settings for the running command, or exit with every problem on one line.
-
-    Without REDIS_URL, a command run beside a running `zeeg-consumer run` (make run) uses its
-    embedded Redis, whose URL that process keeps in var/redis.url (embedded=False: never).
-    """
-    ctx = click.get_current_context()
-    try:
-        settings = load_settings(ctx.find_root().obj.get("config"))
-    except ConfigError as e:
-        fail(str(e))
-    if embedded and settings.redis_url is None and EMBEDDED_URL.is_file():
-        url = EMBEDDED_URL.read_text(encoding="utf-8").strip()
-        if url.startswith(("redis://", "rediss://", "unix://")):
-            settings = dataclasses.replace(settings, redis_url=url)
-    if require_token and not settings.zeeg.token and not (sandbox or settings.sandbox):
-        fail("ZEEG_API_TOKEN is not set: set it, or pass --sandbox to use the built-in fake Zeeg")
-    return settings
-
-
-def emit(data: Any, as_json: bool, text: str | None = None) -> None:
-    """Print JSON with --json, else the readable text (or indented JSON)."""
-    if as_json or text is None:
-        click.echo(json.dumps(data, indent=None if as_json else 2, sort_keys=True, default=str))
-    else:
-        click.echo(text)
+for _command in COMMANDS:
+    main.add_command(_command)
 
 
 def run_main() -> None:
@@ -83,6 +61,4 @@ def run_main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-from consumer.cli import check, mappings, ops, serve  # noqa: E402 - commands register on main
-
-__all__ = ["check", "main", "mappings", "ops", "serve"]
+__all__ = ["COMMANDS", "main", "run_main"]

@@ -13,7 +13,8 @@ import redis
 import requests
 
 from consumer import sources
-from consumer.cli import emit, fail, get_settings, main
+from consumer.cli.common import fail, get_settings
+from consumer.cli.output import emit
 from consumer.errors import InvalidIdentifier, ZeegError
 from consumer.models import EventStatus, check_event_id
 from consumer.settings import Settings, sandbox_source
@@ -23,7 +24,7 @@ from consumer.store.connection import connect
 from consumer.zeeg.client import ZeegClient
 
 
-@main.command()
+@click.command()
 @click.option("--offline", is_flag=True, help="Skip the calls to Zeeg.")
 @click.option("--json", "as_json", is_flag=True)
 def check(offline: bool, as_json: bool) -> None:
@@ -73,7 +74,7 @@ def _text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@main.command("send-test-event")
+@click.command("send-test-event")
 @click.option("--source", default="sandbox", show_default=True)
 @click.option("--url", help="The service's base URL (default: from var/sandbox.json or PORT).")
 @click.option("--external-id", help="Default: a new test-<hex> id.")

@@ -12,7 +12,7 @@ from types import FrameType
 import click
 import redis
 
-from consumer.cli import EMBEDDED_URL, fail, get_settings, main
+from consumer.cli.common import EMBEDDED_URL, fail, get_settings
 from consumer.delivery.jobs import build_context, set_context
 from consumer.delivery.worker import make_worker
 from consumer.devtools import runner
@@ -22,7 +22,7 @@ VAR = Path("var")
 PORT = click.IntRange(1, 65535)
 
 
-@main.command()
+@click.command()
 @click.option("--sandbox", is_flag=True, help="Start the built-in fake Zeeg and use it.")
 @click.option("--port", type=PORT, envvar="PORT", default=8000, show_default=True)
 @click.option("--sandbox-port", type=PORT, default=8025, show_default=True)
@@ -78,7 +78,7 @@ def _banner(sandbox: bool, web_url: str) -> None:
     click.echo("\n".join(lines), err=True)
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", type=PORT, envvar="PORT", default=8000, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True, help="gunicorn workers.")
@@ -92,7 +92,7 @@ def web(host: str, port: int, workers: int, sandbox: bool) -> None:
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
 
 
-@main.command()
+@click.command()
 @click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
 @click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
 def worker(burst: bool, sandbox: bool) -> None:
@@ -108,7 +108,7 @@ def worker(burst: bool, sandbox: bool) -> None:
         fail("Redis is unavailable (check REDIS_URL)")
 
 
-@main.command()
+@click.command()
 @click.option(
     "--host",
     default="127.0.0.1",

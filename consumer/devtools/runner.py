@@ -109,7 +109,13 @@ def start_redis(sup: Supervisor, data_dir: Path) -> str:
     data_dir = data_dir.resolve()
     _private_dir(data_dir)
     sock = data_dir / "redis.sock"
-    argv = [
+    sup.spawn("redis", _redis_argv(binary, sock, data_dir), os.environ, umask=0o077)
+    return _await_redis(f"unix://{sock}")
+
+
+def _redis_argv(binary: str, sock: Path, data_dir: Path) -> list[str]:
+    """redis-server on the unix socket only, every write fsynced, nothing ever evicted."""
+    return [
         binary,
         "--port",
         "0",
@@ -128,8 +134,10 @@ def start_redis(sup: Supervisor, data_dir: Path) -> str:
         "--save",
         "",
     ]
-    sup.spawn("redis", argv, os.environ, umask=0o077)
-    url = f"unix://{sock}"
+
+
+def _await_redis(url: str) -> str:
+    """The url once the server answers PING (within 10 s), else RuntimeError."""
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from consumer.models import OBJECT_SLUG, RECORD_ID
 
 if TYPE_CHECKING:
-    from consumer.devtools.sandbox import SandboxState
+    from consumer.devtools.sandbox_state import SandboxState
 
 STANDARD_OBJECTS = ("people", "companies")
 Answer = tuple[int, Any]

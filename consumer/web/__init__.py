@@ -1,26 +1,29 @@
-"""The Flask app: webhooks, health, metrics (and later the admin API), one blueprint each."""
+"""The Flask app: create_app() builds the typed state and registers one blueprint per concern
+(webhooks, health and metrics, the OpenAPI document, the admin API and its mappings), the
+JSON error handlers and the request size limit; views read the state through web.state.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
-import redis
-from flask import Flask, jsonify, request
-from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from consumer.errors import RequestError
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, load_settings
 from consumer.store.connection import Connections, connect
-
-log = logging.getLogger(__name__)
+from consumer.web import admin, admin_mappings, health, openapi, webhooks
+from consumer.web.errors import register_errors
+from consumer.web.state import AppState, install
 
 
 def create_app(
-    settings: Settings | None = None, *, redis: Connections | None = None, clock: Any = None
+    settings: Settings | None = None,
+    *,
+    redis: Connections | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Flask:
     """Build the app; settings default to load_settings(), Redis to settings.redis_url."""
     settings = settings or load_settings()
@@ -30,13 +33,8 @@ def create_app(
         # Flask would take FLASK_DEBUG from the environment: debug mode is never wanted here.
         DEBUG=False,
         MAX_CONTENT_LENGTH=settings.intake.max_body_bytes,
-        SETTINGS=settings,
-        REDIS=conns.text,
-        QUEUE=erasure_queue(conns.raw),
-        CLOCK=clock or time.time,
     )
-    from consumer.web import admin, admin_mappings, health, openapi, webhooks
-
+    install(app, AppState(settings, conns, erasure_queue(conns.raw), clock or time.time))
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
@@ -44,44 +42,13 @@ def create_app(
     # Last: its catch-all answers admin paths no other blueprint routes.
     app.register_blueprint(admin.bp)
     app.before_request(_limit_chunked)
-    _register_errors(app)
+    register_errors(app)
     return app
 
 
-def _limit_chunked(*_: Any) -> None:
+def _limit_chunked() -> None:
     """413 for a chunked body over the limit: werkzeug would silently cut it at the limit."""
     if request.content_length is None and request.environ.get("wsgi.input_terminated"):
         request.get_data(cache=True)  # reads at most MAX_CONTENT_LENGTH bytes
         if request.environ["wsgi.input"].read(1):
             raise RequestEntityTooLarge()
-
-
-def error(status: int, code: str, message: str) -> ResponseReturnValue:
-    """The JSON error body every failure answers with."""
-    return jsonify(error=code, message=message), status
-
-
-def _register_errors(app: Flask) -> None:
-    @app.errorhandler(RequestError)
-    def request_error(e: RequestError) -> ResponseReturnValue:
-        return error(e.status, e.code, str(e))
-
-    # Unreachable, full (noeviction: OOM aborts the whole transaction) or a read-only replica
-    # after a failover: the webhook is not acknowledged, so the sender retries it.
-    @app.errorhandler(redis.exceptions.ConnectionError)
-    @app.errorhandler(redis.exceptions.TimeoutError)
-    @app.errorhandler(redis.exceptions.OutOfMemoryError)
-    @app.errorhandler(redis.exceptions.ReadOnlyError)
-    @app.errorhandler(redis.exceptions.ExecAbortError)
-    def store_down(e: Exception) -> ResponseReturnValue:
-        log.error("redis unavailable: %s", type(e).__name__)
-        message = "Redis is unavailable; the webhook was not acknowledged, retry it."
-        return error(503, "store_unavailable", message)
-
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException) -> ResponseReturnValue:
-        code = (e.name or "error").lower().replace(" ", "_")
-        # A 405 names the methods the path takes (RFC 9110 Allow); werkzeug keeps them on e.
-        allow = {k: v for k, v in e.get_headers() if k == "Allow"}
-        message = e.description or e.name
-        return jsonify(error=code, message=message), e.code or 500, allow

@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from consumer.errors import OperatorError
@@ -22,8 +22,8 @@ from consumer.ops import events as ev
 from consumer.ops import failed as fl
 from consumer.ops import replay as rp
 from consumer.ops import status as st
-from consumer.settings import Settings
-from consumer.store.connection import Connections
+from consumer.web.errors import error
+from consumer.web.state import state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 REPLAY_FIELDS = (*ev.FILTER_FIELDS, "dry_run", "reason", "by")
@@ -31,9 +31,7 @@ REPLAY_FIELDS = (*ev.FILTER_FIELDS, "dry_run", "reason", "by")
 
 def _refusal() -> ResponseReturnValue | None:
     """404 when the admin API is off, 401 for a missing or wrong Bearer token, else None."""
-    from consumer.web import error
-
-    settings: Settings = current_app.config["SETTINGS"]
+    settings = state().settings
     if not settings.admin_token:
         return error(404, "not_found", "The requested URL was not found on the server.")
     offered = request.headers.get("Authorization", "")
@@ -62,9 +60,7 @@ def guard() -> ResponseReturnValue | None:
 
 
 def _ops() -> Ops:
-    config = current_app.config
-    conns = Connections(text=config["REDIS"], raw=config["QUEUE"].connection)
-    return Ops(config["SETTINGS"], conns, config["CLOCK"])
+    return state().ops()
 
 
 def _body() -> dict[str, Any]:
@@ -232,6 +228,4 @@ def resume() -> ResponseReturnValue:
 @require_admin
 def unknown(path: str) -> ResponseReturnValue:
     """Any admin path without a route: 404 after the auth check (no probing without a token)."""
-    from consumer.web import error
-
     return error(404, "not_found", "No such admin endpoint.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from consumer.errors import InvalidFile, InvalidIdentifier
@@ -25,21 +25,17 @@ from consumer.models import (
 )
 from consumer.store import mappings as store
 from consumer.web.admin import require_admin
+from consumer.web.errors import error
+from consumer.web.state import state
 
 bp = Blueprint("admin_mappings", __name__, url_prefix="/admin/mappings")
 
 _PATH = "/<source>/<object_slug>/<path:external_id>"
 
 
-def _error(status: int, code: str, message: str) -> ResponseReturnValue:
-    from consumer.web import error
-
-    return error(status, code, message)
-
-
 def _link(rows: Iterable[Row | RowError]) -> LinkReport:
-    app = current_app.config
-    return link_rows(app["REDIS"], app["QUEUE"], app["SETTINGS"], rows, app["CLOCK"]())
+    s = state()
+    return link_rows(s.r, s.queue, s.settings, rows, s.clock())
 
 
 def _checked(source: str, obj: str, external_id: str) -> tuple[str, str, str]:
@@ -47,7 +43,7 @@ def _checked(source: str, obj: str, external_id: str) -> tuple[str, str, str]:
 
 
 def _listing(source: str, obj: str, external_id: str) -> dict[str, Any]:
-    found = store.get(current_app.config["REDIS"], source, obj, external_id)
+    found = store.get(state().r, source, obj, external_id)
     # linked_at null: imported without a time (older than any event).
     records = [{"record_id": m.record_id, "linked_at": m.linked_at or None} for m in found]
     return {"source": source, "object": obj, "external_id": external_id, "records": records}
@@ -56,7 +52,7 @@ def _listing(source: str, obj: str, external_id: str) -> dict[str, Any]:
 @bp.errorhandler(InvalidIdentifier)
 def invalid_identifier(e: InvalidIdentifier) -> ResponseReturnValue:
     """A source, slug, external id or record id of the wrong shape."""
-    return _error(422, "invalid_identifier", str(e))
+    return error(422, "invalid_identifier", str(e))
 
 
 @bp.get(_PATH)
@@ -65,7 +61,7 @@ def get_mapping(source: str, object_slug: str, external_id: str) -> ResponseRetu
     """The record ids linked to one external id."""
     listing = _listing(*_checked(source, object_slug, external_id))
     if not listing["records"]:
-        return _error(404, "not_found", "No mapping for this external id.")
+        return error(404, "not_found", "No mapping for this external id.")
     return jsonify(listing)
 
 
@@ -76,15 +72,15 @@ def put_mapping(source: str, object_slug: str, external_id: str) -> ResponseRetu
     source, obj, external_id = _checked(source, object_slug, external_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return _error(400, "invalid_body", "The body must be a JSON object with record_id.")
+        return error(400, "invalid_body", "The body must be a JSON object with record_id.")
     given = body.get("linked_at")
-    linked_at = current_app.config["CLOCK"]() if given in (None, "") else parse_linked_at(given)
+    linked_at = state().clock() if given in (None, "") else parse_linked_at(given)
     if linked_at is None:
-        return _error(422, "invalid_field", f"{BAD_LINKED_AT}.")
+        return error(422, "invalid_field", f"{BAD_LINKED_AT}.")
     rid = check_record_id(str(body.get("record_id") or ""))
     report = _link([Row(Mapping(source, obj, external_id, rid, linked_at), 1, given in (None, ""))])
     if report.errors:
-        return _error(422, "invalid_field", report.errors[0].reason)
+        return error(422, "invalid_field", report.errors[0].reason)
     return jsonify({**_listing(source, obj, external_id), "erasures": report.erasures})
 
 
@@ -96,9 +92,9 @@ def delete_mapping(source: str, object_slug: str, external_id: str) -> ResponseR
     rid = request.args.get("record_id")
     if rid is not None:
         rid = check_record_id(rid)
-    removed = store.unlink(current_app.config["REDIS"], source, obj, external_id, rid)
+    removed = store.unlink(state().r, source, obj, external_id, rid)
     if not removed:
-        return _error(404, "not_found", "No mapping for this external id.")
+        return error(404, "not_found", "No mapping for this external id.")
     return jsonify({"removed": removed})
 
 
@@ -108,13 +104,13 @@ def bulk() -> ResponseReturnValue:
     """Link many: a body of JSON lines in the import format; a report of what happened."""
     text = request.get_data(as_text=True).removeprefix("\ufeff")
     if text.lstrip()[:1] not in ("{", ""):
-        return _error(400, "invalid_body", "The body must be JSON lines, one mapping object each.")
+        return error(400, "invalid_body", "The body must be JSON lines, one mapping object each.")
     try:
         # \n only: str.splitlines() also breaks on U+2028 and kin, which a JSON string may
         # hold raw, and would split a line and misnumber the rest (a \r left is whitespace).
         report = _link(read_rows(text.split("\n")))
     except InvalidFile as e:
-        return _error(400, "invalid_body", f"Nothing to import: {e}.")
+        return error(400, "invalid_body", f"Nothing to import: {e}.")
     if report.error_count and not (report.linked or report.unchanged):
         message = "No line was valid; each bad line is listed under errors."
         return jsonify(error="invalid_lines", message=message, **report.as_dict()), 422

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from consumer.settings import Settings
 from consumer.store import metrics
+from consumer.web.state import state
 
 bp = Blueprint("health", __name__)
 
@@ -21,9 +21,9 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     """200 with Redis reachable (configuration was validated at start), else 503."""
-    settings: Settings = current_app.config["SETTINGS"]
+    s = state()
     try:
-        current_app.config["REDIS"].ping()
+        s.r.ping()
         redis_ok = True
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         redis_ok = False
@@ -31,8 +31,8 @@ def readyz() -> ResponseReturnValue:
         "status": "ready" if redis_ok else "unavailable",
         "redis": "ok" if redis_ok else "unavailable",
         "config": "ok",
-        "sandbox": settings.sandbox,
-        "sources": sorted(settings.sources),
+        "sandbox": s.settings.sandbox,
+        "sources": sorted(s.settings.sources),
     }
     return jsonify(body), 200 if redis_ok else 503
 
@@ -40,5 +40,5 @@ def readyz() -> ResponseReturnValue:
 @bp.get("/metrics")
 def prometheus() -> ResponseReturnValue:
     """Counters across all processes, in the Prometheus text format."""
-    text = metrics.render(current_app.config["REDIS"])
+    text = metrics.render(state().r)
     return Response(text, mimetype="text/plain; version=0.0.4")

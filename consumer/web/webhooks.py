@@ -10,17 +10,18 @@ import logging
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from consumer import intake, sources
+from consumer import sources
 from consumer.errors import BodyError, UnknownSource, UnsupportedMediaType
 from consumer.models import Ignored, quoted
-from consumer.settings import Settings, SourceConfig
+from consumer.settings import SourceConfig
 from consumer.settings.presets import BATCH_ARRAY
 from consumer.sources.parse import Item, Rejected, read
 from consumer.store import metrics
+from consumer.web.state import state
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)
@@ -31,15 +32,15 @@ OKTA_CHALLENGE = "x-okta-verification-challenge"
 
 
 @bp.record_once
-def _warn_unsigned(state: BlueprintSetupState) -> None:
-    settings: Settings = state.app.config["SETTINGS"]
+def _warn_unsigned(setup: BlueprintSetupState) -> None:
+    settings = state(setup.app).settings
     for src in settings.sources.values():
         if src.scheme == "none":
             log.warning("source %s accepts UNSIGNED webhooks (insecure_allow_unsigned)", src.name)
 
 
 def _source(name: str) -> SourceConfig:
-    settings: Settings = current_app.config["SETTINGS"]
+    settings = state().settings
     src = settings.sources.get(name)
     if src is None:
         raise UnknownSource(f"no source named {quoted(name)} is configured")
@@ -55,7 +56,7 @@ def receive(source: str) -> ResponseReturnValue:
     if not (request.is_json or lines_ok):
         raise UnsupportedMediaType("Content-Type must be application/json")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    now = current_app.config["CLOCK"]()
+    now = state().clock()
     verified = sources.verify(src, body, headers, now)
     parsed = read(src, body, verified.headers)
     if not parsed.batch:
@@ -87,8 +88,7 @@ def _intake(item: Item, now: float) -> dict[str, Any]:
         return {"status": "invalid", "error": item.error.code, "message": str(item.error)}
     if isinstance(item, Ignored):
         return {"status": "ignored", "event_id": item.event_id, "reason": item.reason}
-    app = current_app.config
-    result = intake.Intake(app["REDIS"], app["QUEUE"], app["SETTINGS"]).accept(item, now)
+    result = state().intake.accept(item, now)
     return {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
 
 
@@ -108,14 +108,14 @@ def okta_challenge(source: str) -> ResponseReturnValue:
 def count(response: Any) -> Any:
     """Count webhook answers by source and status (best effort: Redis may be down)."""
     if request.blueprint == "webhooks" and request.view_args:
-        settings: Settings = current_app.config["SETTINGS"]
+        settings = state().settings
         name = request.view_args.get("source")
         # Only configured names become labels: any other path would grow the counters without
         # bound and could inject quotes or newlines into the Prometheus text.
         label = name if isinstance(name, str) and name in settings.sources else "unknown"
         try:  # a metrics miss must never change the answer
             metrics.incr(
-                current_app.config["REDIS"],
+                state().r,
                 "zeeg_consumer_webhooks_total",
                 source=label,
                 status=str(response.status_code),

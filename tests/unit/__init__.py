@@ -1,0 +1,1 @@
+"""Redis-free unit tests: pure functions, models, parsing and configuration."""
