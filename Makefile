@@ -59,8 +59,8 @@ lock:
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml
 	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 
-image-test:
-	bash deploy/image-test.sh
+image-test: deps
+	PIP=$(BIN)/pip bash deploy/image-test.sh
 
 clean:
 	rm -rf $(VENV) build var .pytest_cache .mypy_cache .ruff_cache
