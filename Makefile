@@ -48,13 +48,16 @@ chaos: deps redis
 	ZC_FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
 		tests/test_webhooks_fuzz.py tests/test_fuzz_admin.py tests/test_schemathesis.py
 
-# pip-tools in its own venv, so the tool is never part of what it locks.
+# pip-tools in its own venv, so the tool is never part of what it locks. It runs on Debian's
+# python3 (3.11.2) where there is one: redis needs async-timeout before 3.11.3, and pip-compile
+# locks only what the interpreter it runs on needs.
+LOCK_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo $(PYTHON))
 LOCKTOOL := build/locktool
 PIP_COMPILE := $(LOCKTOOL)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 	--strip-extras --no-emit-index-url --no-emit-find-links --upgrade
 
 lock:
-	$(PYTHON) -m venv $(LOCKTOOL)
+	$(LOCK_PYTHON) -m venv $(LOCKTOOL)
 	$(LOCKTOOL)/bin/pip install --quiet 'pip-tools>=7.4'
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml
 	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml

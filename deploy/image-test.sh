@@ -45,7 +45,7 @@ fi
 
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   # No registry: the same Debian release, bootstrapped from the mirror apt already uses.
-  mirror=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
+  mirror=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v security | head -1 | awk '{print $2}' || true)
   mirror=${mirror:-http://deb.debian.org/debian}
   say "building $BASE with debootstrap from $mirror"
   root=$(mktemp -d)
