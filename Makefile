@@ -12,7 +12,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint deps redis bench chaos clean lock image-test
 
-$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
+# The locks as prerequisites (wildcard: a Makefile copied alone, as tests/test_make_spec.py does).
+$(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 		echo "python3-venv missing: installing it with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
