@@ -324,36 +324,27 @@ SENDER_ENV = {
 def sender_sources() -> dict[str, Any]:
     """One source per preset (named after it) plus an unsigned one, all targeting contacts."""
     contacts = [{"object": "contacts"}]
+
+    def signed(preset: str, secret_env: str, **more: Any) -> dict[str, Any]:
+        return {"preset": preset, "secret_env": secret_env, **more, "targets": contacts}
+
     return {
-        "clerk": {"preset": "clerk", "secret_env": "CLERK_SECRET", "targets": contacts},
-        "stdhooks": {
-            "preset": "standard-webhooks",
-            "secret_env": "CLERK_SECRET",
-            "targets": contacts,
-        },
-        "stripe": {"preset": "stripe", "secret_env": "STRIPE_SECRET", "targets": contacts},
-        "workos": {"preset": "workos", "secret_env": "WORKOS_SECRET", "targets": contacts},
-        "auth0logs": {
-            "preset": "auth0-log-stream",
-            "secret_env": "AUTH0_TOKEN",
-            "targets": contacts,
-        },
-        "auth0events": {
-            "preset": "auth0-event-stream",
-            "secret_env": "AUTH0_TOKEN",
-            "targets": contacts,
-        },
-        "okta": {"preset": "okta", "secret_env": "OKTA_TOKEN", "targets": contacts},
-        "supabase": {"preset": "supabase", "secret_env": "SUPABASE_TOKEN", "targets": contacts},
-        "keycloak": {"preset": "keycloak", "secret_env": "KEYCLOAK_SECRET", "targets": contacts},
-        "github": {
-            "preset": "github-style",
-            "secret_env": "GITHUB_SECRET",
-            "event_type": "action",
-            "event_types": ["deleted"],
-            "external_id": "contact.id",
-            "targets": contacts,
-        },
+        "clerk": signed("clerk", "CLERK_SECRET"),
+        "stdhooks": signed("standard-webhooks", "CLERK_SECRET"),
+        "stripe": signed("stripe", "STRIPE_SECRET"),
+        "workos": signed("workos", "WORKOS_SECRET"),
+        "auth0logs": signed("auth0-log-stream", "AUTH0_TOKEN"),
+        "auth0events": signed("auth0-event-stream", "AUTH0_TOKEN"),
+        "okta": signed("okta", "OKTA_TOKEN"),
+        "supabase": signed("supabase", "SUPABASE_TOKEN"),
+        "keycloak": signed("keycloak", "KEYCLOAK_SECRET"),
+        "github": signed(
+            "github-style",
+            "GITHUB_SECRET",
+            event_type="action",
+            event_types=["deleted"],
+            external_id="contact.id",
+        ),
         "unsigned": {
             "scheme": "none",
             "insecure_allow_unsigned": True,
