@@ -29,6 +29,12 @@ def _job_args(conns: Connections) -> list[list[Any]]:
     return [list(job.args) for job in erasure_queue(conns.raw).jobs]
 
 
+def _bearer_post(client: FlaskClient, source: str, payload: Any, token_env: str) -> Any:
+    """POST `payload` as JSON to a bearer-token source with its configured token."""
+    headers = {"Authorization": "Bearer " + SENDER_ENV[token_env]}
+    return webhook(client, source, json.dumps(payload).encode(), headers)
+
+
 def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
     sender_client: FlaskClient, conns: Connections
 ) -> None:
@@ -48,12 +54,7 @@ def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
             },
         },
     ]
-    answer = webhook(
-        sender_client,
-        "auth0logs",
-        json.dumps(logs).encode(),
-        {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]},
-    )
+    answer = _bearer_post(sender_client, "auth0logs", logs, "AUTH0_TOKEN")
     assert answer.status_code == 202, answer.json
     assert [r["status"] for r in answer.json["results"]] == ["ignored", "accepted"]
     event = events.load(conns.text, "auth0logs", "90020231102")
@@ -72,12 +73,7 @@ def test_supabase_delete_gets_a_derived_event_id(
         "record": None,
         "old_record": {"id": 42, "email": "x@example.com"},
     }
-    answer = webhook(
-        sender_client,
-        "supabase",
-        json.dumps(body).encode(),
-        {"Authorization": "Bearer " + SENDER_ENV["SUPABASE_TOKEN"]},
-    )
+    answer = _bearer_post(sender_client, "supabase", body, "SUPABASE_TOKEN")
     assert answer.status_code == 202, answer.json
     event_id = derived_id("supabase", body)
     assert answer.json["event_id"] == event_id

@@ -92,6 +92,12 @@ def _assert_nothing_stored(conns: Connections) -> None:
     assert len(erasure_queue(conns.raw)) == 0
 
 
+def _assert_rejected(answer: Any, conns: Connections) -> None:
+    """The request was refused with 401 and left nothing behind."""
+    assert answer.status_code == 401
+    _assert_nothing_stored(conns)
+
+
 @pytest.mark.parametrize("scheme", list(BY_SCHEME))
 def test_a_correctly_signed_request_is_accepted(
     client: FlaskClient, conns: Connections, scheme: str
@@ -125,8 +131,7 @@ def test_tampered_body_is_401_and_stores_nothing(
     src = _source(scheme)
     headers = _headers(src, _body(src, "ext-1"))
     answer = webhook(client, src.name, _body(src, "ext-2"), headers)
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize("offset", [-1, 1], ids=["old", "future"])
@@ -139,8 +144,7 @@ def test_timestamp_outside_tolerance_is_401_and_stores_nothing(
     body = _body(src)
     at = time.time() + offset * (src.tolerance_seconds + 5)
     answer = webhook(client, src.name, body, _headers(src, body, at=at))
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize("scheme", SIGNED)
@@ -151,8 +155,7 @@ def test_missing_signature_headers_are_401_and_store_nothing(
     src = _source(scheme)
     body = _body(src)
     answer = webhook(client, src.name, body, {"Content-Type": "application/json"})
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize(("scheme", "bad"), [(s, h) for s, rows in MALFORMED.items() for h in rows])
@@ -166,8 +169,7 @@ def test_malformed_signature_headers_are_401_and_store_nothing(
     headers = {k: v.replace("{now}", now) for k, v in bad.items()}
     encoded = {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
     answer = webhook(client, src.name, body, {"Content-Type": "application/json", **encoded})
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize(
