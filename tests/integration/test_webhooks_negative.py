@@ -87,15 +87,15 @@ def _headers(src: SourceConfig, body: bytes, at: float | None = None, **replace:
     return {"Content-Type": "application/json", **sources.sign_headers(signer, body, "m1", when)}
 
 
-def _assert_nothing_stored(conns: Connections) -> None:
-    assert stored_keys(conns) == []
-    assert len(erasure_queue(conns.raw)) == 0
-
-
 def _assert_rejected(answer: Any, conns: Connections) -> None:
     """The request was refused with 401 and left nothing behind."""
     assert answer.status_code == 401
     _assert_nothing_stored(conns)
+
+
+def _assert_nothing_stored(conns: Connections) -> None:
+    assert stored_keys(conns) == []
+    assert len(erasure_queue(conns.raw)) == 0
 
 
 @pytest.mark.parametrize("scheme", list(BY_SCHEME))
