@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -22,3 +23,11 @@ def wait_for_ok(
             pass
         time.sleep(every)
     raise failure
+
+
+def options(doc: str | None, **defaults: float) -> argparse.Namespace:
+    """Parse `--name value` options, one per default, typed like the default."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    return parser.parse_args()
