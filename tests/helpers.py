@@ -9,7 +9,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +320,18 @@ SENDER_ENV = {
     "KEYCLOAK_SECRET": "keycloak-test-secret",
     "GITHUB_SECRET": "github-test-secret",
 }
+
+
+def svix_headers(
+    sign: Callable[[str, datetime, str], str], msg_id: str, raw: str, prefix: str
+) -> dict[str, str]:
+    """`<prefix>-id/-timestamp/-signature` headers for `raw`, signed now by a Svix-style `sign`."""
+    now = datetime.now(tz=UTC)
+    return {
+        f"{prefix}-id": msg_id,
+        f"{prefix}-timestamp": str(int(now.timestamp())),
+        f"{prefix}-signature": sign(msg_id, now, raw),
+    }
 
 
 def sender_sources() -> dict[str, Any]:

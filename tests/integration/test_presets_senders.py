@@ -22,7 +22,15 @@ from consumer.sources.parse import derived_id
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.web import create_app
-from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_settings, webhook
+from tests.helpers import (
+    SENDER_ENV,
+    STD_SECRET,
+    okta_body,
+    okta_event,
+    sender_settings,
+    svix_headers,
+    webhook,
+)
 
 
 def _job_args(conns: Connections) -> list[list[Any]]:
@@ -106,13 +114,7 @@ def _clerk() -> Delivery:
         "type": "user.deleted",
     }
     raw = json.dumps(body)
-    now = datetime.now(tz=UTC)
-    signature = svix.Webhook(STD_SECRET).sign("msg_clerk_1", now, raw)
-    headers = {
-        "svix-id": "msg_clerk_1",
-        "svix-timestamp": str(int(now.timestamp())),
-        "svix-signature": signature,
-    }
+    headers = svix_headers(svix.Webhook(STD_SECRET).sign, "msg_clerk_1", raw, "svix")
     expected = {
         "external_id": "user_29w83sxmDNGwOuEthce5gg56FcC",
         "event_type": "user.deleted",
