@@ -81,6 +81,12 @@ def _body(src: SourceConfig, external_id: str = "ext-1") -> bytes:
     return json.dumps(build_event(src, "evt-neg-1", external_id, int(time.time()))).encode()
 
 
+def _source_and_body(scheme: str) -> tuple[SourceConfig, bytes]:
+    """The scheme's source and a fresh deletion body for it."""
+    src = _source(scheme)
+    return src, _body(src)
+
+
 def _headers(src: SourceConfig, body: bytes, at: float | None = None, **replace: Any) -> Any:
     signer = dataclasses.replace(src, **replace) if replace else src
     when = int(time.time() if at is None else at)
@@ -103,8 +109,7 @@ def test_a_correctly_signed_request_is_accepted(
     client: FlaskClient, conns: Connections, scheme: str
 ) -> None:
     """The control row: the signing the matrix starts from is accepted (202)."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     answer = webhook(client, src.name, body, _headers(src, body))
     assert answer.status_code == 202, answer.json
     assert len(erasure_queue(conns.raw)) == 1
@@ -115,8 +120,7 @@ def test_wrong_secret_is_401_and_stores_nothing(
     client: FlaskClient, conns: Connections, scheme: str
 ) -> None:
     """Signed with a secret the source does not hold: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     answer = webhook(client, src.name, body, _headers(src, body, secrets=("not-the-secret",)))
     assert answer.status_code == 401
     assert answer.json["error"] == "invalid_signature"
@@ -140,8 +144,7 @@ def test_timestamp_outside_tolerance_is_401_and_stores_nothing(
     client: FlaskClient, conns: Connections, scheme: str, offset: int
 ) -> None:
     """Signed tolerance + 5 s in the past or the future: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     at = time.time() + offset * (src.tolerance_seconds + 5)
     answer = webhook(client, src.name, body, _headers(src, body, at=at))
     _assert_rejected(answer, conns)
@@ -152,8 +155,7 @@ def test_missing_signature_headers_are_401_and_store_nothing(
     client: FlaskClient, conns: Connections, scheme: str
 ) -> None:
     """No signature header at all: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     answer = webhook(client, src.name, body, {"Content-Type": "application/json"})
     _assert_rejected(answer, conns)
 
@@ -163,8 +165,7 @@ def test_malformed_signature_headers_are_401_and_store_nothing(
     client: FlaskClient, conns: Connections, scheme: str, bad: dict[str, str]
 ) -> None:
     """Unparseable timestamps, unknown versions, non-hex digests, foreign auth: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     now = str(int(time.time()))
     headers = {k: v.replace("{now}", now) for k, v in bad.items()}
     encoded = {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
@@ -193,8 +194,7 @@ def test_wrong_content_type_is_415_and_stores_nothing(
     client: FlaskClient, conns: Connections, scheme: str, content_type: str | None
 ) -> None:
     """Correctly signed JSON sent as another media type (or none): 415."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     headers = _headers(src, body)
     del headers["Content-Type"]
     if content_type:
