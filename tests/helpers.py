@@ -434,6 +434,14 @@ def toml_text(sections: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def userdb_toml(**extra: Any) -> str:
+    """A config text with only a plain hmac-sha256 userdb source (plus `extra` keys in it)."""
+    source = {"scheme": "hmac-sha256", "secret_env": "USERDB_SECRET", **extra}
+    source |= {"event_types": ["contact.deleted"], "event_id": "id"}
+    source |= {"external_id": "data.contact_id", "targets": [{"object": "contacts"}]}
+    return toml_text({"sources.userdb": source})
+
+
 def write_config(path: Path, **sections: dict[str, Any]) -> Path:
     """A config file like make_settings(): the test sources and fast retries (plus sections)."""
     raw: dict[str, dict[str, Any]] = {"delivery": dict(FAST_DELIVERY)}
