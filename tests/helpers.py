@@ -203,6 +203,13 @@ def post(
     assert answer.status_code == 202, answer.get_data(as_text=True)
 
 
+def post_two_and_drain(client: FlaskClient, settings: Settings, conns: Connections) -> None:
+    """Post e-1 (for u-1) and e-2 (for u-2), then deliver both."""
+    post(client, settings, "e-1", "u-1")
+    post(client, settings, "e-2", "u-2")
+    drain(settings, conns)
+
+
 def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:
     """A sandbox contact mapped to external_id; returns its record id."""
     (rid,) = sandbox.state.seed("contacts", [{}])
