@@ -2,21 +2,25 @@
 # make test  - install everything, lint, and run the whole suite against a real redis-server
 # make chaos - 500 events while workers are SIGKILLed and Redis is killed -9: nothing is lost;
 #              then the fuzz suites with the chaos profile (over 10,000 generated requests)
+# make lock  - regenerate requirements.lock and requirements-dev.lock (hashed) from pyproject.toml
+# make image-test - build the container image, run the compose project, prove it (not in make test)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis bench chaos clean
+.PHONY: run test lint deps redis bench chaos clean lock image-test
 
-$(STAMP): pyproject.toml
+# The locks as prerequisites (wildcard: a Makefile copied alone, as tests/test_make_spec.py does).
+$(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 		echo "python3-venv missing: installing it with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 deps: $(STAMP)
@@ -45,5 +49,22 @@ chaos: deps redis
 	ZC_FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
 		tests/test_webhooks_fuzz.py tests/test_fuzz_admin.py tests/test_schemathesis.py
 
+# pip-tools in its own venv, so the tool is never part of what it locks. It runs on Debian's
+# python3 (3.11.2) where there is one: redis needs async-timeout before 3.11.3, and pip-compile
+# locks only what the interpreter it runs on needs.
+LOCK_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo $(PYTHON))
+LOCKTOOL := build/locktool
+PIP_COMPILE := $(LOCKTOOL)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links --upgrade
+
+lock:
+	$(LOCK_PYTHON) -m venv $(LOCKTOOL)
+	$(LOCKTOOL)/bin/pip install --quiet 'pip-tools>=7.4'
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
+
+image-test: deps
+	PIP=$(BIN)/pip bash deploy/image-test.sh
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build var .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from redis.exceptions import WatchError
+from redis.client import Pipeline
+from redis.typing import EncodableT
 
 from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
@@ -46,22 +47,46 @@ def accept(
 ) -> IntakeResult:
     """Store and enqueue event unless (source, event_id) was accepted before."""
     dedupe_key = keys.dedupe(event.source, event.event_id)
-    with r.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(dedupe_key)  # type: ignore[no-untyped-call]
-                existing = pipe.get(dedupe_key)
-                if existing is not None:
-                    return IntakeResult("duplicate", event.event_id, str(existing))
-                job_id = uuid.uuid4().hex
-                pipe.multi()
-                pipe.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
-                events.write_new(pipe, event, job_id, now, retention_days)
-                enqueue(queue, event.source, event.event_id, job_id, job_timeout, pipe)
-                pipe.execute()
-                return IntakeResult("accepted", event.event_id, job_id)
-            except WatchError:
-                continue
+    job_id = uuid.uuid4().hex
+    # A pipeline that is never executed only records: the writes of today's transaction,
+    # RQ's own job writes (Queue.enqueue with pipeline=) among them, sent in one script.
+    writes = r.pipeline()
+    writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
+    writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
+    events.write_new(writes, event, job_id, now, retention_days)
+    enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
+    existing = _write_if_new(r, dedupe_key, writes)
+    if existing is not None:
+        return IntakeResult("duplicate", event.event_id, existing)
+    return IntakeResult("accepted", event.event_id, job_id)
+
+
+# KEYS[1]: the dedupe key. ARGV: the recorded commands, each as its length then its words.
+# Returns the earlier job id of a duplicate, else runs every command and returns false. A
+# script is atomic, and a full Redis refuses its first write, so it writes all or nothing.
+_WRITE_IF_NEW = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+local i = 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return false
+"""
+
+
+def _write_if_new(r: redis.Redis, dedupe_key: str, writes: Pipeline) -> str | None:
+    """Run the recorded writes in one round trip unless dedupe_key exists; its value if so."""
+    words: list[EncodableT] = []
+    for args, _options in writes.command_stack:
+        words += [len(args), *args]
+    script = r.register_script(_WRITE_IF_NEW)
+    existing = script(keys=[dedupe_key], args=words)
+    if isinstance(existing, bytes):
+        return existing.decode()
+    return None if existing is None else str(existing)
 
 
 def manual_event(source: SourceConfig, external_id: str, now: float) -> ParsedEvent:

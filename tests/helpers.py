@@ -9,7 +9,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,13 @@ def post(
     assert answer.status_code == 202, answer.get_data(as_text=True)
 
 
+def post_two_and_drain(client: FlaskClient, settings: Settings, conns: Connections) -> None:
+    """Post e-1 (for u-1) and e-2 (for u-2), then deliver both."""
+    post(client, settings, "e-1", "u-1")
+    post(client, settings, "e-2", "u-2")
+    drain(settings, conns)
+
+
 def mapped(conns: Connections, sandbox: Sandbox, external_id: str) -> str:
     """A sandbox contact mapped to external_id; returns its record id."""
     (rid,) = sandbox.state.seed("contacts", [{}])
@@ -321,39 +329,42 @@ SENDER_ENV = {
 }
 
 
+def svix_headers(
+    sign: Callable[[str, datetime, str], str], msg_id: str, raw: str, prefix: str
+) -> dict[str, str]:
+    """`<prefix>-id/-timestamp/-signature` headers for `raw`, signed now by a Svix-style `sign`."""
+    now = datetime.now(tz=UTC)
+    return {
+        f"{prefix}-id": msg_id,
+        f"{prefix}-timestamp": str(int(now.timestamp())),
+        f"{prefix}-signature": sign(msg_id, now, raw),
+    }
+
+
 def sender_sources() -> dict[str, Any]:
     """One source per preset (named after it) plus an unsigned one, all targeting contacts."""
     contacts = [{"object": "contacts"}]
+
+    def signed(preset: str, secret_env: str, **more: Any) -> dict[str, Any]:
+        return {"preset": preset, "secret_env": secret_env, **more, "targets": contacts}
+
     return {
-        "clerk": {"preset": "clerk", "secret_env": "CLERK_SECRET", "targets": contacts},
-        "stdhooks": {
-            "preset": "standard-webhooks",
-            "secret_env": "CLERK_SECRET",
-            "targets": contacts,
-        },
-        "stripe": {"preset": "stripe", "secret_env": "STRIPE_SECRET", "targets": contacts},
-        "workos": {"preset": "workos", "secret_env": "WORKOS_SECRET", "targets": contacts},
-        "auth0logs": {
-            "preset": "auth0-log-stream",
-            "secret_env": "AUTH0_TOKEN",
-            "targets": contacts,
-        },
-        "auth0events": {
-            "preset": "auth0-event-stream",
-            "secret_env": "AUTH0_TOKEN",
-            "targets": contacts,
-        },
-        "okta": {"preset": "okta", "secret_env": "OKTA_TOKEN", "targets": contacts},
-        "supabase": {"preset": "supabase", "secret_env": "SUPABASE_TOKEN", "targets": contacts},
-        "keycloak": {"preset": "keycloak", "secret_env": "KEYCLOAK_SECRET", "targets": contacts},
-        "github": {
-            "preset": "github-style",
-            "secret_env": "GITHUB_SECRET",
-            "event_type": "action",
-            "event_types": ["deleted"],
-            "external_id": "contact.id",
-            "targets": contacts,
-        },
+        "clerk": signed("clerk", "CLERK_SECRET"),
+        "stdhooks": signed("standard-webhooks", "CLERK_SECRET"),
+        "stripe": signed("stripe", "STRIPE_SECRET"),
+        "workos": signed("workos", "WORKOS_SECRET"),
+        "auth0logs": signed("auth0-log-stream", "AUTH0_TOKEN"),
+        "auth0events": signed("auth0-event-stream", "AUTH0_TOKEN"),
+        "okta": signed("okta", "OKTA_TOKEN"),
+        "supabase": signed("supabase", "SUPABASE_TOKEN"),
+        "keycloak": signed("keycloak", "KEYCLOAK_SECRET"),
+        "github": signed(
+            "github-style",
+            "GITHUB_SECRET",
+            event_type="action",
+            event_types=["deleted"],
+            external_id="contact.id",
+        ),
         "unsigned": {
             "scheme": "none",
             "insecure_allow_unsigned": True,
@@ -428,6 +439,14 @@ def toml_text(sections: dict[str, dict[str, Any]]) -> str:
     for name, values in sections.items():
         lines += [f"[{name}]", *(f"{k} = {toml_value(v)}" for k, v in values.items())]
     return "\n".join(lines) + "\n"
+
+
+def userdb_toml(**extra: Any) -> str:
+    """A config text with only a plain hmac-sha256 userdb source (plus `extra` keys in it)."""
+    source = {"scheme": "hmac-sha256", "secret_env": "USERDB_SECRET", **extra}
+    source |= {"event_types": ["contact.deleted"], "event_id": "id"}
+    source |= {"external_id": "data.contact_id", "targets": [{"object": "contacts"}]}
+    return toml_text({"sources.userdb": source})
 
 
 def write_config(path: Path, **sections: dict[str, Any]) -> Path:

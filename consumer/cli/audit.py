@@ -1,4 +1,4 @@
-"""audit export and trim: the audit log of erasures, and retention on demand."""
+"""audit export, audit verify and trim: the audit log of erasures, and retention on demand."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def audit_export(
     fmt = "jsonl" if as_json else fmt
     for chunk in au.export(ops.r, fmt, parse_time(since, now), parse_time(until, now)):
         output.write(chunk)
+
+
+@audit.command("verify")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def audit_verify(file: TextIO) -> None:
+    """Check an audit export offline: exit 0 with the count and head, or 1 naming the first
+    entry removed, inserted, changed or reordered."""
+    v = au.verify(file.read())
+    if not v.ok:
+        raise click.ClickException(f"row {v.row}: {v.problem}")
+    click.echo(f"ok: {v.count} chained entries ({v.legacy} from before the chain), head {v.head}")
 
 
 @click.command()

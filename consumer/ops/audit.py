@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import redis
 
-from consumer import csvcell
+from consumer import audit_chain, csvcell
 from consumer.errors import OperatorError
 from consumer.ops import iso, shown_int
 from consumer.store import audit
 
 FORMATS = ("jsonl", "csv")
+# The chain columns come last so older readers of the export keep their columns.
+COLUMNS = (*audit.FIELDS, "prev", "hash", "canonical")
+
+
+def render(stored: dict[str, str]) -> dict[str, Any]:
+    """One entry's stored fields as the export shows them: typed values, ISO 8601 times."""
+    row: dict[str, Any] = {name: stored.get(name) or None for name in audit.FIELDS}
+    # A value no conversion can read is exported as stored: a GDPR export never stops
+    # at one bad row (a hand edit, an older version), and never hides it.
+    row["http_status"] = shown_int(row["http_status"])
+    for name in ("occurred_at", "completed_at"):
+        row[name] = iso(row[name])
+    return row
 
 
 def rows(r: redis.Redis, since: float | None, until: float | None) -> Iterator[dict[str, Any]]:
-    """Audit entries in time order with typed values and ISO 8601 times."""
+    """Audit entries in time order, each with its prev, hash and canonical JSON (None if
+    written before the chain)."""
     for entry in audit.entries(r, since, until):
-        row: dict[str, Any] = {name: entry.get(name) or None for name in audit.FIELDS}
-        # A value no conversion can read is exported as stored: a GDPR export never stops
-        # at one bad row (a hand edit, an older version), and never hides it.
-        row["http_status"] = shown_int(row["http_status"])
-        for name in ("occurred_at", "completed_at"):
-            row[name] = iso(row[name])
+        stored = {k: v for k, v in entry.items() if k != "id"}
+        row = render(stored)
+        chained = "hash" in stored
+        row["prev"] = stored.get("prev") if chained else None
+        row["hash"] = stored.get("hash") if chained else None
+        row["canonical"] = audit_chain.canonical(stored) if chained else None
         yield row
 
 
@@ -37,6 +53,19 @@ def export(r: redis.Redis, fmt: str, since: float | None, until: float | None) -
             yield json.dumps(row, separators=(",", ":")) + "\n"
         return
     # csvcell: a cell a spreadsheet would run as a formula gets a "'" in front (OWASP).
-    yield csvcell.line(audit.FIELDS)
+    yield csvcell.line(COLUMNS)
     for row in rows(r, since, until):
-        yield csvcell.line(row[n] for n in audit.FIELDS)
+        yield csvcell.line(row[n] for n in COLUMNS)
+
+
+def read_export(text: str) -> list[dict[str, Any]]:
+    """The rows of an export file, JSON lines or CSV (cells restored), in file order."""
+    if text.lstrip().startswith("{"):
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    return [{k: csvcell.restore(v or "") for k, v in row.items()} for row in reader]
+
+
+def verify(text: str, anchor: str | None = None) -> audit_chain.Verdict:
+    """Check an export offline (no Redis): see consumer.audit_chain.verify."""
+    return audit_chain.verify(read_export(text), render, anchor)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 from consumer.errors import SignatureError
+from consumer.settings import SourceConfig
 
 
 def digest(secret: str, stamp: str, body: bytes) -> str:
@@ -47,3 +49,19 @@ def check(
         if any(hmac.compare_digest(expected, o.encode("utf-8", "replace")) for o in offered):
             return
     raise SignatureError("no signature matches")
+
+
+def verify(
+    source: SourceConfig,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: float,
+    header: str,
+    unit: float,
+) -> None:
+    """Check the source's signature header (header by default) for check(); missing is a 401."""
+    name = source.signature_header or header
+    value = headers.get(name.lower(), "")
+    if not value.strip():
+        raise SignatureError(f"missing {name} header")
+    check(value, source.secrets, body, now, source.tolerance_seconds, unit=unit)

@@ -1,4 +1,9 @@
-"""The audit stream: one entry per target record with its outcome, trimmed by age."""
+"""The audit stream: one entry per target record with its outcome, hash-chained, trimmed by age.
+
+Each entry written since the chain exists carries `prev` (the chain head before it) and
+`hash` (consumer.audit_chain.link); the head is zc:audit:head, moved in the same
+transaction as the XADD. Entries from before the upgrade have neither.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
+from consumer import audit_chain
 from consumer.models import Event, Outcome
 from consumer.store import keys
 
@@ -24,10 +30,19 @@ FIELDS = (
 )
 
 
-def append(
-    r: redis.Redis | Pipeline, event: Event, outcome: Outcome, now: float, retention_days: float
-) -> None:
-    """Record one outcome for one target record."""
+def head(r: redis.Redis | Pipeline) -> str:
+    """The hash of the newest chained entry (the genesis value before the first one)."""
+    value = r.get(keys.AUDIT_HEAD)
+    return audit_chain.GENESIS if value is None else str(value)
+
+
+def append(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:
+    """Queue one outcome's entry, linked to prev, and move the head to it (in MULTI).
+
+    The caller WATCHes the head and read prev from it, so concurrent workers form one
+    chain: a transaction whose head moved underneath it fails and is retried. No trimming
+    here: an approximate trim would drop entries without keeping the anchor (retention.trim).
+    """
     entry = {
         "event_id": event.event_id,
         "source": event.source,
@@ -38,9 +53,11 @@ def append(
         "http_status": "" if outcome.http_status is None else str(outcome.http_status),
         "occurred_at": "" if event.occurred_at is None else repr(event.occurred_at),
         "completed_at": repr(now),
+        "prev": prev,
     }
-    min_id = str(int((now - retention_days * 86400) * 1000))
-    r.xadd(keys.AUDIT, entry, minid=min_id, approximate=True)  # type: ignore[arg-type]
+    entry["hash"] = audit_chain.link(prev, audit_chain.canonical(entry))
+    pipe.xadd(keys.AUDIT, entry)  # type: ignore[arg-type]
+    pipe.set(keys.AUDIT_HEAD, entry["hash"])
 
 
 def entries(

@@ -76,6 +76,8 @@ def record(
 ) -> Outcome | None:
     """Record an outcome: on the event, the audit stream, the trail and the metrics, at once.
 
+    audit_days is no longer used here: the chained stream is trimmed by retention.trim only.
+
     per_record keeps it on the event under its record id, and the first run to record the
     record wins: another run of the same job (RQ declared it abandoned while it still ran)
     gets back the outcome already recorded. None when this outcome was written.
@@ -85,25 +87,25 @@ def record(
     with r.pipeline() as pipe:
         while True:
             try:
-                if per_record:
-                    pipe.watch(key)  # type: ignore[no-untyped-call]
-                    earlier = pipe.hget(key, field)
-                    if earlier:
-                        return Outcome.from_json(str(earlier))
+                # The audit head is watched too: a chain link written by another worker
+                # since we read it makes EXEC fail, and we link again to the new head.
+                pipe.watch(keys.AUDIT_HEAD, *([key] if per_record else []))  # type: ignore[no-untyped-call]
+                earlier = pipe.hget(key, field) if per_record else None
+                if earlier:
+                    return Outcome.from_json(str(earlier))
+                prev = audit.head(pipe)
                 pipe.multi()
                 if per_record:
                     pipe.hset(key, field, outcome.to_json())
-                _write_outcome(pipe, event, outcome, now, audit_days)
+                _write_outcome(pipe, event, outcome, now, prev)
                 return None
             except WatchError:
                 continue
 
 
-def _write_outcome(
-    pipe: Pipeline, event: Event, outcome: Outcome, now: float, audit_days: float
-) -> None:
+def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:
     """The rest of the outcome's transaction: audit entry, trail entry, counter, EXEC."""
-    audit.append(pipe, event, outcome, now, audit_days)
+    audit.append(pipe, event, outcome, now, prev)
     entry = {"at": now, "what": "outcome", **outcome.to_dict()}
     events.append_trail(pipe, event.source, event.event_id, entry)
     metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)

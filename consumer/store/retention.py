@@ -26,10 +26,26 @@ def trim(r: redis.Redis, now: float, event_log_days: float, audit_days: float) -
         "event_log": int(
             r.xtrim(keys.EVENT_LOG, minid=cutoff_id(now, event_log_days), approximate=False)
         ),
-        "audit": int(r.xtrim(keys.AUDIT, minid=cutoff_id(now, audit_days), approximate=False)),
+        "audit": trim_audit(r, cutoff_id(now, audit_days)),
         "pending": drop_expired_pending(r, now, event_log_days),
     }
     return removed
+
+
+def trim_audit(r: redis.Redis, min_id: str) -> int:
+    """Drop audit entries older than min_id (ms), keeping the last dropped hash as anchor.
+
+    One MULTI sets the anchor and trims, so what remains always verifies from the anchor.
+    New entries get ids after min_id, so the last dropped entry cannot change meanwhile.
+    """
+    last: list[tuple[str, dict[str, str]]] = r.xrevrange(  # type: ignore[assignment]
+        keys.AUDIT, f"({min_id}-0", "-", count=1
+    )
+    with r.pipeline() as pipe:
+        if last and last[0][1].get("hash"):
+            pipe.set(keys.AUDIT_ANCHOR, last[0][1]["hash"])
+        pipe.xtrim(keys.AUDIT, minid=min_id, approximate=False)
+        return int(pipe.execute()[-1])
 
 
 def drop_expired_pending(r: redis.Redis, now: float, days: float, batch: int = 1000) -> int:

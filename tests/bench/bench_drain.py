@@ -17,19 +17,15 @@ from pathlib import Path
 
 from consumer.devtools.sandbox import Sandbox
 from consumer.store.connection import connect
+from tests.bench import options
 from tests.helpers import ZEEG_TOKEN, RedisServer, make_settings
 from tests.workers import Workers, accept_mapped, all_done, wait_until
 
 
 def _args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--sandbox-limit", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--burst", type=int, default=1)
-    return parser.parse_args()
+    return options(
+        __doc__, events=2000, workers=4, latency_ms=20, sandbox_limit=50, rate=50.0, burst=1
+    )
 
 
 def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:

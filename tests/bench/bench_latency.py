@@ -26,6 +26,7 @@ import requests
 from consumer import sources
 from consumer.settings import sandbox_source
 from consumer.sources.testevent import build_event
+from tests.bench import wait_for_ok
 from tests.helpers import free_port
 
 EVENTS = 20
@@ -33,15 +34,7 @@ SPACING = 0.3
 
 
 def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("service did not become ready")
+    wait_for_ok(f"{url}/readyz", every=0.1, failure=RuntimeError("service did not become ready"))
 
 
 def _one(info: dict[str, str], n: int) -> float:

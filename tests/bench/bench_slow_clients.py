@@ -25,6 +25,7 @@ from pathlib import Path
 
 import requests
 
+from tests.bench import wait_for_ok
 from tests.helpers import (
     HMAC_SECRET,
     RedisServer,
@@ -67,16 +68,11 @@ def web_server(tmp: Path, redis_url: str, old_sync: bool = False) -> Iterator[st
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def still_up() -> None:
         assert proc.poll() is None, "gunicorn exited early"
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("web did not answer /healthz within 30 s")
+
+    failure = AssertionError("web did not answer /healthz within 30 s")
+    wait_for_ok(f"{url}/healthz", every=0.05, failure=failure, still_up=still_up)
 
 
 def partial_request(n: int) -> bytes:

@@ -36,17 +36,13 @@ from consumer.models import Mapping, ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.store import audit, events, mappings
 from consumer.store.connection import Connections, connect
+from tests.bench import options
 from tests.helpers import ZEEG_TOKEN
 from tests.workers import Workers, all_done, kill_tree, wait_until
 
 
 def _args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=25.0)
-    parser.add_argument("--seed", type=int, default=1)
-    return parser.parse_args()
+    return options(__doc__, events=500, workers=3, seconds=25.0, seed=1)
 
 
 class Redis:

@@ -11,17 +11,9 @@ from click.testing import CliRunner
 from consumer.cli import main
 from consumer.store import mappings
 from consumer.store.connection import Connections
-from tests.helpers import RedisServer
+from tests.helpers import RedisServer, userdb_toml
 
-CONFIG = """
-[sources.userdb]
-scheme = "hmac-sha256"
-secret_env = "USERDB_SECRET"
-event_types = ["contact.deleted"]
-event_id = "id"
-external_id = "data.contact_id"
-targets = [{ object = "contacts" }]
-"""
+CONFIG = userdb_toml()
 RID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 

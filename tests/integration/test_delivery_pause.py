@@ -16,6 +16,15 @@ from tests.helpers import ZEEG_TOKEN, drain, make_settings
 from tests.workers import accept_mapped
 
 
+def _drain_under_operator_pause(
+    sandbox: Sandbox, conns: Connections, settings: Settings, n: int, *, run_for: float
+) -> None:
+    """Pause delivery as an operator, accept `n` mapped events and let a worker run a while."""
+    pause.pause(conns.text, "maintenance window", time.time(), by="operator")
+    accept_mapped(settings, conns.text, conns.raw, sandbox, n)
+    drain(settings, conns, run_for=run_for)
+
+
 def _statuses(sandbox: Sandbox, method: str) -> list[int]:
     return [r["status"] for r in sandbox.state.requests() if r["method"] == method]
 
@@ -60,9 +69,7 @@ def test_runs_that_only_wait_keep_their_result_briefly(
     sandbox: Sandbox, conns: Connections, settings: Settings
 ) -> None:
     """A job that found delivery paused keeps its RQ result 10 minutes, not a day."""
-    pause.pause(conns.text, "maintenance window", time.time(), by="operator")
-    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
-    drain(settings, conns, run_for=0.2)
+    _drain_under_operator_pause(sandbox, conns, settings, 1, run_for=0.2)
     # The waiting job may have run more than once in the window; each run is a waiting run.
     job_ids = FinishedJobRegistry(queue=erasure_queue(conns.raw)).get_job_ids()
     assert job_ids
@@ -102,9 +109,7 @@ def test_operator_pause_is_not_lifted_by_the_probe(
     sandbox: Sandbox, conns: Connections, settings: Settings
 ) -> None:
     """A pause set by an operator holds every job and no probe is sent."""
-    pause.pause(conns.text, "maintenance window", time.time(), by="operator")
-    accept_mapped(settings, conns.text, conns.raw, sandbox, 2)
-    drain(settings, conns, run_for=1.0)
+    _drain_under_operator_pause(sandbox, conns, settings, 2, run_for=1.0)
     assert sandbox.state.requests() == []
     assert pause.state(conns.text).by == "operator"  # type: ignore[union-attr]
     assert [events.load(conns.text, "userdb", f"evt-{i}").status for i in range(2)] == [  # type: ignore[union-attr]

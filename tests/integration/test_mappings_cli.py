@@ -15,21 +15,12 @@ from consumer.models import Mapping
 from consumer.queue import erasure_queue
 from consumer.store import keys, mappings
 from consumer.store.connection import Connections
-from tests.helpers import HMAC_SECRET, ZEEG_TOKEN, RedisServer
+from tests.helpers import HMAC_SECRET, ZEEG_TOKEN, RedisServer, userdb_toml
 
 RID = "3f2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 RID2 = "0a2b8c1e-1a2b-4c3d-8e9f-0123456789ab"
 HEADER = "source,object,external_id,record_id,linked_at\n"
-CONFIG = """
-[sources.userdb]
-scheme = "hmac-sha256"
-secret_env = "USERDB_SECRET"
-signature_header = "X-Signature"
-event_types = ["contact.deleted"]
-event_id = "id"
-external_id = "data.contact_id"
-targets = [{ object = "contacts" }]
-"""
+CONFIG = userdb_toml(signature_header="X-Signature")
 
 
 @pytest.fixture

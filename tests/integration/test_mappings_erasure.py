@@ -189,17 +189,27 @@ def test_late_link_erases_only_its_record_without_asking_other_resolvers(
     assert list(sandbox.state.records["contacts"]) == [other]
 
 
+def _link_after_deletion(
+    settings: Settings, conns: Connections, sandbox: Sandbox, external_id: str, deleted_at: float
+) -> tuple[str, str]:
+    """Tombstone `external_id` at `deleted_at`, then link a fresh record to it: (rid, event id)."""
+    conns.text.set(keys.tombstone("userdb", external_id), repr(deleted_at))
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    rows = read_rows(
+        ["source,object,external_id,record_id\n", f"userdb,contacts,{external_id},{rid}\n"]
+    )
+    (event_id,) = link_rows(
+        conns.text, erasure_queue(conns.raw), settings, rows, time.time()
+    ).erasures
+    return rid, event_id
+
+
 def test_late_link_spares_a_record_relinked_after_the_deletion_before_its_job_ran(
     settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """If the link is re-dated after the deletion before the job runs, the job finds it stale."""
     deleted_at = time.time()
-    conns.text.set(keys.tombstone("userdb", "u-rd"), repr(deleted_at))
-    (rid,) = sandbox.state.seed("contacts", [{}])
-    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,contacts,u-rd,{rid}\n"])
-    (event_id,) = link_rows(
-        conns.text, erasure_queue(conns.raw), settings, rows, time.time()
-    ).erasures
+    rid, event_id = _link_after_deletion(settings, conns, sandbox, "u-rd", deleted_at)
     mappings.put(conns.text, Mapping("userdb", "contacts", "u-rd", rid, deleted_at + 60))
     drain(settings, conns)
     assert _outcomes(conns, event_id, "contacts") == ["stale"]
@@ -238,12 +248,7 @@ def test_late_link_unlinked_before_its_job_ran_deletes_nothing(
 ) -> None:
     """An operator undoing a bad import before the erasure runs: not_mapped, record kept."""
     deleted_at = time.time() - 60
-    conns.text.set(keys.tombstone("userdb", "u-undo"), repr(deleted_at))
-    (rid,) = sandbox.state.seed("contacts", [{}])
-    rows = read_rows(["source,object,external_id,record_id\n", f"userdb,contacts,u-undo,{rid}\n"])
-    (event_id,) = link_rows(
-        conns.text, erasure_queue(conns.raw), settings, rows, time.time()
-    ).erasures
+    rid, event_id = _link_after_deletion(settings, conns, sandbox, "u-undo", deleted_at)
     mappings.unlink(conns.text, "userdb", "contacts", "u-undo", rid)
     drain(settings, conns)
     assert [(r["path"], r["status"]) for r in deletes(sandbox)] == []

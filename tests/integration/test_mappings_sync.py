@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from consumer.delivery.context import Context
 from consumer.devtools.sandbox import Sandbox
 from consumer.errors import ZeegTransient
 from consumer.mappings.sync import SyncReport, sync
@@ -61,12 +62,18 @@ def test_sync_links_with_the_records_created_at(
     assert m.linked_at == 1704067200.0
 
 
+def _seeded(
+    settings: Settings, conns: Connections, sandbox: Sandbox, n: int
+) -> tuple[dict[str, str], Context]:
+    """Seed n contacts (see _seed) and build the context a sync runs in."""
+    return _seed(sandbox, n), context(settings, conns)
+
+
 def test_sync_interrupted_resumes_at_the_next_page(
     settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """Stopped after page 2 of 4, a second run fetches pages 3 and 4 only."""
-    expected = _seed(sandbox, 8)
-    ctx = context(settings, conns)
+    expected, ctx = _seeded(settings, conns, sandbox, 8)
 
     def stop_after_two(report: SyncReport) -> None:
         if report.page == 3:
@@ -85,8 +92,7 @@ def test_sync_stopped_by_an_outage_resumes_with_the_page_size_it_started_with(
     settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
     """Zeeg failing past the retries stops the sync; the next run resumes at the failed page."""
-    expected = _seed(sandbox, 6)
-    ctx = context(settings, conns)
+    expected, ctx = _seeded(settings, conns, sandbox, 6)
 
     def outage_after_first(report: SyncReport) -> None:
         sandbox.state.set_faults(always={"status": 503, "only": "GET"})

@@ -12,7 +12,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import events, pause
 from consumer.store.connection import Connections
-from tests.helpers import ADMIN_TOKEN, drain, failed_events, mapped, post
+from tests.helpers import ADMIN_TOKEN, drain, failed_events, mapped, post, post_two_and_drain
 
 ENDPOINTS = [
     ("GET", "/admin/status"),
@@ -71,9 +71,7 @@ def test_events_endpoints_search_and_show(
     admin: FlaskClient, client: FlaskClient, settings: Settings, conns: Connections
 ) -> None:
     """GET /admin/events filters by external id; the show endpoint returns the trail."""
-    post(client, settings, "e-1", "u-1")
-    post(client, settings, "e-2", "u-2")
-    drain(settings, conns)
+    post_two_and_drain(client, settings, conns)
     found = admin.get("/admin/events?external_id=u-1&status=done").get_json()["events"]
     assert [e["event_id"] for e in found] == ["e-1"]
     shown = admin.get("/admin/events/userdb/e-1").get_json()

@@ -12,7 +12,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.store import audit, events, pause
 from consumer.store.connection import Connections
-from tests.helpers import drain, failed_events, mapped, post
+from tests.helpers import drain, failed_events, mapped, post, post_two_and_drain
 
 
 def as_json(result: Any) -> Any:
@@ -63,9 +63,7 @@ def test_events_search_finds_an_event_by_external_id(
     cli: Any, client: FlaskClient, settings: Settings, conns: Connections
 ) -> None:
     """events search --external-id returns only that person's events, with their status."""
-    post(client, settings, "e-1", "u-1")
-    post(client, settings, "e-2", "u-2")
-    drain(settings, conns)
+    post_two_and_drain(client, settings, conns)
     found = as_json(cli("events", "search", "--external-id", "u-2", "--json"))
     assert [(e["event_id"], e["status"], e["outcomes"]) for e in found] == [
         ("e-2", "done", {"contacts": ["not_mapped"]})

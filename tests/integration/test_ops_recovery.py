@@ -92,6 +92,10 @@ def test_audit_export_csv_has_the_spec_columns(
         "http_status",
         "occurred_at",
         "completed_at",
+        # issue 15: the hash chain's columns come after the spec's, in this order
+        "prev",
+        "hash",
+        "canonical",
     ]
     assert sorted(r["outcome"] for r in reader) == [
         "already_deleted",

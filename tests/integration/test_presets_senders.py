@@ -22,11 +22,25 @@ from consumer.sources.parse import derived_id
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.web import create_app
-from tests.helpers import SENDER_ENV, STD_SECRET, okta_body, okta_event, sender_settings, webhook
+from tests.helpers import (
+    SENDER_ENV,
+    STD_SECRET,
+    okta_body,
+    okta_event,
+    sender_settings,
+    svix_headers,
+    webhook,
+)
 
 
 def _job_args(conns: Connections) -> list[list[Any]]:
     return [list(job.args) for job in erasure_queue(conns.raw).jobs]
+
+
+def _bearer_post(client: FlaskClient, source: str, payload: Any, token_env: str) -> Any:
+    """POST `payload` as JSON to a bearer-token source with its configured token."""
+    headers = {"Authorization": "Bearer " + SENDER_ENV[token_env]}
+    return webhook(client, source, json.dumps(payload).encode(), headers)
 
 
 def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
@@ -48,12 +62,7 @@ def test_auth0_log_stream_array_makes_a_job_per_sdu_entry(
             },
         },
     ]
-    answer = webhook(
-        sender_client,
-        "auth0logs",
-        json.dumps(logs).encode(),
-        {"Authorization": "Bearer " + SENDER_ENV["AUTH0_TOKEN"]},
-    )
+    answer = _bearer_post(sender_client, "auth0logs", logs, "AUTH0_TOKEN")
     assert answer.status_code == 202, answer.json
     assert [r["status"] for r in answer.json["results"]] == ["ignored", "accepted"]
     event = events.load(conns.text, "auth0logs", "90020231102")
@@ -72,12 +81,7 @@ def test_supabase_delete_gets_a_derived_event_id(
         "record": None,
         "old_record": {"id": 42, "email": "x@example.com"},
     }
-    answer = webhook(
-        sender_client,
-        "supabase",
-        json.dumps(body).encode(),
-        {"Authorization": "Bearer " + SENDER_ENV["SUPABASE_TOKEN"]},
-    )
+    answer = _bearer_post(sender_client, "supabase", body, "SUPABASE_TOKEN")
     assert answer.status_code == 202, answer.json
     event_id = derived_id("supabase", body)
     assert answer.json["event_id"] == event_id
@@ -110,13 +114,7 @@ def _clerk() -> Delivery:
         "type": "user.deleted",
     }
     raw = json.dumps(body)
-    now = datetime.now(tz=UTC)
-    signature = svix.Webhook(STD_SECRET).sign("msg_clerk_1", now, raw)
-    headers = {
-        "svix-id": "msg_clerk_1",
-        "svix-timestamp": str(int(now.timestamp())),
-        "svix-signature": signature,
-    }
+    headers = svix_headers(svix.Webhook(STD_SECRET).sign, "msg_clerk_1", raw, "svix")
     expected = {
         "external_id": "user_29w83sxmDNGwOuEthce5gg56FcC",
         "event_type": "user.deleted",

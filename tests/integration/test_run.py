@@ -14,6 +14,21 @@ from tests.helpers import free_port
 from tests.workers import processes_mentioning, wait_ready
 
 
+def _cli(
+    cli: list[str], args: list[str], cwd: Path, env: dict[str, str], *, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run one CLI command beside the running server and capture its output."""
+    return subprocess.run(
+        [*cli, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_run_sandbox_deletes_a_test_event_and_stops_cleanly(tmp_path: Path) -> None:
     """Banner, readyz sandbox=true, send-test-event ends deleted, Ctrl-C leaves nothing behind."""
     port, sandbox_port = free_port(), free_port()
@@ -30,30 +45,14 @@ def test_run_sandbox_deletes_a_test_event_and_stops_cleanly(tmp_path: Path) -> N
     try:
         ready = wait_ready(f"http://127.0.0.1:{port}", proc)
         assert ready["sandbox"] is True and ready["redis"] == "ok"
-        sent = subprocess.run(
-            [*cli, "send-test-event", "--json"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        sent = _cli(cli, ["send-test-event", "--json"], tmp_path, env, timeout=60)
         assert sent.returncode == 0, sent.stderr
         result = json.loads(sent.stdout)
         assert result["event"]["status"] == "done"
         assert result["event"]["outcomes"] == {"contacts": ["deleted"]}
         assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()
         # Operator commands beside it find the embedded Redis without REDIS_URL.
-        status = subprocess.run(
-            [*cli, "status", "--json"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        status = _cli(cli, ["status", "--json"], tmp_path, env, timeout=30)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["last_hour"] == {"deleted": 1}
     finally:

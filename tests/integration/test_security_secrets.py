@@ -19,7 +19,7 @@ from consumer.queue import erasure_queue
 from consumer.store import events
 from consumer.store.connection import Connections
 from consumer.web import create_app
-from tests.helpers import STD_SECRET, okta_body, okta_event, sender_settings, webhook
+from tests.helpers import STD_SECRET, okta_body, okta_event, sender_settings, svix_headers, webhook
 
 GITHUB_SECRET = "It's a Secret to Everybody"
 
@@ -145,13 +145,8 @@ def test_a_spoofed_svix_id_beside_webhook_headers_does_not_mint_new_events(
     """Clerk reads header:svix-id: a forged svix-id next to a webhook-* signature is ignored."""
     client = _client(conns, {})
     raw = json.dumps({"type": "user.deleted", "data": {"id": "user_s2"}})
-    now = datetime.now(tz=UTC)
-    signature = standardwebhooks.Webhook(STD_SECRET).sign("msg_signed_2", now, raw)
-    headers = {
-        "webhook-id": "msg_signed_2",
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature,
-    }
+    sign = standardwebhooks.Webhook(STD_SECRET).sign
+    headers = svix_headers(sign, "msg_signed_2", raw, "webhook")
     for n in range(3):
         answer = webhook(client, "clerk", raw.encode(), {**headers, "svix-id": f"msg_forged_{n}"})
         assert answer.json["event_id"] == "msg_signed_2", answer.json

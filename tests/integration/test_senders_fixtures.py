@@ -280,29 +280,29 @@ def test_github_style_delivery_is_stored_under_the_delivery_header(
     assert stored is not None and stored.external_id == "ct-5"
 
 
+_OKTA_VALUE = "Basic YWRtaW46c3VwZXJzZWNyZXQ="
+
+
+def _post_okta_with(conns: Connections, token: str, authorization: str) -> Any:
+    """POST Okta's delete fixture to an app whose OKTA_TOKEN is `token`."""
+    client = create_app(sender_settings(env={**ENV, "OKTA_TOKEN": token}), redis=conns)
+    raw = (FIXTURES / "okta/user-lifecycle-delete-initiated.json").read_bytes()
+    return client.test_client().post(
+        "/webhooks/okta",
+        data=raw,
+        headers={"Content-Type": "application/json", "Authorization": authorization},
+    )
+
+
 def test_okta_documented_authorization_value_with_a_space_is_accepted(
     conns: Connections,
 ) -> None:
     """Okta's guide configures `Basic YWRtaW46c3VwZXJzZWNyZXQ=`: sent verbatim, it must pass."""
-    value = "Basic YWRtaW46c3VwZXJzZWNyZXQ="
-    client = create_app(sender_settings(env={**ENV, "OKTA_TOKEN": value}), redis=conns)
-    raw = (FIXTURES / "okta/user-lifecycle-delete-initiated.json").read_bytes()
-    answer = client.test_client().post(
-        "/webhooks/okta",
-        data=raw,
-        headers={"Content-Type": "application/json", "Authorization": value},
-    )
+    answer = _post_okta_with(conns, _OKTA_VALUE, _OKTA_VALUE)
     assert answer.status_code == 202, answer.json
 
 
 def test_okta_documented_value_does_not_let_its_first_word_through(conns: Connections) -> None:
     """OKTA_TOKEN = "Basic <base64>": a request sending only "Authorization: Basic" is a 401."""
-    value = "Basic YWRtaW46c3VwZXJzZWNyZXQ="
-    client = create_app(sender_settings(env={**ENV, "OKTA_TOKEN": value}), redis=conns)
-    raw = (FIXTURES / "okta/user-lifecycle-delete-initiated.json").read_bytes()
-    answer = client.test_client().post(
-        "/webhooks/okta",
-        data=raw,
-        headers={"Content-Type": "application/json", "Authorization": "Basic"},
-    )
+    answer = _post_okta_with(conns, _OKTA_VALUE, "Basic")
     assert answer.status_code == 401, answer.json

@@ -81,10 +81,22 @@ def _body(src: SourceConfig, external_id: str = "ext-1") -> bytes:
     return json.dumps(build_event(src, "evt-neg-1", external_id, int(time.time()))).encode()
 
 
+def _source_and_body(scheme: str) -> tuple[SourceConfig, bytes]:
+    """The scheme's source and a fresh deletion body for it."""
+    src = _source(scheme)
+    return src, _body(src)
+
+
 def _headers(src: SourceConfig, body: bytes, at: float | None = None, **replace: Any) -> Any:
     signer = dataclasses.replace(src, **replace) if replace else src
     when = int(time.time() if at is None else at)
     return {"Content-Type": "application/json", **sources.sign_headers(signer, body, "m1", when)}
+
+
+def _assert_rejected(answer: Any, conns: Connections) -> None:
+    """The request was refused with 401 and left nothing behind."""
+    assert answer.status_code == 401
+    _assert_nothing_stored(conns)
 
 
 def _assert_nothing_stored(conns: Connections) -> None:
@@ -97,8 +109,7 @@ def test_a_correctly_signed_request_is_accepted(
     client: FlaskClient, conns: Connections, scheme: str
 ) -> None:
     """The control row: the signing the matrix starts from is accepted (202)."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     answer = webhook(client, src.name, body, _headers(src, body))
     assert answer.status_code == 202, answer.json
     assert len(erasure_queue(conns.raw)) == 1
@@ -109,8 +120,7 @@ def test_wrong_secret_is_401_and_stores_nothing(
     client: FlaskClient, conns: Connections, scheme: str
 ) -> None:
     """Signed with a secret the source does not hold: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     answer = webhook(client, src.name, body, _headers(src, body, secrets=("not-the-secret",)))
     assert answer.status_code == 401
     assert answer.json["error"] == "invalid_signature"
@@ -125,8 +135,7 @@ def test_tampered_body_is_401_and_stores_nothing(
     src = _source(scheme)
     headers = _headers(src, _body(src, "ext-1"))
     answer = webhook(client, src.name, _body(src, "ext-2"), headers)
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize("offset", [-1, 1], ids=["old", "future"])
@@ -135,12 +144,10 @@ def test_timestamp_outside_tolerance_is_401_and_stores_nothing(
     client: FlaskClient, conns: Connections, scheme: str, offset: int
 ) -> None:
     """Signed tolerance + 5 s in the past or the future: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     at = time.time() + offset * (src.tolerance_seconds + 5)
     answer = webhook(client, src.name, body, _headers(src, body, at=at))
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize("scheme", SIGNED)
@@ -148,11 +155,9 @@ def test_missing_signature_headers_are_401_and_store_nothing(
     client: FlaskClient, conns: Connections, scheme: str
 ) -> None:
     """No signature header at all: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     answer = webhook(client, src.name, body, {"Content-Type": "application/json"})
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize(("scheme", "bad"), [(s, h) for s, rows in MALFORMED.items() for h in rows])
@@ -160,14 +165,12 @@ def test_malformed_signature_headers_are_401_and_store_nothing(
     client: FlaskClient, conns: Connections, scheme: str, bad: dict[str, str]
 ) -> None:
     """Unparseable timestamps, unknown versions, non-hex digests, foreign auth: 401."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     now = str(int(time.time()))
     headers = {k: v.replace("{now}", now) for k, v in bad.items()}
     encoded = {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
     answer = webhook(client, src.name, body, {"Content-Type": "application/json", **encoded})
-    assert answer.status_code == 401
-    _assert_nothing_stored(conns)
+    _assert_rejected(answer, conns)
 
 
 @pytest.mark.parametrize(
@@ -191,8 +194,7 @@ def test_wrong_content_type_is_415_and_stores_nothing(
     client: FlaskClient, conns: Connections, scheme: str, content_type: str | None
 ) -> None:
     """Correctly signed JSON sent as another media type (or none): 415."""
-    src = _source(scheme)
-    body = _body(src)
+    src, body = _source_and_body(scheme)
     headers = _headers(src, body)
     del headers["Content-Type"]
     if content_type:

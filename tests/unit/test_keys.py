@@ -10,6 +10,8 @@ def test_keys_are_stable_literals() -> None:
     assert keys.QUEUE == "zc-erasure"
     assert keys.EVENT_LOG == "zc:events"
     assert keys.AUDIT == "zc:audit"
+    assert keys.AUDIT_HEAD == "zc:audit:head"
+    assert keys.AUDIT_ANCHOR == "zc:audit:anchor"
     assert keys.METRICS == "zc:metrics"
     assert keys.PAUSE == "zc:pause"
     assert keys.HOLD == "zc:hold"

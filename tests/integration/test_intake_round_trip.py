@@ -1,0 +1,69 @@
+"""Intake in one round trip: the dedupe check and every write of an accepted event (its
+record, trail, pending entry, event log entry and RQ job) go to Redis as one script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis.connection import Connection
+from rq import Queue as RQQueue
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from consumer import intake
+from consumer.models import ParsedEvent
+from consumer.queue import JOB_FUNC, erasure_queue
+from consumer.store import keys
+from consumer.store.connection import Connections
+
+
+def _event(event_id: str) -> ParsedEvent:
+    return ParsedEvent("userdb", event_id, "contact.deleted", "u-1", None, ("contacts",))
+
+
+def _accept(conns: Connections, event_id: str) -> intake.IntakeResult:
+    return intake.accept(
+        conns.text,
+        erasure_queue(conns.raw),
+        _event(event_id),
+        now=1_700_000_000.0,
+        dedupe_ttl_days=1,
+        retention_days=1,
+        job_timeout=60,
+    )
+
+
+def _count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sent: list[int] = []
+    original = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, check_health: bool = True) -> None:
+        sent.append(1)
+        original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    return sent
+
+
+def test_an_accepted_event_and_a_duplicate_each_cost_one_round_trip(
+    conns: Connections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One send to Redis per accept, new or duplicate (after the script is cached)."""
+    _accept(conns, "evt-warm")  # loads the script and RQ's server version
+    sent = _count_sends(monkeypatch)
+    first = _accept(conns, "evt-1")
+    assert len(sent) == 1
+    again = _accept(conns, "evt-1")
+    assert len(sent) == 2
+    assert (first.status, again.status, again.job_id) == ("accepted", "duplicate", first.job_id)
+
+
+def test_the_job_written_by_the_script_is_an_rq_job_rq_reads(conns: Connections) -> None:
+    """RQ's own code built it: Job.fetch, the queue and rq:queues see it as enqueue would."""
+    result = _accept(conns, "evt-rq")
+    job = Job.fetch(result.job_id, connection=conns.raw, serializer=JSONSerializer)
+    assert (job.func_name, job.args, job.get_status()) == (JOB_FUNC, ["userdb", "evt-rq"], "queued")
+    assert erasure_queue(conns.raw).get_job_ids() == [result.job_id]
+    assert [q.name for q in RQQueue.all(connection=conns.raw)] == [keys.QUEUE]
+    assert conns.text.ttl(keys.dedupe("userdb", "evt-rq")) == 86400
