@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint deps redis bench chaos clean lock image-test
 
-# The locks as prerequisites (wildcard: a Makefile copied alone, as tests/test_make_spec.py does).
+# The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 		echo "python3-venv missing: installing it with apt"; \
@@ -47,7 +47,8 @@ bench: deps redis
 chaos: deps redis
 	$(BIN)/python -m tests.bench.chaos_delivery
 	ZC_FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
-		tests/test_webhooks_fuzz.py tests/test_fuzz_admin.py tests/test_schemathesis.py
+		tests/integration/test_webhooks_fuzz.py tests/integration/test_fuzz_admin.py \
+		tests/integration/test_schemathesis.py
 
 # pip-tools in its own venv, so the tool is never part of what it locks. It runs on Debian's
 # python3 (3.11.2) where there is one: redis needs async-timeout before 3.11.3, and pip-compile
