@@ -226,8 +226,7 @@ def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = 
     per_record: the first run to record the record wins, and another run of the same job
     gets the outcome already recorded (see store.outcomes.record).
     """
-    days = ctx.settings.retention.audit_retention_days
-    earlier = outcomes.record(ctx.r, event, outcome, ctx.clock(), days, per_record=per_record)
+    earlier = outcomes.record(ctx.r, event, outcome, ctx.clock(), per_record=per_record)
     if earlier is not None:
         return earlier
     log.info(

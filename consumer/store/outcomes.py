@@ -70,13 +70,10 @@ def record(
     event: Event,
     outcome: Outcome,
     now: float,
-    audit_days: float,
     *,
     per_record: bool,
 ) -> Outcome | None:
     """Record an outcome: on the event, the audit stream, the trail and the metrics, at once.
-
-    audit_days is no longer used here: the chained stream is trimmed by retention.trim only.
 
     per_record keeps it on the event under its record id, and the first run to record the
     record wins: another run of the same job (RQ declared it abandoned while it still ran)

@@ -97,7 +97,7 @@ def _record(conns: Connections, worker: int, count: int) -> None:
     for n in range(count):
         event = Event("userdb", f"c{worker}-{n}", "user.deleted", f"u{worker}-{n}", None, ())
         outcome = Outcome("contacts", "deleted", f"r{worker}-{n}", 200)
-        outcomes.record(conns.text, event, outcome, 1733000000.0 + n, 400, per_record=True)
+        outcomes.record(conns.text, event, outcome, 1733000000.0 + n, per_record=True)
 
 
 def test_concurrent_writers_form_one_chain(conns: Connections) -> None:
