@@ -159,14 +159,6 @@ def check_event_id(value: object) -> str:
         raise InvalidIdentifier(str(e).replace("external id", "event id", 1)) from None
 
 
-def check_by(value: object) -> str:
-    """Return who acts if it is operator free text (check_free_text's rule), stripped and cut."""
-    try:
-        return check_free_text(value, '"by"', BY_LIMIT)
-    except OperatorError as e:
-        raise InvalidIdentifier(str(e)) from None
-
-
 def stored_seconds(value: str | None) -> float | None:
     """A stored time in epoch seconds, or None if it is absent or no time (a hand edit)."""
     try:

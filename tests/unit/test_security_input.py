@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from consumer.errors import InvalidIdentifier
+from consumer.errors import InvalidIdentifier, OperatorError
 from consumer.models import (
-    check_by,
+    BY_LIMIT,
     check_event_id,
     check_external_id,
+    check_free_text,
     check_object_slug,
     check_record_id,
     check_source_name,
@@ -40,7 +41,6 @@ def test_parse_time_reads_only_ascii_digits(value: str) -> None:
         check_source_name,
         check_object_slug,
         check_record_id,
-        check_by,
     ],
 )
 @pytest.mark.parametrize("value", [SURROGATE, "u-" + SURROGATE, "\udcff"])
@@ -48,6 +48,13 @@ def test_every_identifier_check_refuses_a_lone_surrogate(check: Any, value: str)
     """A string UTF-8 cannot encode never passes a check (it would fail inside Redis)."""
     with pytest.raises(InvalidIdentifier):
         check(value)
+
+
+@pytest.mark.parametrize("value", [SURROGATE, "u-" + SURROGATE, "\udcff"])
+def test_who_acts_with_a_lone_surrogate_is_refused(value: str) -> None:
+    """ "by" is operator free text: a string UTF-8 cannot encode never passes its check."""
+    with pytest.raises(OperatorError):
+        check_free_text(value, '"by"', BY_LIMIT)
 
 
 @pytest.mark.parametrize("value", ["a\x85b", "a\x9b31mb", "\x80", "x\x9f"])
