@@ -1,5 +1,13 @@
 """The RQ worker that runs erasure jobs: crash recovery and warm shutdown tuned for us.
 
+Jobs run in the worker process itself (RQ's SimpleWorker: no fork per job), so one Redis
+pool and one Zeeg connection (requests.Session) serve every job. What the fork gave, kept:
+- job timeouts: RQ's SIGALRM death penalty, which works here as jobs run in the main thread;
+- crash recovery: a thread renews the job's heartbeat every job_heartbeat_seconds while it
+  runs, so a SIGKILLed worker's job is declared abandoned (and retried) as fast as before;
+- warm shutdown: SIGTERM only asks RQ to stop after the current job (its DELETE finishes);
+  a second SIGTERM is a cold shutdown, and RQ's retry runs the cut job again.
+
 RQ declares a job abandoned when its worker's heartbeat is missing for
 job_monitoring_interval + 60 s, then retries it (the job carries Retry(max=...)) at the next
 registry maintenance. The grace is configurable here, so a killed worker's event is retried
@@ -10,15 +18,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
+from rq.executions import Execution
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.worker.base import BaseWorker, WorkerStatus
 
 from consumer.settings import Settings
 from consumer.store import retention
@@ -31,8 +41,8 @@ _RQ_GRACE = 60  # what RQ adds to the monitoring interval in get_heartbeat_ttl
 CLEAN_LOCK_MAX_SECONDS = 60
 
 
-class ErasureWorker(Worker):
-    """A forking RQ worker whose work horse finishes its job through a SIGTERM."""
+class ErasureWorker(SimpleWorker):
+    """An RQ worker running every job in its own process (no fork); a thread beats for it."""
 
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
@@ -51,18 +61,45 @@ class ErasureWorker(Worker):
             self.log.warning("housekeeping skipped: %s", type(e).__name__)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
-        """How long a running job's heartbeat counts: RQ's value with our grace."""
-        ttl: int = super().get_heartbeat_ttl(job, working_time)
+        """How long a running job's heartbeat counts: RQ's forking value with our grace.
+
+        Not SimpleWorker's (the whole job timeout + 60 s): our thread renews it meanwhile.
+        """
+        ttl: int = BaseWorker.get_heartbeat_ttl(self, job, working_time)
         return max(1, ttl - _RQ_GRACE + self.heartbeat_grace_seconds)
 
-    def setup_work_horse_signals(self) -> None:
-        """The horse ignores SIGINT/SIGTERM: the parent waits for it (warm shutdown).
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
+        execution = self.prepare_execution(job)
+        beat = _Heartbeat(self, job, execution)
+        beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            beat.stop()
+        self.set_state(WorkerStatus.IDLE)
 
-        A SIGTERM sent to every process (a platform stopping a container) must not cut an
-        in-flight DELETE; a second signal makes the parent kill the horse (cold shutdown).
-        """
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+class _Heartbeat(threading.Thread):
+    """Renews a running job's heartbeat (worker, execution, job) every monitoring interval."""
+
+    def __init__(self, worker: ErasureWorker, job: Job, execution: Execution) -> None:
+        super().__init__(name=f"heartbeat-{job.id}", daemon=True)
+        self._worker, self._job, self._execution = worker, job, execution
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        """Beat until stopped; a Redis error skips one beat (the grace covers a few)."""
+        while not self._done.wait(self._worker.job_monitoring_interval):
+            try:
+                self._worker.maintain_heartbeats(self._job, self._execution)
+            except redis.exceptions.RedisError as e:
+                log.warning("job heartbeat skipped: %s", type(e).__name__)
+
+    def stop(self) -> None:
+        """Stop beating and wait for a beat in progress to end."""
+        self._done.set()
+        self.join()
 
 
 def make_worker(
