@@ -36,7 +36,7 @@ def _status_text(d: dict[str, Any]) -> str:
             if paused is None
             else f"yes since {paused['since']} by {cell(paused['by'])}: {cell(paused['reason'])}"
         ),
-        f"rate limit   {_held(d['rate_limited_for_seconds'])}",
+        f"rate limit   {_held(d['rate_limited_for_seconds'])}, {_rate(d['rate'])}",
         "last hour    " + (" ".join(f"{k}:{v}" for k, v in sorted(d["last_hour"].items())) or "-"),
         f"SLA {sla['hours']:g} h   at risk {sla['at_risk']}, past half {sla['past_half_sla']}"
         + (f", oldest received {sla['oldest_at_risk']}" if sla["oldest_at_risk"] else ""),
@@ -46,6 +46,13 @@ def _status_text(d: dict[str, Any]) -> str:
 
 def _held(seconds: float) -> str:
     return f"held {seconds:g} s" if seconds else "free"
+
+
+def _rate(rate: dict[str, float]) -> str:
+    configured, current = rate["configured_per_second"], rate["current_per_second"]
+    if configured <= 0:
+        return "unlimited"
+    return f"{current:g}/s now of {configured:g}/s configured"
 
 
 def _age(seconds: float | None) -> str:

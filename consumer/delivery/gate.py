@@ -1,5 +1,8 @@
 """The gate every Zeeg call passes: auth pause, the shared 429 hold, the shared token bucket.
 
+The bucket's rate adapts: the Zeeg client reports each 429 (throttled), which lowers the
+rate for every worker; it climbs back while calls succeed (store.ratelimit).
+
 Short waits are slept through; a wait longer than delivery.max_wait_in_job_seconds raises
 DeliveryDeferred instead, so a worker never sits on a job and the job is rescheduled
 without spending an attempt.
@@ -37,40 +40,31 @@ class DeliveryGate:
         self._sleep = sleep
 
     def __call__(self, *, probe: bool = False) -> None:
-        """Return when a call may be made now; raise DeliveryDeferred when it must wait long."""
-        self._check_pause(probe)
-        self._wait(EventStatus.RATE_LIMITED, self._held)
-        if self._wait(EventStatus.RATE_LIMITED, self._token):
-            # Another worker may have paused delivery or set a 429 hold during the nap.
-            self._check_pause(probe)
-            self._wait(EventStatus.RATE_LIMITED, self._held)
+        """Return when a call may be made now; raise DeliveryDeferred when it must wait long.
 
-    def _check_pause(self, probe: bool) -> None:
-        if not probe and pause.state(self._r) is not None:
-            raise DeliveryDeferred(
-                EventStatus.AUTH_PAUSED, pause_wait(self._r, self._settings, self._rng)
-            )
-
-    def _held(self) -> float:
-        return pause.held_for(self._r, self._clock())
-
-    def _token(self) -> float:
+        One round trip per pass (ratelimit.pass_gate): the pause, the 429 hold, a token. After
+        a nap every check runs again: another worker may have paused or held meanwhile.
+        """
         zeeg = self._settings.zeeg
-        return ratelimit.take(self._r, zeeg.rate_limit_per_second, zeeg.burst)
-
-    def _wait(self, why: str, ask: Callable[[], float]) -> bool:
-        """Ask until no wait is left; True if that took a nap."""
-        limit = self._settings.delivery.max_wait_in_job_seconds
-        napped = False
         while True:
-            wait = ask()
-            if wait <= 0:
-                return napped
-            if wait > limit:
+            kind, wait = ratelimit.pass_gate(
+                self._r, zeeg.rate_limit_per_second, zeeg.burst, probe=probe
+            )
+            if kind == ratelimit.PAUSED:
+                raise DeliveryDeferred(
+                    EventStatus.AUTH_PAUSED, pause_wait(self._r, self._settings, self._rng)
+                )
+            if kind == ratelimit.GO:
+                return
+            if wait > self._settings.delivery.max_wait_in_job_seconds:
                 # Jitter spreads the woken jobs; the bucket spaces them again anyway.
-                raise DeliveryDeferred(why, wait + self._rng.uniform(0, min(1.0, wait / 10)))
+                jitter = self._rng.uniform(0, min(1.0, wait / 10))
+                raise DeliveryDeferred(EventStatus.RATE_LIMITED, wait + jitter)
             self._sleep(wait)
-            napped = True
+
+    def throttled(self) -> None:
+        """Zeeg answered 429: lower the shared rate for every worker (see store.ratelimit)."""
+        ratelimit.slow_down(self._r, self._settings.zeeg.rate_limit_per_second)
 
 
 def pause_wait(r: redis.Redis, settings: Settings, rng: random.Random) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 
 from consumer.ops import Ops, iso
 from consumer.queue import job_counts, oldest_queued_at, resume, worker_names
-from consumer.store import audit, events, pause
+from consumer.store import audit, events, pause, ratelimit
 
 HOUR = 3600.0
 log = logging.getLogger(__name__)
@@ -31,9 +31,17 @@ def status(ops: Ops) -> dict[str, Any]:
         if paused is None
         else {"reason": paused.reason, "since": iso(paused.since), "by": paused.by},
         "rate_limited_for_seconds": round(pause.held_for(ops.r, now), 3),
+        "rate": zeeg_rate(ops),
         "last_hour": dict(Counter(e.get("outcome", "") for e in audit.entries(ops.r, now - HOUR))),
         "sla": sla_risk(ops, now),
     }
+
+
+def zeeg_rate(ops: Ops) -> dict[str, float]:
+    """The configured rate of calls to Zeeg and the adaptive rate now (0 means unlimited)."""
+    configured = ops.settings.zeeg.rate_limit_per_second
+    current = ratelimit.current_rate(ops.r, configured)
+    return {"configured_per_second": configured, "current_per_second": round(current, 3)}
 
 
 def sla_risk(ops: Ops, now: float) -> dict[str, Any]:

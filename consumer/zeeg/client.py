@@ -6,7 +6,7 @@ import email.utils
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 
@@ -92,6 +92,13 @@ class Gate(Protocol):
     def __call__(self, *, probe: bool = False) -> None: ...
 
 
+@runtime_checkable
+class Throttled(Protocol):
+    """A gate that adapts its rate: told of every 429 Zeeg answers (DeliveryGate is one)."""
+
+    def throttled(self) -> None: ...
+
+
 def ungated(*, probe: bool = False) -> None:
     """The gate of a client outside delivery (the `check` command, tests): no wait at all."""
 
@@ -141,6 +148,8 @@ class ZeegClient:
         except requests.RequestException as e:
             raise ZeegTransient(f"{method} failed: {type(e).__name__}") from e
         log.debug("zeeg %s %s -> %s", method, path, response.status_code)
+        if response.status_code == 429 and isinstance(self.gate, Throttled):
+            self.gate.throttled()
         return response
 
     def delete_record(self, obj: str, record_id: str) -> DeleteResult:

@@ -1,0 +1,97 @@
+"""The adaptive shared rate: a 429 cuts it for every worker, successes raise it, within bounds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from consumer.delivery.gate import DeliveryGate
+from consumer.devtools.sandbox import Sandbox
+from consumer.errors import ZeegTransient
+from consumer.store import keys, pause, ratelimit
+from consumer.store.connection import Connections
+from consumer.zeeg.client import ZeegClient
+from tests.helpers import make_settings
+
+
+def test_a_429_cuts_the_rate_once_per_cooldown(conns: Connections) -> None:
+    """Two 429s at once (calls in flight together) cut the rate once, to FACTOR of it."""
+    first = ratelimit.slow_down(conns.text, 100.0)
+    second = ratelimit.slow_down(conns.text, 100.0)
+    assert first == second == pytest.approx(100.0 * ratelimit.FACTOR)
+    assert ratelimit.current_rate(conns.text) == pytest.approx(80.0)
+
+
+def test_the_cut_starts_from_the_rate_granted_in_the_last_second(conns: Connections) -> None:
+    """Configured 200/s, 10 tokens granted: the cut lands near 10 * FACTOR, not 160."""
+    for _ in range(10):
+        ratelimit.pass_gate(conns.text, 200.0, 1000)
+    assert ratelimit.slow_down(conns.text, 200.0) == pytest.approx(10 * ratelimit.FACTOR, abs=0.5)
+
+
+def test_granted_tokens_raise_the_rate_but_never_above_the_configured_one(
+    conns: Connections,
+) -> None:
+    """After a cut, each granted token adds INCREASE * configured / rate, capped at configured."""
+    cut = ratelimit.slow_down(conns.text, 10.0)
+    ratelimit.pass_gate(conns.text, 10.0, 100)
+    raised = ratelimit.current_rate(conns.text)
+    assert raised == pytest.approx(cut + 10.0 * ratelimit.INCREASE / cut)
+    conns.text.hset(keys.BUCKET, "tokens", 10**6)  # enough tokens for 300 calls at once
+    for _ in range(300):
+        ratelimit.pass_gate(conns.text, 10.0, 10**6)
+    assert ratelimit.current_rate(conns.text) == 10.0
+
+
+def test_repeated_429s_stop_at_the_floor(conns: Connections) -> None:
+    """Cuts with the cooldown passed each time never take the rate below FLOOR of configured."""
+    for _ in range(60):
+        ratelimit.slow_down(conns.text, 100.0)
+        conns.text.hset(keys.BUCKET, "cut_at", 0)
+    assert ratelimit.current_rate(conns.text) == pytest.approx(100.0 * ratelimit.FLOOR)
+
+
+def test_current_rate_is_the_configured_one_before_any_call_and_after_a_lower_config(
+    conns: Connections,
+) -> None:
+    """No bucket yet, or a bucket written before the rate was stored: the configured rate."""
+    assert ratelimit.current_rate(conns.text, 20.0) == 20.0
+    assert ratelimit.current_rate(conns.text) == 0.0
+    conns.text.hset(keys.BUCKET, mapping={"tokens": "1", "at": "1"})  # an older bucket
+    assert ratelimit.current_rate(conns.text, 20.0) == 20.0
+    ratelimit.slow_down(conns.text, 20.0)
+    assert ratelimit.current_rate(conns.text, 5.0) == 5.0  # configured lower since
+
+
+def test_the_gate_answers_paused_and_held_in_one_round_trip(conns: Connections) -> None:
+    """pass_gate reads the auth pause (not for the probe) and the 429 hold before a token."""
+    pause.pause(conns.text, "401", 1.0)
+    assert ratelimit.pass_gate(conns.text, 5.0, 1) == (ratelimit.PAUSED, 0.0)
+    assert ratelimit.pass_gate(conns.text, 5.0, 1, probe=True)[0] == ratelimit.GO
+    conns.text.delete(keys.PAUSE)
+    conns.text.set(keys.HOLD, int((conns.text.time()[0] + 5) * 1000))
+    kind, wait = ratelimit.pass_gate(conns.text, 5.0, 1)
+    assert (kind, 4.0 < wait <= 5.0) == (ratelimit.HELD, True)
+
+
+def test_a_429_from_zeeg_lowers_the_shared_rate_through_the_client(
+    conns: Connections, sandbox: Sandbox
+) -> None:
+    """The client tells the delivery gate of a 429: the rate every worker reads drops."""
+    settings = make_settings(sandbox.url, zeeg={"rate_limit_per_second": 50.0, "burst": 1})
+    client = ZeegClient(settings.zeeg, gate=DeliveryGate(conns.text, settings))
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    sandbox.state.set_faults(script=[{"status": 429, "only": "DELETE"}])
+    with pytest.raises(ZeegTransient):
+        client.delete_record("contacts", rid)
+    assert ratelimit.current_rate(conns.text, 50.0) < 50.0
+
+
+def test_status_shows_the_configured_and_the_current_rate(cli: Any, conns: Connections) -> None:
+    """status --json and the text both carry the adaptive rate beside the configured one."""
+    ratelimit.slow_down(conns.text, 5.0)
+    data = json.loads(cli("status", "--json").stdout)
+    assert data["rate"] == {"configured_per_second": 5.0, "current_per_second": 4.0}
+    assert "4/s now of 5/s configured" in cli("status").stdout
