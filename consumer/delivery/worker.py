@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
@@ -67,6 +68,15 @@ class ErasureWorker(SimpleWorker):
         """
         ttl: int = BaseWorker.get_heartbeat_ttl(self, job, working_time)
         return max(1, ttl - _RQ_GRACE + self.heartbeat_grace_seconds)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        """RQ's worker heartbeat, its three commands in one round trip when given no pipeline."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        with self.connection.pipeline() as pipe:
+            super().heartbeat(timeout, pipe)
+            pipe.execute()
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""

@@ -70,12 +70,16 @@ def append_trail(
 ) -> None:
     """Add one entry to an event's trail."""
     key = keys.trail(source, event_id)
-    r.rpush(key, json.dumps(entry, separators=(",", ":")))
+    # On a plain client, one round trip for both commands (a caller's pipe batches anyway).
+    pipe = r if isinstance(r, Pipeline) else r.pipeline(transaction=False)
+    pipe.rpush(key, json.dumps(entry, separators=(",", ":")))
     if ttl:
-        r.expire(key, ttl)
+        pipe.expire(key, ttl)
     else:
         # Keep the trail as long as its event hash.
-        r.expire(key, 40 * DAY, gt=True)
+        pipe.expire(key, 40 * DAY, gt=True)
+    if pipe is not r:
+        pipe.execute()
 
 
 def note(r: redis.Redis, source: str, event_id: str, what: str, now: float, **fields: Any) -> None:
@@ -157,8 +161,10 @@ def pending_member(source: str, event_id: str) -> str:
 
 def mark_running(r: redis.Redis, source: str, event_id: str, job_id: str, now: float) -> None:
     """Start: a job works on the event, status RUNNING and a `run` entry on the trail."""
-    update(r, source, event_id, status=EventStatus.RUNNING, job_id=job_id)
-    append_trail(r, source, event_id, {"at": now, "what": "run", "job_id": job_id})
+    with r.pipeline(transaction=False) as pipe:
+        update(pipe, source, event_id, status=EventStatus.RUNNING, job_id=job_id)
+        append_trail(pipe, source, event_id, {"at": now, "what": "run", "job_id": job_id})
+        pipe.execute()
 
 
 def reschedule(
