@@ -6,12 +6,15 @@ auth pause and the 429 hold, so passing the delivery gate costs one round trip:
 - a 429 cuts the shared rate to FACTOR times the lower of the current rate and the rate
   granted over the last second (multiplicative decrease), at most once per COOLDOWN_MS,
   since the calls already in flight answer 429 too;
-- every granted token raises it by step/rate, about `step` per second while calls flow
-  (additive increase), step = INCREASE of the configured rate per second;
+- every granted token raises it by step/rate, so about `step` per second while calls flow
+  (additive increase); step is INCREASE of the rate set by the last cut (of the configured
+  rate before any), so the climb back takes about (1 - FACTOR) / (FACTOR * INCREASE) s
+  whatever Zeeg's limit is: each 429 costs a hold, and fewer of them drain faster;
 - it never goes above the configured rate, nor below FLOOR of it (at least MIN_RATE).
 
 Bucket hash fields: `tokens`, `at` (ms, Redis time), `rate` (the current rate), `cut_at`
-(ms of the last decrease), `sec`/`n`/`prev` (grants in this and the previous second).
+(ms of the last decrease), `step` (the increase per second), `sec`/`n`/`prev` (grants in this
+and the previous second).
 A hash written before the adaptive rate (only tokens and at) reads as the configured rate.
 """
 
@@ -21,8 +24,8 @@ import redis
 
 from consumer.store import keys
 
-FACTOR = 0.8  # the sawtooth stays between 0.8x and 1x of the limit found: about 0.9x on average
-INCREASE = 0.01  # of the configured rate, per second of calls without a 429
+FACTOR = 0.9  # the sawtooth stays between 0.9x and 1x of the limit found
+INCREASE = 0.005  # of the rate after the last cut, per second of calls without a 429
 FLOOR = 0.01  # of the configured rate: a run of 429s never stops delivery outright
 MIN_RATE = 0.1  # per second
 COOLDOWN_MS = 1000
@@ -34,7 +37,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cap = tonumber(ARGV[1])
 local floor = math.max(MIN_RATE, cap * FLOOR)
-local s = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'rate', 'cut_at', 'sec', 'n', 'prev')
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'rate', 'cut_at', 'sec', 'n', 'prev', 'step')
 local rate = math.max(floor, math.min(cap, tonumber(s[3]) or cap))
 local sec, n, prev = tonumber(s[5]) or 0, tonumber(s[6]) or 0, tonumber(s[7]) or 0
 if math.floor(now / 1000) ~= sec then
@@ -64,7 +67,7 @@ local wait = 0
 if tokens >= 1 then
   tokens = tokens - 1
   n = n + 1
-  rate = math.min(cap, rate + cap * {INCREASE} / rate)
+  rate = math.min(cap, rate + (tonumber(s[8]) or cap * {INCREASE}) / rate)
 else
   wait = math.ceil((1 - tokens) * 1000 / rate)
 end
@@ -85,7 +88,8 @@ if now - (tonumber(s[4]) or 0) >= {COOLDOWN_MS} then
   if granted > 0 and granted < rate then rate = granted end
   rate = math.max(floor, rate * {FACTOR})
   local tokens = math.min(1, tonumber(s[1]) or 1)
-  redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'cut_at', now, 'tokens', tostring(tokens))
+  redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'cut_at', now, 'tokens', tostring(tokens),
+    'step', tostring(rate * {INCREASE}))
   redis.call('PEXPIRE', KEYS[1], {TTL_MS})
 end
 return tostring(rate)

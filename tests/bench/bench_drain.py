@@ -1,9 +1,11 @@
 """Drain rate: N events, W worker processes, the sandbox with latency and a rate limit.
 
-    .venv/bin/python -m tests.bench.bench_drain [--events 2000] [--workers 4]
-        [--latency-ms 20] [--sandbox-limit 50] [--rate 50] [--burst 1]
+    .venv/bin/python -m tests.bench.bench_drain [--events 5000] [--workers 4]
+        [--latency-ms 20] [--limits 50,200] [--over 4] [--burst 1]
 
-Prints deletions per second (first to last DELETE at the sandbox), the 429s Zeeg would have
+For each sandbox limit L (a fixed window: at most L calls per wall-clock second), two drains:
+the bucket configured to L, and to over x L (Zeeg's limit unknown, the adaptive rate finds
+it). Prints deletions per second (first to last DELETE at the sandbox) / L, the 429s Zeeg
 answered, and the busiest wall-clock second.
 """
 
@@ -23,13 +25,13 @@ from tests.workers import Workers, accept_mapped, all_done, wait_until
 
 
 def _args() -> argparse.Namespace:
-    return options(
-        __doc__, events=2000, workers=4, latency_ms=20, sandbox_limit=50, rate=50.0, burst=1
-    )
+    parsed = options(__doc__, events=5000, workers=4, latency_ms=20, limits="50,200", over=4.0)
+    parsed.burst = 1
+    return parsed
 
 
 def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:
-    """One drain; returns its figures."""
+    """One drain (args.sandbox_limit, args.rate); returns its figures."""
     redis_server = RedisServer(directory / "redis").start()
     sandbox = Sandbox(token=ZEEG_TOKEN).start()
     procs = Workers(
@@ -72,17 +74,27 @@ def _figures(sandbox: Sandbox, wall: float) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    """Run the drain benchmark and print its figures."""
+def main() -> dict[str, dict[str, float]]:
+    """Run the drains (each limit, configured to it and above it); print and return figures."""
     args = _args()
-    with tempfile.TemporaryDirectory() as tmp:
-        figures = run(args, Path(tmp))
+    found = {}
     print(
         f"drain: {args.events} events, {args.workers} workers, sandbox {args.latency_ms} ms "
-        f"latency and limit {args.sandbox_limit}/s, bucket {args.rate:g}/s burst {args.burst}"
+        f"latency and a fixed-window limit L, bucket burst {args.burst}"
     )
-    for name, value in figures.items():
-        print(f"  {name}: {value:.1f}" if isinstance(value, float) else f"  {name}: {value}")
+    for limit in (int(x) for x in args.limits.split(",")):
+        for factor in (1.0, args.over):
+            args.sandbox_limit, args.rate = limit, limit * factor
+            with tempfile.TemporaryDirectory() as tmp:
+                f = run(args, Path(tmp))
+            f["vs_limit"] = f["deletions_per_second"] / limit
+            found[f"L{limit}_rate{factor:g}L"] = f
+            print(
+                f"  L={limit:4d} configured {factor:g}L: {f['deletions_per_second']:7.1f}/s"
+                f" = {f['vs_limit']:.2f} L, 429s {f['http_429']}, busiest second"
+                f" {f['busiest_second_calls']}, wall {f['wall_seconds_with_startup']:.0f} s"
+            )
+    return found
 
 
 if __name__ == "__main__":

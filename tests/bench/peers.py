@@ -2,7 +2,7 @@
 
 - floor_app(): a Flask route doing one LPUSH of the body (no parsing, no verification);
 - naive_app(): Flask + RQ's Queue.enqueue per request (no verification, no dedupe);
-- delete(url): the naive worker's job, one requests.delete.
+- delete(url, token): the naive worker's job, one requests.delete.
 gunicorn serves the apps as `tests.bench.peers:floor_app()`, with REDIS_URL in the env.
 """
 
@@ -53,6 +53,7 @@ def naive_app() -> Flask:
     return app
 
 
-def delete(url: str) -> int:
+def delete(url: str, token: str) -> int:
     """The naive worker's whole job: one DELETE (a fresh connection each time, as peers do)."""
-    return requests.delete(url, timeout=10).status_code
+    headers = {"Authorization": f"Bearer {token}"}
+    return requests.delete(url, headers=headers, timeout=10).status_code
