@@ -42,6 +42,9 @@ test: deps redis lint
 	$(BIN)/pytest
 
 bench: deps redis
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "wrk missing: installing it with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python -m tests.bench
 
 chaos: deps redis
