@@ -25,7 +25,8 @@ from rq import Queue
 from consumer.devtools.sandbox import Sandbox
 from consumer.store.connection import connect
 from tests.bench import options
-from tests.bench.peers import NAIVE_QUEUE, delete
+from tests.bench.peer_jobs import delete
+from tests.bench.peers import NAIVE_QUEUE
 from tests.helpers import ZEEG_TOKEN, RedisServer, deletes, make_settings
 from tests.workers import Workers, accept_mapped
 

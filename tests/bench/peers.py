@@ -2,7 +2,7 @@
 
 - floor_app(): a Flask route doing one LPUSH of the body (no parsing, no verification);
 - naive_app(): Flask + RQ's Queue.enqueue per request (no verification, no dedupe);
-- delete(url, token): the naive worker's job, one requests.delete.
+The naive worker's job is tests/bench/peer_jobs.py (no Flask import in a forked horse).
 gunicorn serves the apps as `tests.bench.peers:floor_app()`, with REDIS_URL in the env.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 
 import redis
-import requests
 from flask import Flask, request
 from rq import Queue
+
+from tests.bench.peer_jobs import delete
 
 NAIVE_QUEUE = "naive"
 
@@ -47,13 +48,7 @@ def naive_app() -> Flask:
     @app.post("/webhooks/<source>")
     def receive(source: str) -> tuple[str, int]:
         body = request.get_json(force=True)
-        queue.enqueue(delete, f"{source}/{body['id']}")
+        queue.enqueue(delete, f"{source}/{body['id']}", "")
         return "", 202
 
     return app
-
-
-def delete(url: str, token: str) -> int:
-    """The naive worker's whole job: one DELETE (a fresh connection each time, as peers do)."""
-    headers = {"Authorization": f"Bearer {token}"}
-    return requests.delete(url, headers=headers, timeout=10).status_code
