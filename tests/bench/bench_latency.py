@@ -1,8 +1,8 @@
 """Webhook-to-deleted-record latency under `zeeg-consumer run --sandbox` (what make run starts).
 
 Starts the all-in-one service in a temporary directory, sends 200 signed test events one after
-another (each for a fresh sandbox record), and times from the POST until the sandbox no longer
-has the record. Prints p50, p99 and max.
+another (each for a fresh sandbox record), and times from the POST until the sandbox got its
+DELETE (the sandbox's request log). Prints p50, p99 and max.
 
 The events are spaced SPACING seconds apart on an idle system, under the shared rate limit
 (set to RATE per second here, so the figure is the pipeline's latency, not the bucket's
@@ -50,18 +50,24 @@ def _one(info: dict[str, str], n: int) -> float:
         "Content-Type": "application/json",
         **sources.sign_headers(src, body, f"bench-{n}-{now}", now),
     }
-    started = time.perf_counter()
+    started = time.time()
     answer = requests.post(
         f"{info['web_url']}/webhooks/sandbox", data=body, headers=headers, timeout=5
     )
     assert answer.status_code == 202, answer.text
+    # Poll gently (a busy poller would slow the worker it times); the time is the sandbox's
+    # own record of when the DELETE arrived, so the polling interval does not count.
     while True:
         listed = requests.get(f"{root}/_sandbox/records?object=contacts", timeout=5).json()
         if all(r["id"] != seeded for r in listed):
-            return time.perf_counter() - started
-        if time.perf_counter() - started > 30:
+            break
+        if time.time() - started > 30:
             raise RuntimeError("record not deleted within 30 s")
-        time.sleep(0.002)
+        time.sleep(0.02)
+    log = requests.get(f"{root}/_sandbox/requests", timeout=5).json()
+    requests.delete(f"{root}/_sandbox/requests", timeout=5)
+    (at,) = [e["at"] for e in log if e["method"] == "DELETE" and e["path"].endswith(seeded)]
+    return float(at) - started
 
 
 def main() -> dict[str, float]:
