@@ -25,9 +25,9 @@ from tests.workers import Workers, accept_mapped, all_done, wait_until
 
 
 def _args() -> argparse.Namespace:
-    parsed = options(__doc__, events=5000, workers=4, latency_ms=20, limits="50,200", over=4.0)
-    parsed.burst = 1
-    return parsed
+    return options(
+        __doc__, events=5000, workers=4, latency_ms=20, limits="50,200", over=4.0, burst=1
+    )
 
 
 def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:
