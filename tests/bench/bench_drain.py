@@ -1,11 +1,13 @@
 """Drain rate: N events, W worker processes, the sandbox with latency and a rate limit.
 
     .venv/bin/python -m tests.bench.bench_drain [--events 5000] [--workers 4]
-        [--latency-ms 20] [--limits 50,200] [--over 4] [--burst 1]
+        [--latency-ms 20] [--limits 50,200] [--over 4] [--burst 1] [--retry-after seconds]
 
 For each sandbox limit L (a fixed window: at most L calls per wall-clock second), two drains:
 the bucket configured to L, and to over x L (Zeeg's limit unknown, the adaptive rate finds
-it). Prints deletions per second (first to last DELETE at the sandbox) / L, the 429s Zeeg
+it). `--retry-after none` makes the sandbox's 429s carry no Retry-After (Zeeg documents
+none), so only our backoff and the adaptive rate space the calls. Prints deletions per second
+(first to last DELETE at the sandbox) / L, the 429s Zeeg
 answered, and the busiest wall-clock second.
 """
 
@@ -26,7 +28,14 @@ from tests.workers import Workers, accept_mapped, all_done, wait_until
 
 def _args() -> argparse.Namespace:
     return options(
-        __doc__, events=5000, workers=4, latency_ms=20, limits="50,200", over=4.0, burst=1
+        __doc__,
+        events=5000,
+        workers=4,
+        latency_ms=20,
+        limits="50,200",
+        over=4.0,
+        burst=1,
+        retry_after="seconds",
     )
 
 
@@ -46,6 +55,7 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:
             latency_ms=args.latency_ms,
             rate_limit_per_second=args.sandbox_limit,
             rate_limit_mode="window",
+            retry_after=args.retry_after,
         )
         conns = connect(redis_server.url)
         settings = make_settings(sandbox.url)
