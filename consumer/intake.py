@@ -1,6 +1,6 @@
 """The intake service: every event comes in here, whether from a webhook, a manual erase or
-a late link, and is accepted in one transaction (dedupe key, stored event, event log entry
-and RQ job, all or none).
+a late link, and is accepted in one transaction (dedupe key, stored event, event log entry,
+its external id's index entry and RQ job, all or none).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from redis.typing import EncodableT
 from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
-from consumer.store import events, keys, mappings
+from consumer.store import events, index, keys, mappings
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def accept(
     writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
     writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
     events.write_new(writes, event, job_id, now, retention_days)
+    index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
     enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
     existing = _write_if_new(r, dedupe_key, writes)
     if existing is not None:

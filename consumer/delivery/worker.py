@@ -20,6 +20,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer.ops import archive
 from consumer.settings import Settings
 from consumer.store import retention
 
@@ -92,11 +93,13 @@ def make_worker(
 
 
 def _trim(r: redis.Redis, settings: Settings) -> None:
+    archive.maintain(r, settings, time.time())  # index backfill, the daily audit archive
     removed = retention.trim_if_due(
         r,
         time.time(),
         settings.intake.event_log_retention_days,
         settings.retention.audit_retention_days,
+        archiving=bool(settings.audit.archive_dir),
     )
     if removed is not None:
         log.info("retention trim: %s", removed)

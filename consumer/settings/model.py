@@ -66,6 +66,14 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """Where the audit stream is archived ("" for nowhere): one file per day (docs/AUDIT.md)."""
+
+    # With a directory, audit entries past retention leave Redis only once archived.
+    archive_dir: str = ""
+
+
+@dataclass(frozen=True)
 class Target:
     """A Zeeg object whose records are erased, and how their UUIDs are resolved."""
 
@@ -116,6 +124,7 @@ class Settings:
     intake: IntakeSettings
     retention: RetentionSettings
     sources: Mapping[str, SourceConfig]
+    audit: AuditSettings = field(default_factory=AuditSettings)
     redis_url: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
     port: int = 8000

@@ -65,3 +65,28 @@ WAITING = f"{PREFIX}:waiting"  # set: ids of scheduled jobs waiting for the paus
 # RQ's scheduled-job registry of our queue (a sorted set scored by due time); resume() moves
 # the jobs waiting for the pause to now. Tested against rq's own name for it.
 RQ_SCHEDULED = f"rq:scheduled:{QUEUE}"
+
+# Lookup indexes (store/index.py): sorted sets written in the transactions that write what
+# they point at, trimmed with it; the external id or record id stands last.
+INDEX_SOURCES = f"{PREFIX}:idx:sources"  # set: the sources any index key names
+INDEX_OBJECTS = f"{PREFIX}:idx:objects"  # set: the objects any audit record index names
+INDEX_READY = f"{PREFIX}:idx:ready"  # hash: events/audit -> when its backfill completed
+INDEX_CURSOR = f"{PREFIX}:idx:cursor"  # hash: events/audit -> the last stream id backfilled
+# Archives (store/archive.py): audit-<day>.jsonl files written once a day.
+AUDIT_ARCHIVED = f"{PREFIX}:audit:archived"  # hash: YYYY-MM-DD -> the day's checkpoint JSON
+AUDIT_ARCHIVE_LOCK = f"{PREFIX}:audit:archive:lock"  # set while one worker archives
+
+
+def event_index(source: str, external_id: str) -> str:
+    """Sorted set: the event ids of one external id, scored by received time (seconds)."""
+    return f"{PREFIX}:idx:ev:{source}:{external_id}"
+
+
+def audit_by_external(source: str, external_id: str) -> str:
+    """Sorted set: audit stream ids of one external id's entries, scored by id time (ms)."""
+    return f"{PREFIX}:idx:au:ext:{source}:{external_id}"
+
+
+def audit_by_record(obj: str, record_id: str) -> str:
+    """Sorted set: audit stream ids of one record's entries, scored by id time (ms)."""
+    return f"{PREFIX}:idx:au:rec:{obj}:{record_id}"

@@ -15,7 +15,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from consumer.models import Event, Outcome
-from consumer.store import audit, events, keys, metrics
+from consumer.store import audit, events, index, keys, metrics
 
 
 def note_attempt(
@@ -101,8 +101,9 @@ def record(
 
 
 def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:
-    """The rest of the outcome's transaction: audit entry, trail entry, counter, EXEC."""
+    """The rest of the outcome's transaction: audit entry, its index, trail, counter, EXEC."""
     audit.append(pipe, event, outcome, now, prev)
+    index.add_audit(pipe, event, outcome)
     entry = {"at": now, "what": "outcome", **outcome.to_dict()}
     events.append_trail(pipe, event.source, event.event_id, entry)
     metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)

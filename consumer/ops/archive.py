@@ -1,0 +1,156 @@
+"""Archiving the audit stream (`audit archive`, the workers' daily run) and verifying a
+sequence of archive files and exports offline (`audit verify FILE...`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from consumer import audit_chain
+from consumer.ops import audit as au
+from consumer.settings import Settings
+from consumer.store import archive, index
+from consumer.store.archive import ArchiveError
+
+log = logging.getLogger(__name__)
+DAY_MS = archive.DAY_MS
+
+
+def due_days(r: redis.Redis, now: float) -> list[str]:
+    """The days before today (UTC) not archived yet, oldest first, from the day after the
+    last archived one (or the oldest entry's day before the first archive)."""
+    today = archive.day_start_ms(archive.day_of(int(now * 1000)))
+    last = archive.last_archived(r)
+    start = archive.day_start_ms(last) + DAY_MS if last else None
+    if start is None:
+        oldest = archive.oldest_day(r)
+        start = today if oldest is None else archive.day_start_ms(oldest)
+    return [archive.day_of(ms) for ms in range(start, today, DAY_MS)]
+
+
+def archive_due(r: redis.Redis, directory: str, now: float) -> list[dict[str, Any]] | None:
+    """Archive every due day into directory, each once (its checkpoint per day written);
+    None when another process holds the archiving lock."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise ArchiveError(f"archive_dir {directory} is not a directory")
+    token = archive.lock(r)
+    if token is None:
+        return None
+    try:
+        return [archive_day(r, path, day, now) for day in due_days(r, now)]
+    finally:
+        archive.unlock(r, token)
+
+
+def archive_day(r: redis.Redis, directory: Path, day: str, now: float) -> dict[str, Any]:
+    """Write one day's entries and its checkpoint (unless the day is marked), then mark it.
+
+    A day without entries is marked with no file: there is nothing in it to prove.
+    """
+    if archive.is_archived(r, day):
+        return {"day": day, "file": None, "entries": 0, "skipped": "already archived"}
+    closing: dict[str, Any] = {}
+    written = None
+    if next(archive.day_entries(r, day, batch=1), None) is not None:
+        lines = _lines(r, day, now, closing)
+        written = str(archive.write_file(directory, archive.file_name(day), lines))
+    checkpoint = closing or archive.build_checkpoint("", 0, "", "", now)
+    archive.mark(r, day, checkpoint)
+    log.info("audit archive %s: %d entries in %s", day, checkpoint["entries"], written)
+    return {
+        "day": day,
+        "file": written,
+        "entries": checkpoint["entries"],
+        "head": checkpoint["head"],
+    }
+
+
+def _lines(r: redis.Redis, day: str, now: float, closing: dict[str, Any]) -> Iterator[str]:
+    """The archive's lines: each entry as the export shows it, then its checkpoint (also put
+    in closing, so the marker holds the same one)."""
+    first = last = head = ""
+    count = 0
+    for entry_id, stored in archive.day_entries(r, day):
+        first, last, count = first or entry_id, entry_id, count + 1
+        head = stored.get("hash", head)
+        yield json.dumps(au.export_row(stored), separators=(",", ":")) + "\n"
+    closing.update(archive.build_checkpoint(head, count, first, last, now))
+    yield json.dumps(closing, separators=(",", ":")) + "\n"
+
+
+def maintain(r: redis.Redis, settings: Settings, now: float) -> None:
+    """The workers' part: backfill the indexes a slice at a time until they are complete,
+    then archive the due days once a day when [audit] archive_dir is set."""
+    for kind in index.KINDS:
+        index.backfill(r, kind, settings.intake.event_log_retention_days)
+    directory = settings.audit.archive_dir
+    yesterday = archive.day_of(int(now * 1000) - DAY_MS)
+    if not directory or archive.is_archived(r, yesterday):
+        return
+    try:
+        archive_due(r, directory, now)
+    except ArchiveError as e:
+        # Nothing unarchived is trimmed meanwhile (retention.trim); retried next time.
+        log.error("audit archive failed: %s", e)
+
+
+@dataclass(frozen=True)
+class FilesVerdict:
+    """What verify_files found over all files: the chain's verdict and where it broke."""
+
+    verdict: audit_chain.Verdict
+    files: int
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every file's checkpoint closes it and the chain holds across them."""
+        return self.problem is None and self.verdict.ok
+
+
+def verify_files(texts: Sequence[tuple[str, str]], anchor: str | None = None) -> FilesVerdict:
+    """Check archive files and exports (name, text) in the order given as one chain: each
+    file's first prev is the previous file's last hash, each checkpoint closes its file."""
+    rows: list[dict[str, Any]] = []
+    where: list[tuple[str, int]] = []
+    for name, text in texts:
+        found = au.read_export(text)
+        data = [row for row in found if row.get("type") != "checkpoint"]
+        problem = _checkpoint_problem(name, found, data)
+        if problem is not None:
+            return FilesVerdict(audit_chain.verify(rows, au.render, anchor), len(texts), problem)
+        rows += data
+        where += [(name, i + 1) for i in range(len(data))]
+    verdict = audit_chain.verify(rows, au.render, anchor)
+    if verdict.ok or verdict.row is None:
+        return FilesVerdict(verdict, len(texts))
+    name, row = where[verdict.row - 1]
+    return FilesVerdict(verdict, len(texts), f"{name} row {row}: {verdict.problem}")
+
+
+def _checkpoint_problem(
+    name: str, found: list[dict[str, Any]], data: list[dict[str, Any]]
+) -> str | None:
+    """Why a file's checkpoint does not close it (entries cut from its end), or None."""
+    marks = [i for i, row in enumerate(found) if row.get("type") == "checkpoint"]
+    if not marks:
+        return None
+    if marks != [len(found) - 1]:
+        return f"{name}: a checkpoint line that is not the last line"
+    mark = found[-1]
+    head = str(data[-1].get("hash") or "") if data else ""
+    if mark.get("entries") != len(data):
+        return (
+            f"{name}: the checkpoint counts {mark.get('entries')} entries, the file has {len(data)}"
+        )
+    if mark.get("head") != head:
+        return f"{name}: the checkpoint head is not the hash of its last entry"
+    return None
