@@ -23,10 +23,15 @@ log = logging.getLogger(__name__)
 DAY_MS = archive.DAY_MS
 
 
-def due_days(r: redis.Redis, now: float) -> list[str]:
+def due_days(r: redis.Redis) -> list[str]:
     """The days before today (UTC) not archived yet, oldest first, from the day after the
-    last archived one (or the oldest entry's day before the first archive)."""
-    today = archive.day_start_ms(archive.day_of(int(now * 1000)))
+    last archived one (or the oldest entry's day before the first archive).
+
+    Today is Redis's: stream ids come from its clock, so a day is archived only once Redis
+    can add no more entries to it, whatever the clock of this host says.
+    """
+    seconds, micros = r.time()
+    today = archive.day_start_ms(archive.day_of(int(seconds) * 1000 + int(micros) // 1000))
     last = archive.last_archived(r)
     start = archive.day_start_ms(last) + DAY_MS if last else None
     if start is None:
@@ -45,7 +50,7 @@ def archive_due(r: redis.Redis, directory: str, now: float) -> list[dict[str, An
     if token is None:
         return None
     try:
-        return [archive_day(r, path, day, now) for day in due_days(r, now)]
+        return [archive_day(r, path, day, now) for day in due_days(r)]
     finally:
         archive.unlock(r, token)
 
