@@ -63,15 +63,10 @@ def audit_verify(files: tuple[TextIO, ...], anchor: str | None) -> None:
     """Check an audit export, or archive files oldest first (and an export after them),
     offline as one chain: exit 0 with the count and head, or 1 naming the first entry
     removed, inserted, changed or reordered."""
-    if len(files) == 1 and anchor is None:
-        v = au.verify(files[0].read())
-        if not v.ok:
-            raise click.ClickException(f"row {v.row}: {v.problem}")
-    else:
-        found = ar.verify_files([(f.name, f.read()) for f in files], anchor)
-        if not found.ok:
-            raise click.ClickException(found.problem or "the chain does not hold")
-        v = found.verdict
+    found = ar.verify_files([(f.name, f.read()) for f in files], anchor)
+    if not found.ok:
+        raise click.ClickException(found.problem or "the chain does not hold")
+    v = found.verdict
     click.echo(f"ok: {v.count} chained entries ({v.legacy} from before the chain), head {v.head}")
 
 
@@ -115,11 +110,13 @@ def audit_archive(as_json: bool) -> None:
 @json_option
 @operator_command
 def audit_reindex(as_json: bool) -> None:
-    """Index the events and audit entries stored before the indexes existed (once, after an
-    upgrade; idempotent; the workers also do it a slice at a time)."""
+    """Index every stored event and audit entry (after an upgrade, once every process runs
+    it; idempotent; the workers also backfill a slice at a time)."""
     ops = get_ops()
     days = ops.settings.intake.event_log_retention_days
-    done = {kind: index.backfill(ops.r, kind, days, budget=10**12) for kind in index.KINDS}
+    done = {
+        kind: index.backfill(ops.r, kind, days, budget=10**12, again=True) for kind in index.KINDS
+    }
     emit(done, as_json, "indexes complete: lookups by external id and record id use them")
 
 

@@ -138,7 +138,8 @@ def verify_files(texts: Sequence[tuple[str, str]], anchor: str | None = None) ->
     if verdict.ok or verdict.row is None:
         return FilesVerdict(verdict, len(texts))
     name, row = where[verdict.row - 1]
-    return FilesVerdict(verdict, len(texts), f"{name} row {row}: {verdict.problem}")
+    named = f"{name} row {row}" if len(texts) > 1 else f"row {row}"
+    return FilesVerdict(verdict, len(texts), f"{named}: {verdict.problem}")
 
 
 def _checkpoint_problem(

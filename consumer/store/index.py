@@ -114,14 +114,24 @@ def is_ready(r: redis.Redis, kind: str) -> bool:
 
 
 def backfill(
-    r: redis.Redis, kind: str, retention_days: float, budget: int = 50_000, batch: int = 1000
+    r: redis.Redis,
+    kind: str,
+    retention_days: float,
+    budget: int = 50_000,
+    batch: int = 1000,
+    *,
+    again: bool = False,
 ) -> bool:
     """Index up to budget stored entries of kind from where the last call stopped; True
-    once every entry is indexed (then is_ready). Idempotent: ZADD of a member is a no-op."""
-    if is_ready(r, kind):
+    once every entry is indexed (then is_ready). Idempotent: ZADD of a member is a no-op.
+
+    again: a whole pass from the oldest entry even if complete (events an older version's
+    process accepted during a rolling upgrade, after the first pass).
+    """
+    if is_ready(r, kind) and not again:
         return True
     stream = keys.EVENT_LOG if kind == "events" else keys.AUDIT
-    cursor = str(r.hget(keys.INDEX_CURSOR, kind) or "-")
+    cursor = "-" if again else str(r.hget(keys.INDEX_CURSOR, kind) or "-")
     while budget > 0:
         rows: list[tuple[str, dict[str, str]]] = r.xrange(  # type: ignore[assignment]
             stream, cursor if cursor == "-" else f"({cursor}", "+", count=batch

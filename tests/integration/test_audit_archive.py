@@ -93,6 +93,8 @@ def test_archive_then_trim_keeps_one_verifiable_chain(
     # The anchor is the last trimmed entry: the head of the third archive.
     assert anchor == json.loads(files[2].read_text().splitlines()[-1])["head"]
     paths = [str(f) for f in files[:3]] + [str(rest)]
+    one = _run(tmp_path, redis_server.url, "audit", "verify", str(files[0]), archive_dir=out)
+    assert one.exit_code == 0 and "ok: 2 chained entries" in one.stdout, one.output
     ok = _run(tmp_path, redis_server.url, "audit", "verify", *paths, archive_dir=out)
     assert ok.exit_code == 0, ok.output
     assert "ok: 10 chained entries" in ok.stdout

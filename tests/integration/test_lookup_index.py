@@ -152,3 +152,22 @@ def test_trim_removes_the_index_members_of_trimmed_entries_and_readers_skip_dang
     assert conns.text.zcard(keys.audit_by_record("contacts", shown[0]["record_id"])) == 0
     assert conns.text.zrange(dangling, 0, -1) == [f"{int(old * 1000)}-0"]
     assert _as_json(cli("audit", "show", "--external-id", "u-1", "--json")) == []
+
+
+def test_worker_maintenance_backfills_a_slice_at_a_time_until_complete(
+    conns: Connections, settings: Settings
+) -> None:
+    """Events stored before the upgrade: each backfill run indexes its budget from the cursor;
+    the run that reaches the end marks the index complete; a worker's maintenance runs it."""
+    from consumer.delivery.worker import make_worker
+    from consumer.queue import erasure_queue
+
+    for n in range(3):
+        accept_event(conns, f"e-{n}", f"u-{n}", time.time(), retention_days=30)
+        conns.text.delete(keys.event_index("userdb", f"u-{n}"))
+    assert not index.backfill(conns.text, "events", 30, budget=2, batch=2)
+    assert conns.text.exists(keys.event_index("userdb", "u-1"))
+    assert not conns.text.exists(keys.event_index("userdb", "u-2"))
+    make_worker(settings, erasure_queue(conns.raw), text=conns.text).run_maintenance_tasks()
+    assert conns.text.zrange(keys.event_index("userdb", "u-2"), 0, -1) == ["e-2"]
+    assert index.is_ready(conns.text, "events") and index.is_ready(conns.text, "audit")
