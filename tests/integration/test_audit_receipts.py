@@ -202,3 +202,17 @@ def test_admin_exports_take_checkpoints_that_the_admin_lists(signed_admin: Flask
     reasons = [c["reason"] for c in listed.json["checkpoints"]]
     assert reasons == ["manual", "export"]
     assert signed_admin.get("/admin/audit/checkpoints?limit=0").status_code == 400
+
+
+def test_a_workers_maintenance_takes_the_hourly_checkpoint(
+    signed_settings: Settings, conns: Connections
+) -> None:
+    """A real worker's maintenance run: one signed hourly checkpoint; a second run: none more."""
+    from consumer.delivery.worker import make_worker
+    from consumer.queue import erasure_queue
+
+    worker = make_worker(signed_settings, erasure_queue(conns.raw), text=conns.text)
+    worker.run_maintenance_tasks()
+    worker.run_maintenance_tasks()
+    (taken,) = checkpoints.latest(conns.text)
+    assert taken["reason"] == "hourly" and taken["signed"] is True
