@@ -9,15 +9,19 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from consumer import audit_chain
+from consumer import audit_chain, signing
 from consumer.ops import audit as au
 from consumer.settings import Settings
+from consumer.signing import SigningKey
 from consumer.store import archive, index
 from consumer.store.archive import ArchiveError
+
+if TYPE_CHECKING:  # only consumer.signing speaks cryptography
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 DAY_MS = archive.DAY_MS
@@ -40,9 +44,11 @@ def due_days(r: redis.Redis) -> list[str]:
     return [archive.day_of(ms) for ms in range(start, today, DAY_MS)]
 
 
-def archive_due(r: redis.Redis, directory: str, now: float) -> list[dict[str, Any]] | None:
-    """Archive every due day into directory, each once (its checkpoint per day written);
-    None when another process holds the archiving lock."""
+def archive_due(
+    r: redis.Redis, directory: str, now: float, key: SigningKey | None = None
+) -> list[dict[str, Any]] | None:
+    """Archive every due day into directory, each once, its checkpoint signed with key if
+    one is given; None when another process holds the archiving lock."""
     path = Path(directory)
     if not path.is_dir():
         raise ArchiveError(f"archive_dir {directory} is not a directory")
@@ -50,12 +56,14 @@ def archive_due(r: redis.Redis, directory: str, now: float) -> list[dict[str, An
     if token is None:
         return None
     try:
-        return [archive_day(r, path, day, now) for day in due_days(r)]
+        return [archive_day(r, path, day, now, key) for day in due_days(r)]
     finally:
         archive.unlock(r, token)
 
 
-def archive_day(r: redis.Redis, directory: Path, day: str, now: float) -> dict[str, Any]:
+def archive_day(
+    r: redis.Redis, directory: Path, day: str, now: float, key: SigningKey | None = None
+) -> dict[str, Any]:
     """Write one day's entries and its checkpoint (unless the day is marked), then mark it.
 
     A day without entries is marked with no file: there is nothing in it to prove.
@@ -65,9 +73,9 @@ def archive_day(r: redis.Redis, directory: Path, day: str, now: float) -> dict[s
     closing: dict[str, Any] = {}
     written = None
     if next(archive.day_entries(r, day, batch=1), None) is not None:
-        lines = _lines(r, day, now, closing)
+        lines = _lines(r, day, now, key, closing)
         written = str(archive.write_file(directory, archive.file_name(day), lines))
-    checkpoint = closing or archive.build_checkpoint("", 0, "", "", now)
+    checkpoint = closing or signing.sign(archive.build_checkpoint("", 0, "", "", now), key)
     archive.mark(r, day, checkpoint)
     log.info("audit archive %s: %d entries in %s", day, checkpoint["entries"], written)
     return {
@@ -78,7 +86,9 @@ def archive_day(r: redis.Redis, directory: Path, day: str, now: float) -> dict[s
     }
 
 
-def _lines(r: redis.Redis, day: str, now: float, closing: dict[str, Any]) -> Iterator[str]:
+def _lines(
+    r: redis.Redis, day: str, now: float, key: SigningKey | None, closing: dict[str, Any]
+) -> Iterator[str]:
     """The archive's lines: each entry as the export shows it, then its checkpoint (also put
     in closing, so the marker holds the same one)."""
     first = last = head = ""
@@ -87,7 +97,7 @@ def _lines(r: redis.Redis, day: str, now: float, closing: dict[str, Any]) -> Ite
         first, last, count = first or entry_id, entry_id, count + 1
         head = stored.get("hash", head)
         yield json.dumps(au.export_row(stored), separators=(",", ":")) + "\n"
-    closing.update(archive.build_checkpoint(head, count, first, last, now))
+    closing.update(signing.sign(archive.build_checkpoint(head, count, first, last, now), key))
     yield json.dumps(closing, separators=(",", ":")) + "\n"
 
 
@@ -101,7 +111,7 @@ def maintain(r: redis.Redis, settings: Settings, now: float) -> None:
     if not directory or archive.is_archived(r, yesterday):
         return
     try:
-        archive_due(r, directory, now)
+        archive_due(r, directory, now, settings.signing_key)
     except ArchiveError as e:
         # Nothing unarchived is trimmed meanwhile (retention.trim); retried next time.
         log.error("audit archive failed: %s", e)
@@ -112,7 +122,7 @@ class FilesVerdict:
     """What verify_files found over all files: the chain's verdict and where it broke."""
 
     verdict: audit_chain.Verdict
-    files: int
+    archives: int
     problem: str | None = None
 
     @property
@@ -121,29 +131,38 @@ class FilesVerdict:
         return self.problem is None and self.verdict.ok
 
 
-def verify_files(texts: Sequence[tuple[str, str]], anchor: str | None = None) -> FilesVerdict:
+def verify_files(
+    texts: Sequence[tuple[str, str]], anchor: str | None = None, public_key: str | None = None
+) -> FilesVerdict:
     """Check archive files and exports (name, text) in the order given as one chain: each
-    file's first prev is the previous file's last hash, each checkpoint closes its file."""
+    file's first prev is the previous file's last hash, each checkpoint closes its file
+    (and is signed by public_key, if given)."""
+    public = None if public_key is None else signing.load_public(public_key)
     rows: list[dict[str, Any]] = []
     where: list[tuple[str, int]] = []
+    archives = 0
     for name, text in texts:
         found = au.read_export(text)
         data = [row for row in found if row.get("type") != "checkpoint"]
-        problem = _checkpoint_problem(name, found, data)
+        archives += len(found) - len(data)
+        problem = _checkpoint_problem(name, found, data, public)
         if problem is not None:
-            return FilesVerdict(audit_chain.verify(rows, au.render, anchor), len(texts), problem)
+            return FilesVerdict(audit_chain.verify(rows, au.render, anchor), archives, problem)
         rows += data
         where += [(name, i + 1) for i in range(len(data))]
     verdict = audit_chain.verify(rows, au.render, anchor)
     if verdict.ok or verdict.row is None:
-        return FilesVerdict(verdict, len(texts))
+        return FilesVerdict(verdict, archives)
     name, row = where[verdict.row - 1]
     named = f"{name} row {row}" if len(texts) > 1 else f"row {row}"
-    return FilesVerdict(verdict, len(texts), f"{named}: {verdict.problem}")
+    return FilesVerdict(verdict, archives, f"{named}: {verdict.problem}")
 
 
 def _checkpoint_problem(
-    name: str, found: list[dict[str, Any]], data: list[dict[str, Any]]
+    name: str,
+    found: list[dict[str, Any]],
+    data: list[dict[str, Any]],
+    public: Ed25519PublicKey | None,
 ) -> str | None:
     """Why a file's checkpoint does not close it (entries cut from its end), or None."""
     marks = [i for i, row in enumerate(found) if row.get("type") == "checkpoint"]
@@ -159,4 +178,5 @@ def _checkpoint_problem(
         )
     if mark.get("head") != head:
         return f"{name}: the checkpoint head is not the hash of its last entry"
-    return None
+    problem = None if public is None else signing.problem(mark, public)
+    return None if problem is None else f"{name}: checkpoint: {problem}"

@@ -25,8 +25,8 @@ from consumer.store import keys
 DAY_MS = 86_400_000
 LOCK_SECONDS = 600
 # Fields of a checkpoint a rewrite of the same day may change (the time it was made, and
-# a signature over it): two files that differ only there hold the same archive.
-VOLATILE = ("created_at", "signature")
+# whether and how it was signed): two files that differ only there hold the same archive.
+VOLATILE = ("created_at", "signed", "signature")
 
 
 class ArchiveError(ConsumerError):
@@ -51,7 +51,8 @@ def file_name(day: str) -> str:
 def build_checkpoint(
     head: str, entries: int, first_id: str, last_id: str, created_at: float
 ) -> dict[str, Any]:
-    """The checkpoint line that closes an archive: the chain head after its last entry."""
+    """The checkpoint line that closes an archive: the chain head after its last entry
+    (consumer.signing signs it when a key is configured)."""
     made = datetime.fromtimestamp(created_at, UTC).isoformat().replace("+00:00", "Z")
     return {
         "type": "checkpoint",

@@ -84,6 +84,7 @@ def test_archive_then_trim_keeps_one_verifiable_chain(
         "first_id": f"{history[0]}-0",
         "last_id": f"{history[0] + 1000}-0",
         "created_at": last["created_at"],
+        "signed": False,  # no AUDIT_SIGNING_KEY in this environment
     }
     removed = retention.trim(conns.text, time.time(), 30, 400, archiving=True)
     assert removed["audit"] == 6 and conns.text.xlen(keys.AUDIT) == 4
@@ -221,3 +222,25 @@ def test_an_unwritable_archive_dir_is_a_clear_error_and_nothing_is_trimmed(
     assert json.loads(trimmed.stdout)["audit"] == 0
     assert conns.text.xlen(keys.AUDIT) == 10
     assert archive.last_archived(conns.text) is None
+
+
+def test_archive_checkpoints_are_signed_with_the_key_and_verify_only_under_it(
+    conns: Connections, history: list[int], tmp_path: Path, redis_server: Any
+) -> None:
+    """With a signing key each archive's checkpoint is signed; verify --public-key accepts
+    the key's public half and names the file under another key."""
+    from consumer import signing
+
+    out = tmp_path / "a"
+    out.mkdir()
+    _, key = signing.generate()
+    _, other = signing.generate()
+    assert ar.archive_due(conns.text, str(out), time.time(), key) is not None
+    files = [str(f) for f in sorted(out.glob("audit-*.jsonl"))]
+    last = json.loads(Path(files[0]).read_text().splitlines()[-1])
+    assert last["signed"] is True and last["signature"]["key_id"] == key.key_id
+    args = ("audit", "verify", *files, "--public-key")
+    good = _run(tmp_path, redis_server.url, *args, key.public, archive_dir=out)
+    assert good.exit_code == 0, good.output
+    bad = _run(tmp_path, redis_server.url, *args, other.public, archive_dir=out)
+    assert bad.exit_code == 1 and f"{files[0]}: checkpoint:" in bad.stderr, bad.output
