@@ -142,6 +142,8 @@ def write_file(directory: Path, name: str, lines: Iterable[str]) -> Path:
             out.flush()
             os.fsync(out.fileno())
         _link_new(Path(temp), target)
+    except OSError as e:  # a full disk, a directory gone: the worker logs it and retries
+        raise ArchiveError(f"cannot write {target}: {e.strerror}") from e
     finally:
         Path(temp).unlink(missing_ok=True)
     return target
@@ -152,11 +154,10 @@ def _link_new(temp: Path, target: Path) -> None:
     try:
         os.link(temp, target)
     except FileExistsError:
-        if not same_archive(target.read_text(encoding="utf-8"), temp.read_text(encoding="utf-8")):
+        found = target.read_text(encoding="utf-8", errors="replace")
+        if not same_archive(found, temp.read_text(encoding="utf-8")):
             raise ArchiveError(f"{target} exists with other content: not overwritten") from None
         return
-    except OSError as e:
-        raise ArchiveError(f"cannot write {target}: {e.strerror}") from e
     dir_fd = os.open(target.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # the new name survives a crash too
