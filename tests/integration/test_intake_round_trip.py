@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from redis.connection import Connection
 from rq import Queue as RQQueue
 from rq.job import Job
@@ -14,8 +15,10 @@ from rq.serializers import JSONSerializer
 from consumer import intake
 from consumer.models import ParsedEvent
 from consumer.queue import JOB_FUNC, erasure_queue
+from consumer.settings import Settings
 from consumer.store import keys
 from consumer.store.connection import Connections
+from tests.helpers import post, signed, userdb_body, webhook
 
 
 def _event(event_id: str) -> ParsedEvent:
@@ -67,3 +70,22 @@ def test_the_job_written_by_the_script_is_an_rq_job_rq_reads(conns: Connections)
     assert erasure_queue(conns.raw).get_job_ids() == [result.job_id]
     assert [q.name for q in RQQueue.all(connection=conns.raw)] == [keys.QUEUE]
     assert conns.text.ttl(keys.dedupe("userdb", "evt-rq")) == 86400
+
+
+def test_a_webhook_accepted_or_duplicate_costs_one_round_trip_metrics_included(
+    client: FlaskClient, settings: Settings, conns: Connections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the app, the intake script also writes the answer's counter and latency."""
+    post(client, settings, "e-warm", "u-0")  # loads the script and RQ's server version
+    sent = _count_sends(monkeypatch)
+    body = userdb_body("e-1", "u-1")
+    assert webhook(client, "userdb", body, signed(settings, "userdb", body)).status_code == 202
+    assert len(sent) == 1
+    assert webhook(client, "userdb", body, signed(settings, "userdb", body)).status_code == 200
+    assert len(sent) == 2
+    counted = conns.text.hgetall(keys.METRICS)
+    assert counted['zeeg_consumer_webhooks_total{source="userdb",status="202"}'] == "2"
+    assert counted['zeeg_consumer_webhooks_total{source="userdb",status="200"}'] == "1"
+    assert counted['zeeg_consumer_duplicates_total{source="userdb"}'] == "1"
+    observed = [k for k in counted if k.startswith("zeeg_consumer_intake_seconds{")]
+    assert sum(int(counted[k]) for k in observed) == 3
