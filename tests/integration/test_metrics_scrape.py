@@ -4,7 +4,9 @@ real drain, parsed with prometheus_client's own parser."""
 from __future__ import annotations
 
 import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -144,3 +146,13 @@ def test_transient_failures_count_retries_by_why(
     assert value(m, "zeeg_consumer_zeeg_answers_total", **{"class": "5xx"}) == 1
     assert value(m, "zeeg_consumer_zeeg_answers_total", **{"class": "2xx"}) == 1
     assert value(m, "zeeg_consumer_zeeg_requests_total", status="503") == 1
+
+
+def test_every_metric_the_example_alert_rules_use_is_served(client: FlaskClient) -> None:
+    """A renamed metric would silence an alert: each name in alerts.yml is on /metrics."""
+    rules = (Path(__file__).resolve().parents[2] / "deploy/prometheus/alerts.yml").read_text()
+    used = set(re.findall(r"\bzeeg_consumer_[a-z0-9_]+", rules))
+    served = {f.name for f in text_string_to_metric_families(client.get("/metrics").text)}
+    assert used, "no metric found in alerts.yml"
+    for name in used:
+        assert re.sub(r"_(total|bucket|count|sum)$", "", name) in served, name
