@@ -123,7 +123,7 @@ def _deferred_why(why: str) -> str:
 
 
 def _reschedule(
-    ctx: Context, event: Event, delay: float, status: EventStatus, why: str = ""
+    ctx: Context, event: Event, delay: float, status: EventStatus, why: str
 ) -> dict[str, Any]:
     """A new job for the same event after delay seconds; the event keeps its attempts."""
     job_id = uuid.uuid4().hex

@@ -162,36 +162,20 @@ def mark_running(r: redis.Redis, source: str, event_id: str, job_id: str, now: f
 
 
 def reschedule(
-    r: redis.Redis,
-    e: Event,
-    status: EventStatus,
-    job_id: str,
-    delay: float,
-    now: float,
-    why: str = "",
+    r: redis.Redis, e: Event, status: EventStatus, job_id: str, delay: float, now: float, why: str
 ) -> None:
-    """Put off: job_id runs the event after delay seconds; attempts stay as they are.
-
-    why, if given, is counted on /metrics (the retries by why).
-    """
+    """Put off: job_id runs the event after delay seconds (why: its /metrics label)."""
     with r.pipeline() as pipe:
         update(pipe, e.source, e.event_id, status=status, job_id=job_id)
         entry = {"at": now, "what": status, "retry_in": round(delay, 3), "job_id": job_id}
         append_trail(pipe, e.source, e.event_id, entry)
-        if why:
-            metrics.incr(pipe, metrics.RETRIES, why=why)
+        metrics.incr(pipe, metrics.RETRIES, why=why)
         pipe.execute()
 
 
 def count_attempt(r: redis.Redis, e: Event, attempts: int, error: str) -> None:
     """A transient failure spent one attempt: the count and the error that spent it."""
     update(r, e.source, e.event_id, attempts=attempts, last_error=error)
-
-
-def _latency(pipe: Pipeline, outcome: str, now: float, received_at: float | None) -> None:
-    """The webhook-to-end latency of an event, observed in the transition's transaction."""
-    if received_at:  # 0 or None: not known (an event stored before received_at was kept)
-        metrics.observe(pipe, metrics.EVENT_SECONDS, max(0.0, now - received_at), outcome=outcome)
 
 
 def mark_done(
@@ -202,7 +186,7 @@ def mark_done(
         update(pipe, source, event_id, status=EventStatus.DONE, completed_at=repr(now))
         append_trail(pipe, source, event_id, {"at": now, "what": "done"})
         pipe.zrem(keys.PENDING, pending_member(source, event_id))
-        _latency(pipe, "done", now, received_at)
+        metrics.ended(pipe, "done", now, received_at)
         pipe.execute()
 
 
@@ -220,7 +204,7 @@ def mark_failed(
         update(pipe, source, event_id, status=EventStatus.FAILED, last_error=reason)
         entry = {"at": now, "what": "failed", "status": status, "error": reason}
         append_trail(pipe, source, event_id, entry)
-        _latency(pipe, "failed", now, received_at)
+        metrics.ended(pipe, "failed", now, received_at)
         pipe.execute()
 
 

@@ -125,6 +125,12 @@ def observe(r: Writer, name: str, value: float, **labels: str) -> None:
     r.hincrbyfloat(keys.METRICS, _field(f"{name}_sum", labels), value)
 
 
+def ended(pipe: Writer, outcome: str, now: float, received_at: float | None) -> None:
+    """An event's webhook-to-end latency, observed in its done or failed transition."""
+    if received_at:  # 0 or None: not known (an event stored before received_at was kept)
+        observe(pipe, EVENT_SECONDS, max(0.0, now - received_at), outcome=outcome)
+
+
 def status_class(status: int | None) -> str:
     """2xx, 3xx, 4xx, 5xx, or network for a call that got no answer."""
     return "network" if status is None else f"{status // 100}xx"
