@@ -1,5 +1,7 @@
 """The /metrics scrape time with 10,000 pending events, against an empty backlog and a PING.
 
+The scrape itself (ops.scrape.render) and GET /metrics through the Flask app.
+
 Run: .venv/bin/python -m tests.bench.bench_metrics [N]
 """
 
@@ -21,6 +23,7 @@ from consumer.ops import Ops, scrape
 from consumer.queue import erasure_queue
 from consumer.store import metrics
 from consumer.store.connection import Connections, connect
+from consumer.web import create_app
 from tests.helpers import RedisServer, make_settings
 
 ROUNDS = 50
@@ -74,12 +77,15 @@ def main(n: int = 10_000) -> None:
         _fill(conns, n)
         full = _ms(lambda: scrape.render(ops))
         size = len(scrape.render(ops))
+        client = create_app(ops.settings, redis=conns).test_client()
+        http = _ms(lambda: client.get("/metrics"))
         print(f"PING round trip (floor)      median {floor[0]:.3f} ms  p95 {floor[1]:.3f} ms")
         print(f"scrape, nothing pending      median {empty[0]:.2f} ms  p95 {empty[1]:.2f} ms")
         print(
             f"scrape, {n:,} pending     median {full[0]:.2f} ms  p95 {full[1]:.2f} ms"
             f"  ({full[0] / floor[0]:.0f}x a PING, {full[0] / empty[0]:.2f}x empty; {size:,} bytes)"
         )
+        print(f"GET /metrics (Flask), {n:,}  median {http[0]:.2f} ms  p95 {http[1]:.2f} ms")
     finally:
         server.stop()
 
