@@ -14,6 +14,7 @@ import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT
 
+from consumer.logs import fields
 from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
@@ -56,9 +57,18 @@ def accept(
     events.write_new(writes, event, job_id, now, retention_days)
     enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
     existing = _write_if_new(r, dedupe_key, writes)
+    result = IntakeResult("accepted", event.event_id, job_id)
     if existing is not None:
-        return IntakeResult("duplicate", event.event_id, existing)
-    return IntakeResult("accepted", event.event_id, job_id)
+        result = IntakeResult("duplicate", event.event_id, existing)
+    log.info(
+        "event %s/%s %s (job %s)",
+        event.source,
+        event.event_id,
+        result.status,
+        result.job_id,
+        extra=fields(event.source, event.event_id, result.job_id, result.status),
+    )
+    return result
 
 
 # KEYS[1]: the dedupe key. ARGV: the recorded commands, each as its length then its words.
@@ -155,7 +165,12 @@ class Intake:
         event = late_link_event(m, deleted_at)
         result = self.accept(event, now)
         log.info(
-            "late link %s/%s: erasure %s (%s)", m.source, m.object, result.event_id, result.status
+            "late link %s/%s: erasure %s (%s)",
+            m.source,
+            m.object,
+            result.event_id,
+            result.status,
+            extra=fields(m.source, result.event_id, result.job_id, result.status),
         )
         if result.status == "duplicate" and mappings.is_erased(self.r, m.object, m.record_id):
             # This erasure already ran and the record is gone: a re-imported link to it goes too.
