@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from consumer.logs import iso
-from consumer.queue import Queue, fetch_many
+from consumer.queue import Queue, QueuedJob, fetch_many
 from consumer.settings import Settings
 from consumer.store import alerts as store
 from consumer.store import events, pause
@@ -134,12 +134,8 @@ def _failed(r: redis.Redis, queue: Queue, now: float) -> Alert | None:
     ids = store.new_failures(r)
     if not ids:
         return None
-    jobs = [
-        {"job_id": job.id, "source": job.event[0], "event_id": job.event[1]}
-        if job.event
-        else {"job_id": job.id}
-        for job in fetch_many(queue, ids[:NAMED_JOBS])
-    ]
+    found = {job.id: job for job in fetch_many(queue, ids[:NAMED_JOBS])}
+    jobs = [_job_fields(job_id, found.get(job_id)) for job_id in ids[:NAMED_JOBS]]
     named = ", ".join(
         f"{j['job_id']} ({j['source']}/{j['event_id']})" if "source" in j else j["job_id"]
         for j in jobs
@@ -150,3 +146,10 @@ def _failed(r: redis.Redis, queue: Queue, now: float) -> Alert | None:
         "See `zeeg-consumer failed`; requeue after the fix."
     )
     return Alert(FAILED, FIRING, text, now, {"count": len(ids), "jobs": jobs})
+
+
+def _job_fields(job_id: str, job: QueuedJob | None) -> dict[str, str]:
+    """A failed job's id and, while the job is stored, the event it was erasing."""
+    if job is None or job.event is None:
+        return {"job_id": job_id}
+    return {"job_id": job_id, "source": job.event[0], "event_id": job.event[1]}
