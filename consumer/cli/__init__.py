@@ -11,7 +11,6 @@ import click
 import redis
 
 from consumer import __version__
-from consumer.cli.alerts import alerts
 from consumer.cli.audit import audit, trim
 from consumer.cli.check import check, send_test_event
 from consumer.cli.common import fail
@@ -28,7 +27,6 @@ COMMANDS: tuple[click.Command, ...] = (
     *(events, replay, erase),
     *(audit, trim),
     mappings,
-    alerts,
 )
 
 
