@@ -15,6 +15,7 @@ import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT
 
+from consumer.logs import fields
 from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
@@ -72,8 +73,21 @@ def accept(
             tally(pipe, status)
     existing = _write_if_new(r, dedupe_key, writes, counted["accepted"], counted["duplicate"])
     if existing is not None:
-        return IntakeResult("duplicate", event.event_id, existing)
-    return IntakeResult("accepted", event.event_id, job_id)
+        return _logged(event, IntakeResult("duplicate", event.event_id, existing))
+    return _logged(event, IntakeResult("accepted", event.event_id, job_id))
+
+
+def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
+    """The answer, logged with the event's fields."""
+    log.info(
+        "event %s/%s %s (job %s)",
+        event.source,
+        event.event_id,
+        result.status,
+        result.job_id,
+        extra=fields(event.source, event.event_id, result.job_id, result.status),
+    )
+    return result
 
 
 # KEYS[1]: the dedupe key. ARGV[1], ARGV[2]: how many words the writes of a new event and its
@@ -196,7 +210,12 @@ class Intake:
         event = late_link_event(m, deleted_at)
         result = self.accept(event, now)
         log.info(
-            "late link %s/%s: erasure %s (%s)", m.source, m.object, result.event_id, result.status
+            "late link %s/%s: erasure %s (%s)",
+            m.source,
+            m.object,
+            result.event_id,
+            result.status,
+            extra=fields(m.source, result.event_id, result.job_id, result.status),
         )
         if result.status == "duplicate" and mappings.is_erased(self.r, m.object, m.record_id):
             # This erasure already ran and the record is gone: a re-imported link to it goes too.

@@ -20,6 +20,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer import alerts
 from consumer.settings import Settings
 from consumer.store import checkpoints, retention
 
@@ -90,6 +91,7 @@ def make_worker(
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
+        worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)
     return worker
 
 
