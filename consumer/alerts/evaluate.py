@@ -25,6 +25,7 @@ FIRING = "firing"
 RESOLVED = "resolved"
 # The kinds of alert (the kind label of zeeg_consumer_alerts_total).
 PAUSED, SLA_RISK, RATE_LIMITED, FAILED = "paused", "sla_risk", "rate_limited", "failed"
+TEST = "test"  # `zeeg-consumer alerts test`
 # A failure alert names this many jobs and counts the rest (`zeeg-consumer failed` lists all).
 NAMED_JOBS = 10
 

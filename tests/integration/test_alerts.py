@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +25,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings, settings_from_dict
 from consumer.store import alerts, keys, pause
 from consumer.store.connection import Connections
-from tests.helpers import RedisServer, free_port
+from tests.helpers import RedisServer, cli_env, free_port, write_config
 from tests.workers import Workers, accept_mapped, all_done, wait_until
 
 SECRET_PATH = "/hooks/T0PSECRET-4a7f9c"  # the URL's path is its credential, as with Slack
@@ -279,6 +282,37 @@ def test_deliveries_go_on_while_the_receiver_is_down(
     assert "attempt 3 of 3 failed" in logs
     assert SECRET_PATH not in logs and url not in logs
     assert alerts.recent(conns.text, 1)[0]["delivered"] is False
+
+
+def _alerts_test(tmp_path: Path, redis_server: RedisServer, url: str) -> Any:
+    config = write_config(tmp_path / "consumer.toml", alerts={"webhook_url_env": ENV})
+    env = {**os.environ, **cli_env(config, "http://127.0.0.1:9/v2", redis_server.url), ENV: url}
+    argv = [sys.executable, "-m", "consumer", "alerts", "test"]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_alerts_test_sends_one_test_alert(
+    tmp_path: Path, redis_server: RedisServer, conns: Connections, receiver: Receiver
+) -> None:
+    """`zeeg-consumer alerts test`: one {"text"} at the receiver, recorded; the URL not shown."""
+    done = _alerts_test(tmp_path, redis_server, receiver.url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "test alert sent"
+    (body,) = receiver.bodies
+    assert list(body) == ["text"] and "test alert" in body["text"]
+    assert alerts.recent(conns.text, 1)[0]["kind"] == "test"
+    assert SECRET_PATH not in done.stdout + done.stderr
+
+
+def test_alerts_test_fails_when_the_webhook_refuses(
+    tmp_path: Path, redis_server: RedisServer, conns: Connections, receiver: Receiver
+) -> None:
+    """A webhook answering 404 (a wrong URL): not retried, exit 1, the URL not shown."""
+    receiver.status = 404
+    done = _alerts_test(tmp_path, redis_server, receiver.url)
+    assert done.returncode == 1 and "could not be sent" in done.stderr
+    assert "attempt 1 of 3 failed: the webhook answered 404" in done.stderr
+    assert len(receiver.bodies) == 1 and SECRET_PATH not in done.stderr
 
 
 def test_alert_keys_are_these_literal_strings(conns: Connections) -> None:
