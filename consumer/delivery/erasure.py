@@ -27,6 +27,7 @@ from consumer.store import claims, mappings, outcomes
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
 LINK = "link"  # a late link's one resolver step: the record it names, while still linked
+STILL_FOUND = "still found after DELETE answered 2xx twice (zeeg.verify_deletions)"
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,12 @@ def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
 
 
 def _claim_ttl(ctx: Context) -> int:
-    """Long enough for one gated DELETE: the gate's naps and both timeouts, with a margin."""
+    """Long enough for a record's gated calls (a DELETE; with verify_deletions up to two
+    DELETEs and two GETs): the gate's naps and both timeouts of each, with a margin."""
     z, d = ctx.settings.zeeg, ctx.settings.delivery
-    return (
-        int(z.connect_timeout_seconds + z.read_timeout_seconds + 2 * d.max_wait_in_job_seconds) + 10
-    )
+    calls = 4 if z.verify_deletions else 1
+    one = z.connect_timeout_seconds + z.read_timeout_seconds + 2 * d.max_wait_in_job_seconds
+    return int(calls * one) + 10
 
 
 def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
@@ -174,7 +176,8 @@ def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome
     else:
         status = _call_delete(ctx, event, obj, rec.record_id)
         kind = models.ALREADY_DELETED if status == 404 else models.DELETED
-        outcome = Outcome(obj, kind, rec.record_id, status)
+        verified = _verified(ctx, event, obj, rec.record_id, status)
+        outcome = Outcome(obj, kind, rec.record_id, status, verified=verified)
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
         mappings.mark_erased(ctx.r, obj, rec.record_id, f"{event.source}/{event.event_id}", ttl)
     return _unmap(ctx, event, _record(ctx, event, outcome, per_record=True))
@@ -218,6 +221,37 @@ def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
         raise
     outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), result.status)
     return result.status
+
+
+def _verified(ctx: Context, event: Event, obj: str, record_id: str, status: int) -> bool | None:
+    """zeeg.verify_deletions: True once a GET answers 404; None when not asked to check.
+
+    A record still found after its 2xx is deleted once more and looked up again; found
+    then too, the DELETE is not believed: the record's outcome is failed (audited with
+    verified false) and the job fails with the reason, visibly and requeueably.
+    """
+    if not ctx.settings.zeeg.verify_deletions:
+        return None
+    if status == 404 or _gone(ctx, event, obj, record_id):
+        return True  # a 404 to the DELETE is itself the answer the GET must give
+    log.warning(
+        "event %s/%s %s %s: still found after DELETE", event.source, event.event_id, obj, record_id
+    )
+    if _call_delete(ctx, event, obj, record_id) == 404 or _gone(ctx, event, obj, record_id):
+        return True
+    _record(ctx, event, Outcome(obj, models.FAILED, record_id, 200, STILL_FOUND, verified=False))
+    raise ZeegRejected(f"{obj}/{record_id}: {STILL_FOUND}", 200)
+
+
+def _gone(ctx: Context, event: Event, obj: str, record_id: str) -> bool:
+    """GET the record through the gate (the DELETE's limits): True on 404."""
+    try:
+        lookup = ctx.zeeg.get_record(obj, record_id)
+    except ZeegError as e:
+        outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), e.status, str(e), "GET")
+        raise
+    outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), lookup.status, None, "GET")
+    return not lookup.found
 
 
 def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = False) -> Outcome:
