@@ -10,7 +10,9 @@ ConsumerError                 root
 │   ├── UnsupportedMediaType  415
 │   ├── FieldError            422 event id / external id missing or invalid
 │   └── OperatorError         400 an operator request that cannot be done (bad filter, input)
-│       └── NotFound          404 no such event, failed job or source
+│       ├── NotFound          404 no such event, failed job or source
+│       └── Conflict          409 not in the state the request needs (an unfinished erasure)
+├── BadKey                    a signing or public key that cannot be read (never quoted)
 ├── InvalidIdentifier         an object slug, record id or external id of the wrong shape
 ├── InvalidFile               a mapping file refused as a whole (empty, wrong columns)
 ├── ZeegError                 a call to Zeeg that did not succeed
@@ -98,6 +100,17 @@ class NotFound(OperatorError):
 
     status = 404
     code = "not_found"
+
+
+class Conflict(OperatorError):
+    """The thing exists but is not in the state the request needs (409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class BadKey(ConsumerError):
+    """A signing or public key that cannot be read; the message never quotes the key."""
 
 
 class InvalidIdentifier(ConsumerError):

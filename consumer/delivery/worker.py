@@ -21,7 +21,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from consumer.settings import Settings
-from consumer.store import retention
+from consumer.store import checkpoints, retention
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +100,4 @@ def _trim(r: redis.Redis, settings: Settings) -> None:
     )
     if removed is not None:
         log.info("retention trim: %s", removed)
+    checkpoints.take_if_due(r, settings.signing_key, time.time())
