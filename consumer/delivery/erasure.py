@@ -9,6 +9,9 @@ not read-only: a match is updated with the value it already has, no match create
 that is deleted at once; skipped in dry-run). Nothing found leaves a tombstone. A late-link
 event resolves through its one `link` step instead: the record it names, while still linked;
 nothing found there means it was unlinked first (not_mapped, and no new tombstone).
+
+With zeeg.verify_deletions a 2xx DELETE is checked with a GET that must answer 404; a
+record still found is deleted once more, then flagged: a failed outcome and a failed job.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from consumer.intake import LATE_LINK
 from consumer.models import Event, EventStatus, Outcome
 from consumer.settings import Target
 from consumer.store import claims, mappings, outcomes
+from consumer.zeeg.crm import RecordLookup
 
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
@@ -232,26 +236,30 @@ def _verified(ctx: Context, event: Event, obj: str, record_id: str, status: int)
     """
     if not ctx.settings.zeeg.verify_deletions:
         return None
-    if status == 404 or _gone(ctx, event, obj, record_id):
+    if status == 404 or not _lookup(ctx, event, obj, record_id).found:
         return True  # a 404 to the DELETE is itself the answer the GET must give
     log.warning(
         "event %s/%s %s %s: still found after DELETE", event.source, event.event_id, obj, record_id
     )
-    if _call_delete(ctx, event, obj, record_id) == 404 or _gone(ctx, event, obj, record_id):
+    if _call_delete(ctx, event, obj, record_id) == 404:
         return True
-    _record(ctx, event, Outcome(obj, models.FAILED, record_id, 200, STILL_FOUND, verified=False))
-    raise ZeegRejected(f"{obj}/{record_id}: {STILL_FOUND}", 200)
+    found = _lookup(ctx, event, obj, record_id)
+    if not found.found:
+        return True
+    flagged = Outcome(obj, models.FAILED, record_id, found.status, STILL_FOUND, verified=False)
+    _record(ctx, event, flagged)
+    raise ZeegRejected(f"{obj}/{record_id}: {STILL_FOUND}", found.status)
 
 
-def _gone(ctx: Context, event: Event, obj: str, record_id: str) -> bool:
-    """GET the record through the gate (the DELETE's limits): True on 404."""
+def _lookup(ctx: Context, event: Event, obj: str, record_id: str) -> RecordLookup:
+    """GET the record through the gate (the DELETE's limits), its answer on the trail."""
     try:
         lookup = ctx.zeeg.get_record(obj, record_id)
     except ZeegError as e:
         outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), e.status, str(e), "GET")
         raise
     outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), lookup.status, None, "GET")
-    return not lookup.found
+    return lookup
 
 
 def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = False) -> Outcome:

@@ -36,7 +36,7 @@ def test_commands_table_names_every_command() -> None:
 
 
 def test_trim_help_agrees_with_the_docs_on_who_trims() -> None:
-    """Operations: workers trim once an hour, nothing needs scheduling; trim --help says the same."""
+    """Operations: workers trim once an hour, no scheduling needed; trim --help says the same."""
     assert "once an hour" in OPERATIONS.split("**Retention.**")[1].split("\n\n")[0]
     trim = main.commands["trim"].help or ""
     assert "once an hour" in trim and "cron" not in trim
