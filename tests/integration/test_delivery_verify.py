@@ -73,7 +73,10 @@ def test_a_record_still_found_is_deleted_once_more_then_the_event_fails_visibly(
     wait_until(failed, 30, "the event to fail\n" + verifying.logs())
     assert _calls(sandbox, rid) == [("DELETE", 200), ("GET", 200), ("DELETE", 200), ("GET", 200)]
     assert rid in sandbox.state.records["contacts"]
-    (row,) = list_failed(Ops(settings, conns))
+    ops = Ops(settings, conns)
+    # The event is marked failed just before RQ moves its job to the failed registry.
+    wait_until(lambda: bool(list_failed(ops)), 10, "the job in the failed registry")
+    (row,) = list_failed(ops)
     assert row["event_id"] == "evt-0" and "still found after DELETE" in row["reason"]
     shown = show_event(conns.text, "userdb", "evt-0")
     flagged = [e for e in shown["trail"] if e["what"] == "outcome"]
