@@ -93,10 +93,10 @@ def test_the_verifying_gets_take_tokens_from_the_shared_rate_limit(
     conns: Connections,
     sandbox: Sandbox,
 ) -> None:
-    """At 4 calls/s, burst 1, each GET waits its turn after the DELETE before it (and a
+    """At 2 calls/s, burst 1, each GET waits its turn after the DELETE before it (and a
     record found once is re-deleted and then verified)."""
     sandbox.state.set_faults(phantom_deletes=1)
-    workers = _run(tmp_path, redis_server, sandbox, rate_limit_per_second=4.0, burst=1)
+    workers = _run(tmp_path, redis_server, sandbox, rate_limit_per_second=2.0, burst=1)
     try:
         (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
         wait_until(all_done(conns.text, 1), 30, "the event to be done\n" + workers.logs())
@@ -110,7 +110,8 @@ def test_the_verifying_gets_take_tokens_from_the_shared_rate_limit(
         ("GET", 404),
     ]
     gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(calls)]
-    assert min(gaps) > 0.2, gaps  # 0.25 s a token; an ungated GET would follow in ms
+    # 0.5 s a token (less the jitter of a loaded machine); an ungated GET follows in ms
+    assert min(gaps) > 0.3, gaps
     (outcome,) = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]
     assert (outcome.outcome, outcome.verified) == ("deleted", True)
 
