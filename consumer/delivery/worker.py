@@ -36,6 +36,7 @@ class ErasureWorker(Worker):
 
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
+    maintained_at: float | None = None  # when maintenance last completed (the health probe)
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -43,6 +44,7 @@ class ErasureWorker(Worker):
             if self.connection.ttl(queue.registry_cleaning_key) > CLEAN_LOCK_MAX_SECONDS:
                 self.connection.expire(queue.registry_cleaning_key, CLEAN_LOCK_MAX_SECONDS)
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
+        self.maintained_at = time.time()
         if self.housekeeping is None:
             return
         try:
