@@ -27,6 +27,7 @@ class ZeegSettings:
     rate_limit_per_second: float = field(default=5.0, metadata=ZERO_OK)  # 0: no limit
     burst: int = 5
     dry_run: bool = False
+    verify_deletions: bool = False  # after a 2xx DELETE, a GET must answer 404
 
 
 @dataclass(frozen=True)
