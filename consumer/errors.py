@@ -4,7 +4,9 @@ ConsumerError                 root
 ├── ConfigError               bad configuration: refuse to start (names every problem)
 ├── RequestError              a webhook the web layer refuses (carries its HTTP status)
 │   ├── BodyError             400 body not JSON / not an object
-│   ├── SignatureError        401 missing or bad signature, timestamp out of tolerance
+│   ├── SignatureError        401 bad or malformed signature
+│   │   ├── MissingSignature  401 no signature or credential header
+│   │   └── StaleTimestamp    401 signed timestamp out of tolerance
 │   ├── UnknownSource         404
 │   ├── BodyTooLarge          413
 │   ├── UnsupportedMediaType  415
@@ -58,6 +60,19 @@ class SignatureError(RequestError):
 
     status = 401
     code = "invalid_signature"
+    reason = "bad_signature"  # the verification failure's label on /metrics
+
+
+class MissingSignature(SignatureError):
+    """No signature (or credential) header at all."""
+
+    reason = "missing"
+
+
+class StaleTimestamp(SignatureError):
+    """The signed timestamp is outside the source's tolerance (a replay or a skewed clock)."""
+
+    reason = "stale_timestamp"
 
 
 class UnknownSource(RequestError):

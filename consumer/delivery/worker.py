@@ -20,6 +20,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer import alerts
 from consumer.ops import archive
 from consumer.settings import Settings
 from consumer.store import checkpoints, retention
@@ -37,6 +38,7 @@ class ErasureWorker(Worker):
 
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
+    maintained_at: float | None = None  # when maintenance last completed (the health probe)
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -44,6 +46,7 @@ class ErasureWorker(Worker):
             if self.connection.ttl(queue.registry_cleaning_key) > CLEAN_LOCK_MAX_SECONDS:
                 self.connection.expire(queue.registry_cleaning_key, CLEAN_LOCK_MAX_SECONDS)
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
+        self.maintained_at = time.time()
         if self.housekeeping is None:
             return
         try:
@@ -89,6 +92,7 @@ def make_worker(
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
+        worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)
     return worker
 
 

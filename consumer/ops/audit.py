@@ -17,7 +17,7 @@ from consumer.store import audit
 
 FORMATS = ("jsonl", "csv")
 # The chain columns come last so older readers of the export keep their columns.
-COLUMNS = (*audit.FIELDS, "prev", "hash", "canonical")
+COLUMNS = (*audit.FIELDS, "prev", "hash", "canonical", "verified")
 
 
 def render(stored: dict[str, str]) -> dict[str, Any]:
@@ -28,6 +28,8 @@ def render(stored: dict[str, str]) -> dict[str, Any]:
     row["http_status"] = shown_int(row["http_status"])
     for name in ("occurred_at", "completed_at"):
         row[name] = iso(row[name])
+    # zeeg.verify_deletions: true or false when checked, None (an empty cell) otherwise.
+    row["verified"] = {"true": True, "false": False}.get(stored.get("verified") or "")
     return row
 
 

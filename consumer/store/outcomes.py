@@ -25,10 +25,17 @@ def note_attempt(
     now: float,
     status: int | None,
     error: str | None = None,
+    method: str = "DELETE",
 ) -> None:
-    """One call to Zeeg for (object, record id): an `attempt` on the trail, and its counter."""
+    """One call to Zeeg for (object, record id): an `attempt` on the trail, and its counter.
+
+    A DELETE's entry has no method (the shape written before lookups existed); the GET of
+    a verified deletion says `method: GET`.
+    """
     obj, record_id = target
     entry: dict[str, Any] = {"what": "attempt", "object": obj, "record_id": record_id}
+    if method != "DELETE":
+        entry.update(method=method)
     entry.update(at=now, status=status)
     if error is not None:
         entry.update(error=error)

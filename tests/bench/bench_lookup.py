@@ -3,9 +3,10 @@ and the bytes the index adds per event.
 
 The events are written by the real intake script (intake._WRITE_IF_NEW) with the writes
 intake.accept records (dedupe key, event hash, trail, pending index, event log, external id
-index), EVALSHA'd in pipelines of 1,000: the keys are exactly what production writes, less
-each event's RQ job (a job is no part of a lookup, and building a million would take most
-of make bench's budget). The floor is a PING round trip measured in the same run.
+index; a duplicate's metrics), EVALSHA'd in pipelines of 1,000: the keys are exactly what
+production writes, less each event's RQ job (a job is no part of a lookup, and building a
+million would take most of make bench's budget). The floor is a PING round trip measured in
+the same run.
 
 Run: .venv/bin/python -m tests.bench.bench_lookup [--events N] [--lookups N]
 """
@@ -25,7 +26,7 @@ import redis
 from consumer import intake
 from consumer.models import ParsedEvent
 from consumer.ops.events import Filters, search_events
-from consumer.store import events, index, keys
+from consumer.store import events, index, keys, metrics
 from consumer.store.connection import connect
 from tests.bench import options
 from tests.helpers import RedisServer
@@ -53,10 +54,12 @@ def _packed(r: redis.Redis, sha: str, i: int | None, now: float) -> bytes:
     writes.set(keys.dedupe(event.source, event.event_id), job_id, ex=7 * 86400)
     events.write_new(writes, event, job_id, now, RETENTION_DAYS)
     index.add_event(writes, event.source, event.external_id, event.event_id, now, RETENTION_DAYS)
-    words: list[Any] = ["EVALSHA", sha, 1, keys.dedupe(event.source, event.event_id)]
-    for args, _options in writes.command_stack:
-        words += [len(args), *args]
-    return _pack(words)
+    # The metrics of each answer, as intake.accept records them (no webhook tally here).
+    duplicate = r.pipeline()
+    metrics.incr(duplicate, metrics.DUPLICATES, source=event.source)
+    recorded, dup = intake._words(writes), intake._words(duplicate)
+    head = ["EVALSHA", sha, 1, keys.dedupe(event.source, event.event_id)]
+    return _pack([*head, len(recorded), 0, *recorded, *dup])
 
 
 def _pack(args: list[Any]) -> bytes:
