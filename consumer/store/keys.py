@@ -65,3 +65,8 @@ WAITING = f"{PREFIX}:waiting"  # set: ids of scheduled jobs waiting for the paus
 # RQ's scheduled-job registry of our queue (a sorted set scored by due time); resume() moves
 # the jobs waiting for the pause to now. Tested against rq's own name for it.
 RQ_SCHEDULED = f"rq:scheduled:{QUEUE}"
+
+
+def chart_minute(minute: int) -> str:
+    """Hash: outcome -> erasures recorded in one minute (epoch minutes), for the status page."""
+    return f"{PREFIX}:chart:{minute}"
