@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis bench chaos clean lock image-test
+.PHONY: run test lint deps redis chromium bench chaos clean lock image-test
 
 # The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
@@ -30,6 +30,14 @@ redis:
 		echo "redis-server missing: installing it with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
+# The status page's browser tests drive Debian's chromium through playwright (no browser
+# download): installed with apt when the binary is missing, as redis-server is.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@[ -x $(CHROMIUM) ] || { \
+		echo "chromium missing: installing it with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: deps redis
 	$(BIN)/zeeg-consumer run $(if $(ZEEG_API_TOKEN),,--sandbox)
 
@@ -38,7 +46,7 @@ lint: deps
 	$(BIN)/ruff format --check consumer tests
 	$(BIN)/mypy consumer
 
-test: deps redis lint
+test: deps redis chromium lint
 	$(BIN)/pytest
 
 bench: deps redis

@@ -30,7 +30,7 @@ bp = Blueprint("page", __name__, url_prefix="/admin", template_folder="templates
 log = logging.getLogger(__name__)
 # No script at all; styles only from the page's own nonce'd <style>; forms post only here.
 CSP = (
-    "default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; "
+    "default-src 'none'; style-src 'nonce-{nonce}'; img-src data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 
