@@ -149,8 +149,11 @@ def search(ops: Ops, args: Mapping[str, str]) -> Search:
 
 
 def _step(entry: Mapping[str, Any]) -> dict[str, str]:
-    """One trail entry as a row: when, what, and its other fields as `name=value` text."""
-    details = ", ".join(f"{k}={v}" for k, v in sorted(entry.items()) if k not in ("at", "what"))
+    """One trail entry as a row: when, what, and its other non-empty fields as `name=value`."""
+    shown = sorted(
+        (k, v) for k, v in entry.items() if k not in ("at", "what") and v not in ("", None)
+    )
+    details = ", ".join(f"{k}={v}" for k, v in shown)
     return {
         "at": str(entry.get("at") or ""),
         "what": str(entry.get("what", "")),
