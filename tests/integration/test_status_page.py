@@ -74,6 +74,17 @@ def clocked(
     return build
 
 
+def test_these_tests_walk_every_route_of_the_page(admin_app: Flask) -> None:
+    """The 404 and CSRF walks below cover each of the page's routes."""
+    routed = {
+        (m, r.rule)
+        for r in admin_app.url_map.iter_rules()
+        if r.endpoint.startswith("page.")
+        for m in (r.methods or set()) - {"HEAD"}
+    }
+    assert routed == {("GET", "/admin/"), *(("POST", p) for p in POSTS)}
+
+
 @pytest.mark.parametrize(("method", "path"), [("GET", "/admin/"), *(("POST", p) for p in POSTS)])
 def test_the_page_is_404_without_an_admin_token(
     client: FlaskClient, method: str, path: str
