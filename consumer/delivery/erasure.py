@@ -20,6 +20,7 @@ from consumer import models
 from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
 from consumer.intake import LATE_LINK
+from consumer.logs import fields
 from consumer.models import Event, EventStatus, Outcome
 from consumer.settings import Target
 from consumer.store import claims, mappings, outcomes
@@ -236,5 +237,6 @@ def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = 
         outcome.object,
         outcome.record_id or "-",
         outcome.outcome,
+        extra=fields(event.source, event.event_id, event.job_id, outcome.outcome),
     )
     return outcome

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.settings.schema import FROM_ENV, ZERO_OK
+from consumer.signing import SigningKey
 
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
 
@@ -118,6 +119,24 @@ class Settings:
     sources: Mapping[str, SourceConfig]
     redis_url: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
+    signing_key: SigningKey | None = field(default=None, repr=False)  # AUDIT_SIGNING_KEY
     port: int = 8000
     sandbox: bool = False
     config_path: str = ""
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where and how alerts are sent (docs/alerts.md): off while webhook_url_env is empty.
+
+    The webhook URL is a secret (a Slack incoming-webhook URL is its own credential): the file
+    names the environment variable that holds it, never the URL itself.
+    """
+
+    webhook_url_env: str = ""
+    format: str = "slack"  # "slack" ({"text"}) or "json" (text plus the alert's fields)
+    hold_minutes: float = 15.0  # a 429 hold longer than this alerts
+    timeout_seconds: float = 5.0  # per attempt to send an alert
+    attempts: int = 3  # tries per alert, with a short backoff between them
+    webhook_url: str | None = field(default=None, repr=False, metadata=FROM_ENV)

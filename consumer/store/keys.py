@@ -12,6 +12,8 @@ EVENT_LOG = f"{PREFIX}:events"
 AUDIT = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"  # string: the hash of the newest audit entry
 AUDIT_ANCHOR = f"{PREFIX}:audit:anchor"  # string: the hash of the last trimmed audit entry
+CHECKPOINTS = f"{PREFIX}:audit:checkpoints"  # stream: signed checkpoints of the chain head
+CHECKPOINT_DUE = f"{PREFIX}:audit:checkpoint:due"  # string with a TTL: the hourly one is taken
 METRICS = f"{PREFIX}:metrics"
 PAUSE = f"{PREFIX}:pause"
 HOLD = f"{PREFIX}:hold"
@@ -65,6 +67,14 @@ WAITING = f"{PREFIX}:waiting"  # set: ids of scheduled jobs waiting for the paus
 # RQ's scheduled-job registry of our queue (a sorted set scored by due time); resume() moves
 # the jobs waiting for the pause to now. Tested against rq's own name for it.
 RQ_SCHEDULED = f"rq:scheduled:{QUEUE}"
+# RQ's failed-job registry of our queue (a sorted set scored by when the failure expires):
+# the alerts' cursor walks it. Tested against rq's own name for it.
+RQ_FAILED = f"rq:failed:{QUEUE}"
+ALERTS_RECENT = f"{PREFIX}:alerts:recent"  # list: the last 50 alerts, newest first, as JSON
+ALERTS_INCIDENTS = f"{PREFIX}:alerts:incidents"  # hash: open incident kind -> JSON details
+ALERTS_HOLD_SINCE = f"{PREFIX}:alerts:hold_since"  # string: when a 429 hold was first seen
+ALERTS_FAILED_CURSOR = f"{PREFIX}:alerts:failed:cursor"  # string: highest score alerted
+ALERTS_FAILED_AT_CURSOR = f"{PREFIX}:alerts:failed:at_cursor"  # set: job ids at that score
 
 
 def chart_minute(minute: int) -> str:

@@ -17,11 +17,12 @@ from consumer.ops import Ops, iso
 from consumer.ops import events as ev
 from consumer.ops import failed as fl
 from consumer.ops import status as st
-from consumer.store import chart
+from consumer.store import chart, keys
 from consumer.web import page_chart
 
-# The alert sender's list of recent alerts (LPUSH, newest first; each entry a JSON object).
-ALERTS_RECENT = "zc:alerts:recent"
+# The alert sender's list of recent alerts (store.alerts.remember: newest first, JSON each).
+# Read here rather than with store.alerts.recent, which stops at an entry it cannot read.
+ALERTS_RECENT = keys.ALERTS_RECENT
 ALERTS_SHOWN = 10
 FAILED_SHOWN = 50
 FOUND_SHOWN = 10

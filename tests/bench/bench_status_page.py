@@ -5,8 +5,9 @@ Run: .venv/bin/python -m tests.bench.bench_status_page [EVENTS]   (default 10,00
 Uses REDIS_URL if set (its data is flushed!), else starts a throwaway redis-server.
 Half the events are delivered (an outcome each, spread over the chart's three hours), half
 stay pending; ten alerts are listed too. The audit stream's ids are the times of writing, so
-all the outcomes fall in the `status` figures' last hour: the worst case for that figure. Timed through Flask's client:
-the figure is the page's own Server-Timing (view, templates, Redis), median of the runs.
+all the outcomes fall in the `status` figures' last hour: the worst case for that figure.
+Timed through Flask's client: the figure is the page's own Server-Timing (view, templates,
+Redis), median of the runs.
 """
 
 from __future__ import annotations

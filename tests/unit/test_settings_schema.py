@@ -9,6 +9,7 @@ import pytest
 
 from consumer.errors import ConfigError
 from consumer.settings import (
+    AlertSettings,
     DeliverySettings,
     IntakeSettings,
     RetentionSettings,
@@ -43,13 +44,14 @@ def test_sections_are_the_dataclass_fields_of_settings() -> None:
         "delivery": DeliverySettings,
         "intake": IntakeSettings,
         "retention": RetentionSettings,
+        "alerts": AlertSettings,
     }
 
 
 def test_section_keys_and_defaults_are_the_fields_of_its_dataclass() -> None:
     """Every field is a key with its declared default, except those the environment sets."""
     for cls in sections().values():
-        names = {f.name for f in dataclasses.fields(cls)} - {"token"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"token", "webhook_url"}
         assert set(schema_of(cls).keys) == names
     assert section_defaults()["zeeg"]["base_url"] == "https://api.zeeg.me/v2"
     assert section_defaults()["delivery"]["max_wait_in_job_seconds"] == 1.5
