@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
-from consumer.store import chart, keys, pause
+from consumer.store import alerts, chart, keys, pause
 from consumer.store.connection import Connections
 from consumer.web import create_app, page_login
 from consumer.web.page_views import ALERTS_RECENT
@@ -360,3 +360,17 @@ def test_outcomes_are_counted_per_minute_for_the_chart(
     text = page.get("/admin/").text
     assert 'data-chart-total="deleted">1<' in text and 'data-chart-total="not_mapped">1<' in text
     assert text.count('<rect x="') >= 2
+
+
+def test_alerts_the_sender_records_are_listed_newest_first(
+    page: FlaskClient, conns: Connections
+) -> None:
+    """Entries written by store.alerts.remember (the alert sender's) show, newest first."""
+    base = {"kind": "paused", "text": "Delivery paused", "delivered": True}
+    alerts.remember(conns.text, {**base, "ts": 1_700_000_000.0, "state": "firing"})
+    alerts.remember(conns.text, {**base, "ts": 1_700_000_060.0, "state": "resolved"})
+    text = page.get("/admin/").text
+    resolved = text.index("2023-11-14T22:14:20.000Z")
+    firing = text.index("2023-11-14T22:13:20.000Z")
+    assert resolved < firing
+    assert "<td>resolved</td><td>Delivery paused</td><td>yes</td>" in text
