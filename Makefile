@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis promtool bench chaos clean lock image-test docs
+.PHONY: run test lint deps redis promtool chromium bench chaos clean lock image-test docs
 
 # The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
@@ -37,6 +37,14 @@ promtool:
 		echo "promtool missing: installing Debian's prometheus package with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
+# The status page's browser tests drive Debian's chromium through playwright (no browser
+# download): installed with apt when the binary is missing, as redis-server is.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@[ -x $(CHROMIUM) ] || { \
+		echo "chromium missing: installing it with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: deps redis
 	$(BIN)/zeeg-consumer run $(if $(ZEEG_API_TOKEN),,--sandbox)
 
@@ -45,7 +53,7 @@ lint: deps
 	$(BIN)/ruff format --check consumer tests
 	$(BIN)/mypy consumer
 
-test: deps redis promtool lint
+test: deps redis promtool chromium lint
 	$(BIN)/pytest
 
 bench: deps redis

@@ -76,6 +76,12 @@ ALERTS_HOLD_SINCE = f"{PREFIX}:alerts:hold_since"  # string: when a 429 hold was
 ALERTS_FAILED_CURSOR = f"{PREFIX}:alerts:failed:cursor"  # string: highest score alerted
 ALERTS_FAILED_AT_CURSOR = f"{PREFIX}:alerts:failed:at_cursor"  # set: job ids at that score
 
+
+def chart_minute(minute: int) -> str:
+    """Hash: outcome -> erasures recorded in one minute (epoch minutes), for the status page."""
+    return f"{PREFIX}:chart:{minute}"
+
+
 # Lookup indexes (store/index.py): sorted sets written in the transactions that write what
 # they point at, trimmed with it; the external id or record id stands last.
 INDEX_SOURCES = f"{PREFIX}:idx:sources"  # set: the sources any index key names

@@ -15,7 +15,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from consumer.models import Event, Outcome
-from consumer.store import audit, events, index, keys, metrics
+from consumer.store import audit, chart, events, index, keys, metrics
 
 
 def note_attempt(
@@ -114,4 +114,5 @@ def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, p
     entry = {"at": now, "what": "outcome", **outcome.to_dict()}
     events.append_trail(pipe, event.source, event.event_id, entry)
     metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
+    chart.count(pipe, outcome.outcome, now)
     pipe.execute()
