@@ -18,7 +18,7 @@ from consumer.ops import audit as au
 from consumer.settings import Settings
 from consumer.signing import SigningKey
 from consumer.store import archive, index
-from consumer.store.archive import ArchiveError
+from consumer.store.archive import ARCHIVE_CHECKPOINT, ArchiveError
 
 if TYPE_CHECKING:  # only consumer.signing speaks cryptography
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -143,7 +143,7 @@ def verify_files(
     archives = 0
     for name, text in texts:
         found = au.read_export(text)
-        data = [row for row in found if row.get("type") != "checkpoint"]
+        data = [row for row in found if row.get("type") != ARCHIVE_CHECKPOINT]
         archives += len(found) - len(data)
         problem = _checkpoint_problem(name, found, data, public)
         if problem is not None:
@@ -165,7 +165,7 @@ def _checkpoint_problem(
     public: Ed25519PublicKey | None,
 ) -> str | None:
     """Why a file's checkpoint does not close it (entries cut from its end), or None."""
-    marks = [i for i, row in enumerate(found) if row.get("type") == "checkpoint"]
+    marks = [i for i, row in enumerate(found) if row.get("type") == ARCHIVE_CHECKPOINT]
     if not marks:
         return None
     if marks != [len(found) - 1]:

@@ -23,6 +23,8 @@ from consumer.errors import ConsumerError
 from consumer.store import keys
 
 DAY_MS = 86_400_000
+# The type of an archive file's last line (audit-checkpoint is the chain-wide one).
+ARCHIVE_CHECKPOINT = "archive-checkpoint"
 LOCK_SECONDS = 600
 # Fields of a checkpoint a rewrite of the same day may change (the time it was made, and
 # whether and how it was signed): two files that differ only there hold the same archive.
@@ -55,7 +57,7 @@ def build_checkpoint(
     (consumer.signing signs it when a key is configured)."""
     made = datetime.fromtimestamp(created_at, UTC).isoformat().replace("+00:00", "Z")
     return {
-        "type": "checkpoint",
+        "type": ARCHIVE_CHECKPOINT,
         "head": head,
         "entries": entries,
         "first_id": first_id,
@@ -176,6 +178,6 @@ def _comparable(text: str) -> list[Any]:
         last = json.loads(lines[-1]) if lines else None
     except ValueError:
         return lines
-    if isinstance(last, dict) and last.get("type") == "checkpoint":
+    if isinstance(last, dict) and last.get("type") == ARCHIVE_CHECKPOINT:
         return [*lines[:-1], {k: v for k, v in last.items() if k not in VOLATILE}]
     return lines

@@ -78,7 +78,7 @@ def test_archive_then_trim_keeps_one_verifiable_chain(
     last = json.loads(files[0].read_text().splitlines()[-1])
     first_two = [json.loads(line) for line in files[0].read_text().splitlines()[:2]]
     assert last == {
-        "type": "checkpoint",
+        "type": "archive-checkpoint",
         "head": first_two[1]["hash"],
         "entries": 2,
         "first_id": f"{history[0]}-0",
