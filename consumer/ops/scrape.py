@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from consumer.ops import Ops
-from consumer.ops.status import sla_risk
+from consumer.ops.status import sla_risk, zeeg_rate
 from consumer.queue import job_counts, oldest_queued_at, worker_names
 from consumer.store import events, metrics, pause
 
@@ -102,10 +102,16 @@ def gauges(ops: Ops) -> Iterator[Metric]:
         "Live erasure workers (registered with RQ).",
         len(worker_names(ops.queue)),
     )
+    rate = zeeg_rate(ops)
     yield _gauge(
         "zeeg_consumer_rate_limit_per_second",
-        "Zeeg calls per second the shared token bucket allows (0: no limit).",
-        ops.settings.zeeg.rate_limit_per_second,
+        "Zeeg calls per second configured for the shared token bucket (0: no limit).",
+        rate["configured_per_second"],
+    )
+    yield _gauge(
+        "zeeg_consumer_rate_limit_current_per_second",
+        "The adaptive rate now: lowered on Zeeg 429s, raised back while calls succeed.",
+        rate["current_per_second"],
     )
 
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from consumer import sources
 from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
-from consumer.store import pause
+from consumer.store import pause, ratelimit
 from consumer.store.connection import Connections
 from tests.helpers import drain, mapped, post, signed, userdb_body, webhook
 
@@ -95,6 +95,18 @@ def test_gauges_show_the_backlog_the_pause_and_the_429_hold(
     assert 25 < value(m, "zeeg_consumer_rate_limit_hold_seconds") <= 30
     assert value(m, "zeeg_consumer_rate_limit_per_second") == settings.zeeg.rate_limit_per_second
     assert value(m, "zeeg_consumer_workers") == 0
+
+
+def test_the_adaptive_rate_is_served_beside_the_configured_one(
+    client: FlaskClient, settings: Settings, conns: Connections
+) -> None:
+    """Before any 429 the current rate is the configured one; after a 429 it is lower."""
+    configured = settings.zeeg.rate_limit_per_second
+    assert value(scrape(client), "zeeg_consumer_rate_limit_current_per_second") == configured
+    ratelimit.slow_down(conns.text, configured)
+    m = scrape(client)
+    assert 0 < value(m, "zeeg_consumer_rate_limit_current_per_second") < configured
+    assert value(m, "zeeg_consumer_rate_limit_per_second") == configured
 
 
 def test_an_event_past_the_sla_is_at_risk(

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
-from consumer.store import alerts, chart, keys, pause
+from consumer.store import alerts, chart, keys, pause, ratelimit
 from consumer.store.connection import Connections
 from consumer.web import create_app, page_login
 from consumer.web.page_views import ALERTS_RECENT
@@ -374,3 +374,16 @@ def test_alerts_the_sender_records_are_listed_newest_first(
     firing = text.index("2023-11-14T22:13:20.000Z")
     assert resolved < firing
     assert "<td>resolved</td><td>Delivery paused</td><td>yes</td>" in text
+
+
+def test_the_adaptive_rate_is_shown_beside_the_configured_one(
+    page: FlaskClient, conns: Connections
+) -> None:
+    """Now / configured calls per second: equal before a 429, the cut rate after one."""
+    configured = state(page.application).settings.zeeg.rate_limit_per_second
+    rate = re.compile(r'data-figure="rate">([0-9.]+) / ([0-9.]+)<')
+    before = rate.search(page.get("/admin/").text)
+    assert before is not None and float(before[1]) == float(before[2]) == configured
+    ratelimit.slow_down(conns.text, configured)
+    after = rate.search(page.get("/admin/").text)
+    assert after is not None and float(after[1]) < configured == float(after[2])
