@@ -57,7 +57,7 @@ def get_settings(
 def get_ops() -> Ops:
     """The operator context for this command (settings from --config / CONSUMER_CONFIG)."""
     settings = get_settings()
-    return Ops(settings, connect(settings.redis_url))
+    return Ops(settings, connect(settings.redis_url, settings.redis_sentinel))
 
 
 def operator_command(func: F) -> F:

@@ -121,3 +121,20 @@ class Settings:
     port: int = 8000
     sandbox: bool = False
     config_path: str = ""
+    redis_sentinel: RedisSentinel | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RedisSentinel:
+    """A Redis primary found through Sentinel (REDIS_SENTINELS and its REDIS_* variables)."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    sentinel_username: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
+    sentinel_tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    db: int = 0
+    tls_ca_file: str | None = None

@@ -27,7 +27,7 @@ def create_app(
 ) -> Flask:
     """Build the app; settings default to load_settings(), Redis to settings.redis_url."""
     settings = settings or load_settings()
-    conns = redis or connect(settings.redis_url)
+    conns = redis or connect(settings.redis_url, settings.redis_sentinel)
     app = Flask(__name__, static_folder=None)
     app.config.update(
         # Flask would take FLASK_DEBUG from the environment: debug mode is never wanted here.
