@@ -18,6 +18,7 @@ from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
 from consumer.store import events, keys, mappings
+from consumer.store.connection import replicas_to_wait, run_replicated
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ def accept(
     dedupe_ttl_days: float,
     retention_days: float,
     job_timeout: int,
+    replicas: int = 0,
 ) -> IntakeResult:
-    """Store and enqueue event unless (source, event_id) was accepted before."""
+    """Store and enqueue event unless (source, event_id) was accepted before (and, replicas
+    > 0, only once that many replicas hold the write: see store.connection.run_replicated)."""
     dedupe_key = keys.dedupe(event.source, event.event_id)
     job_id = uuid.uuid4().hex
     # A pipeline that is never executed only records: the writes of today's transaction,
@@ -55,7 +58,7 @@ def accept(
     writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
     events.write_new(writes, event, job_id, now, retention_days)
     enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
-    existing = _write_if_new(r, dedupe_key, writes)
+    existing = _write_if_new(r, dedupe_key, writes, replicas)
     if existing is not None:
         return IntakeResult("duplicate", event.event_id, existing)
     return IntakeResult("accepted", event.event_id, job_id)
@@ -77,13 +80,13 @@ return false
 """
 
 
-def _write_if_new(r: redis.Redis, dedupe_key: str, writes: Pipeline) -> str | None:
+def _write_if_new(r: redis.Redis, dedupe_key: str, writes: Pipeline, replicas: int) -> str | None:
     """Run the recorded writes in one round trip unless dedupe_key exists; its value if so."""
     words: list[EncodableT] = []
     for args, _options in writes.command_stack:
         words += [len(args), *args]
     script = r.register_script(_WRITE_IF_NEW)
-    existing = script(keys=[dedupe_key], args=words)
+    existing = run_replicated(r, script, [dedupe_key], words, replicas)
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)
@@ -141,6 +144,7 @@ class Intake:
             dedupe_ttl_days=self.settings.intake.dedupe_ttl_days,
             retention_days=self.settings.intake.event_log_retention_days,
             job_timeout=self.settings.delivery.job_timeout_seconds,
+            replicas=replicas_to_wait(self.settings.redis_sentinel),
         )
 
     def accept_manual(

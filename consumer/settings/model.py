@@ -138,3 +138,5 @@ class RedisSentinel:
     tls: bool = False
     db: int = 0
     tls_ca_file: str | None = None
+    # Replicas that must hold an intake write before it is acknowledged (WAIT); 0: none.
+    wait_replicas: int = 1

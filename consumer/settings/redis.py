@@ -21,6 +21,7 @@ SENTINEL_ONLY = (
     "REDIS_MASTER_PASSWORD",
     "REDIS_MASTER_TLS",
     "REDIS_MASTER_DB",
+    "REDIS_MASTER_WAIT_REPLICAS",
     "REDIS_TLS_CA_FILE",
 )
 FLAGS = {"1": True, "true": True, "0": False, "false": False}
@@ -58,6 +59,9 @@ def _sentinel(env: Mapping[str, str], problems: list[str]) -> RedisSentinel | No
     db = env.get("REDIS_MASTER_DB") or "0"
     if not (db.isascii() and db.isdigit() and len(db) <= 5):
         problems.append("environment: REDIS_MASTER_DB: must be a database number")
+    wait = env.get("REDIS_MASTER_WAIT_REPLICAS") or "1"
+    if not (wait.isascii() and wait.isdigit() and len(wait) <= 3):
+        problems.append("environment: REDIS_MASTER_WAIT_REPLICAS: must be a number of replicas")
     ca_file = env.get("REDIS_TLS_CA_FILE") or None
     if ca_file is not None and not os.path.isfile(ca_file):
         problems.append("environment: REDIS_TLS_CA_FILE: not a readable file")
@@ -78,6 +82,7 @@ def _sentinel(env: Mapping[str, str], problems: list[str]) -> RedisSentinel | No
         tls=tls,
         db=int(db),
         tls_ca_file=ca_file,
+        wait_replicas=int(wait),
     )
 
 
