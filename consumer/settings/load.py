@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.errors import ConfigError
-from consumer.settings import overrides
+from consumer.settings import overrides, proxies
 from consumer.settings.model import Settings, ZeegSettings
 from consumer.settings.redis import redis_target
 from consumer.settings.schema import check_table, defaults_of, schema_of
@@ -62,6 +62,9 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
     values = {name: _section(raw, env, name, origin, problems) for name in sections()}
     overrides.unknown_variables(env, {n: schema_of(c) for n, c in sections().items()}, problems)
     values["zeeg"] = _zeeg(values["zeeg"], env, origin, problems)
+    proxy_problem = proxies.problem(values["web"].trusted_proxies)
+    if proxy_problem:
+        problems.append(f"{origin}: [web] trusted_proxies: {proxy_problem}")
     sources = parse_sources(raw.get("sources", {}), env, origin, problems, values["intake"])
     sandbox = env.get("CONSUMER_SANDBOX") == "1"
     if sandbox and env.get("CONSUMER_SANDBOX_SECRET"):

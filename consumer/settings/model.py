@@ -66,6 +66,15 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """How the web app sits behind a reverse proxy (docs/proxy.md)."""
+
+    # Comma-separated addresses or networks of the proxies whose X-Forwarded-For/-Proto are
+    # believed (gunicorn --forwarded-allow-ips and the app's ProxyFix); "": none, "*": any.
+    trusted_proxies: str = ""
+
+
+@dataclass(frozen=True)
 class Target:
     """A Zeeg object whose records are erased, and how their UUIDs are resolved."""
 
@@ -122,6 +131,7 @@ class Settings:
     sandbox: bool = False
     config_path: str = ""
     redis_sentinel: RedisSentinel | None = field(default=None, repr=False)
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 @dataclass(frozen=True)
