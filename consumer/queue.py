@@ -37,6 +37,25 @@ def erasure_queue(raw: redis.Redis) -> Queue:
     return Queue(keys.QUEUE, connection=raw, serializer=JSONSerializer)
 
 
+def admin_queue(raw: redis.Redis) -> Queue:
+    """The queue of long admin operations, which workers take before erasures."""
+    return Queue(keys.ADMIN_QUEUE, connection=raw, serializer=JSONSerializer)
+
+
+def enqueue_admin(queue: Queue, func: str, job_id: str, timeout: int) -> None:
+    """Put one admin operation (func, called with job_id) on the admin queue; never retried:
+    its record says how far it got."""
+    queue.enqueue(
+        func,
+        job_id,
+        job_id=job_id,
+        job_timeout=timeout,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        description=f"admin {func.rsplit('.', 1)[-1]} {job_id}",
+    )
+
+
 def enqueue(
     queue: Queue,
     source: str,

@@ -20,6 +20,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer.queue import admin_queue
 from consumer.settings import Settings
 from consumer.store import retention
 
@@ -75,7 +76,7 @@ def make_worker(
     """
     d = settings.delivery
     worker = ErasureWorker(
-        [queue],
+        [admin_queue(queue.connection), queue],  # a large replay starts ahead of the backlog
         connection=queue.connection,
         serializer=JSONSerializer,
         maintenance_interval=d.maintenance_interval_seconds,

@@ -6,6 +6,7 @@ from typing import Any
 
 from consumer.ops.events import FILTER_FIELDS
 from consumer.web.schemas import (
+    ADMIN_JOB,
     BY,
     ERASE_BODY,
     ERASED,
@@ -20,6 +21,7 @@ from consumer.web.schemas import (
     RECORD_ID,
     REPLAY_ANSWER,
     REPLAY_BODY,
+    REPLAY_STARTED,
     REPORT,
     REQUEUE_BODY,
     SLUG,
@@ -55,6 +57,7 @@ _AUDIT = {
     "description": "the entries, streamed",
     "content": {"application/x-ndjson": {"schema": STR}, "text/csv": {"schema": STR}},
 }
+_STATUS_URL = {"headers": {"Location": {"description": "the job's status URL", "schema": STR}}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,6}$"}}
 _FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["jsonl", "csv"]}}
 
@@ -91,6 +94,13 @@ def _lookups() -> dict[str, dict[str, Any]]:
                 parameters=path_params(job_id=STR),
             )
         },
+        "/admin/jobs/{job_id}": {
+            "get": _admin(
+                "A background admin job: status, progress, results",
+                reply("the job", ADMIN_JOB),
+                parameters=path_params(job_id=STR),
+            )
+        },
         "/admin/audit": {
             "get": _admin(
                 "Audit entries as JSON lines (or CSV)",
@@ -116,6 +126,10 @@ def _actions() -> dict[str, dict[str, Any]]:
                 "Replay stored events",
                 reply("replayed, or with dry_run the count and a sample", REPLAY_ANSWER),
                 requestBody=json_body(REPLAY_BODY),
+                # Not an error: over 100 events (or "background": true) the replay is a job.
+                errors={
+                    "202": {**reply("queued as a background job", REPLAY_STARTED), **_STATUS_URL}
+                },
             )
         },
         "/admin/erase": {
