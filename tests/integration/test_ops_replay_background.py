@@ -111,3 +111,21 @@ def test_an_unknown_job_is_a_404(admin_app: Flask, conns: Connections) -> None:
         answer = client.get(f"/admin/jobs/{job_id}", headers=AUTH)
         assert answer.status_code == 404
         assert answer.get_json()["error"] == "not_found"
+
+
+def test_the_audit_export_is_streamed_over_http(admin_app: Flask, conns: Connections) -> None:
+    """GET /admin/audit sends its rows as they are read (chunked, no Content-Length), batch by
+    batch, so a large export is never built in memory nor held up before its first byte."""
+    from consumer.store import audit, keys
+
+    with conns.text.pipeline(transaction=False) as pipe:
+        for i in range(2500):  # more than two of the store's read batches
+            pipe.xadd(keys.AUDIT, {name: f"v{i}" for name in audit.FIELDS if name != "occurred_at"})
+        pipe.execute()
+    with serve(admin_app) as url:
+        answer = requests.get(f"{url}/admin/audit", headers=AUTH, stream=True, timeout=10)
+        assert answer.status_code == 200
+        assert answer.headers.get("Transfer-Encoding") == "chunked"
+        assert "Content-Length" not in answer.headers
+        lines = [line for line in answer.iter_lines() if line]
+    assert len(lines) == 2500
