@@ -45,7 +45,8 @@ def get_settings(
         settings = load_settings(ctx.find_root().obj.get("config"))
     except ConfigError as e:
         fail(str(e))
-    if embedded and settings.redis_url is None and EMBEDDED_URL.is_file():
+    no_redis = settings.redis_url is None and settings.redis_sentinel is None
+    if embedded and no_redis and EMBEDDED_URL.is_file():
         url = EMBEDDED_URL.read_text(encoding="utf-8").strip()
         if url.startswith(("redis://", "rediss://", "unix://")):
             settings = dataclasses.replace(settings, redis_url=url)

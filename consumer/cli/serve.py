@@ -40,7 +40,7 @@ def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     env = dict(os.environ)
     try:
-        if not settings.redis_url:
+        if not settings.redis_url and settings.redis_sentinel is None:
             env["REDIS_URL"] = runner.start_redis(sup, VAR / "redis")
             runner.publish_url(sup, EMBEDDED_URL, env["REDIS_URL"])
         web_url = f"http://127.0.0.1:{port}"
