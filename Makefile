@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis bench chaos clean lock image-test
+.PHONY: run test lint deps redis promtool bench chaos clean lock image-test
 
 # The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
@@ -30,6 +30,12 @@ redis:
 		echo "redis-server missing: installing it with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
+# promtool checks deploy/prometheus/alerts.yml in the tests (Debian's prometheus package).
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "promtool missing: installing Debian's prometheus package with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
 run: deps redis
 	$(BIN)/zeeg-consumer run $(if $(ZEEG_API_TOKEN),,--sandbox)
 
@@ -38,7 +44,7 @@ lint: deps
 	$(BIN)/ruff format --check consumer tests
 	$(BIN)/mypy consumer
 
-test: deps redis lint
+test: deps redis promtool lint
 	$(BIN)/pytest
 
 bench: deps redis

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -17,7 +18,7 @@ from redis.typing import EncodableT
 from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
-from consumer.store import events, keys, mappings
+from consumer.store import events, keys, mappings, metrics
 from consumer.store.connection import replicas_to_wait, run_replicated
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,11 @@ class IntakeResult:
     job_id: str
 
 
+# Records the metrics of an answer ("accepted" or "duplicate") on a pipeline that is never
+# executed: the intake script runs them, so they cost no round trip of their own.
+Tally = Callable[[Pipeline, str], None]
+
+
 def accept(
     r: redis.Redis,
     queue: Queue,
@@ -45,10 +51,15 @@ def accept(
     dedupe_ttl_days: float,
     retention_days: float,
     job_timeout: int,
+    tally: Tally | None = None,
     replicas: int = 0,
 ) -> IntakeResult:
-    """Store and enqueue event unless (source, event_id) was accepted before (and, replicas
-    > 0, only once that many replicas hold the write: see store.connection.run_replicated)."""
+    """Store and enqueue event unless (source, event_id) was accepted before.
+
+    tally adds the caller's metrics (a webhook's answer, its intake latency) to the script;
+    replicas > 0: answered only once that many replicas hold the write (or the primary is
+    confirmed by Sentinel: store.connection.run_replicated).
+    """
     dedupe_key = keys.dedupe(event.source, event.event_id)
     job_id = uuid.uuid4().hex
     # A pipeline that is never executed only records: the writes of today's transaction,
@@ -58,35 +69,72 @@ def accept(
     writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
     events.write_new(writes, event, job_id, now, retention_days)
     enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
-    existing = _write_if_new(r, dedupe_key, writes, replicas)
+    counted = {status: r.pipeline() for status in ("accepted", "duplicate")}
+    metrics.incr(counted["duplicate"], metrics.DUPLICATES, source=event.source)
+    for status, pipe in counted.items():
+        if tally is not None:
+            tally(pipe, status)
+    existing = _write_if_new(
+        r, dedupe_key, writes, (counted["accepted"], counted["duplicate"]), replicas
+    )
     if existing is not None:
         return IntakeResult("duplicate", event.event_id, existing)
     return IntakeResult("accepted", event.event_id, job_id)
 
 
-# KEYS[1]: the dedupe key. ARGV: the recorded commands, each as its length then its words.
-# Returns the earlier job id of a duplicate, else runs every command and returns false. A
-# script is atomic, and a full Redis refuses its first write, so it writes all or nothing.
+# KEYS[1]: the dedupe key. ARGV[1], ARGV[2]: how many words the writes of a new event and its
+# metrics take; then the writes, the new event's metrics and the duplicate's metrics, each
+# command as its length then its words. Returns the earlier job id of a duplicate, else runs
+# every write and returns false. A script is atomic, and a full Redis refuses its first
+# write, so it writes all or nothing. Metrics go through pcall: a metrics write refused
+# (a full Redis) never changes the answer.
 _WRITE_IF_NEW = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-local i = 1
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
+local function run(from, to, call)
+  local i = from
+  while i <= to do
+    local n = tonumber(ARGV[i])
+    call(unpack(ARGV, i + 1, i + n))
+    i = i + n + 1
+  end
 end
+local writes_end = 2 + tonumber(ARGV[1])
+local new_end = writes_end + tonumber(ARGV[2])
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  run(new_end + 1, #ARGV, redis.pcall)
+  return existing
+end
+run(3, writes_end, redis.call)
+run(writes_end + 1, new_end, redis.pcall)
 return false
 """
 
 
-def _write_if_new(r: redis.Redis, dedupe_key: str, writes: Pipeline, replicas: int) -> str | None:
-    """Run the recorded writes in one round trip unless dedupe_key exists; its value if so."""
+def _words(pipe: Pipeline) -> list[EncodableT]:
+    """The commands a recording pipeline holds, each as its length then its words."""
     words: list[EncodableT] = []
-    for args, _options in writes.command_stack:
+    for args, _options in pipe.command_stack:
         words += [len(args), *args]
+    return words
+
+
+def _write_if_new(
+    r: redis.Redis,
+    dedupe_key: str,
+    writes: Pipeline,
+    metrics_of: tuple[Pipeline, Pipeline],
+    replicas: int,
+) -> str | None:
+    """Run the recorded writes in one round trip unless dedupe_key exists; its value if so.
+
+    The metrics of whichever answer it is (metrics_of: new, duplicate) are written by the
+    same script.
+    """
+    on_new, on_duplicate = metrics_of
+    recorded, new, duplicate = _words(writes), _words(on_new), _words(on_duplicate)
     script = r.register_script(_WRITE_IF_NEW)
-    existing = run_replicated(r, script, [dedupe_key], words, replicas)
+    args: list[EncodableT] = [len(recorded), len(new), *recorded, *new, *duplicate]
+    existing = run_replicated(r, script, [dedupe_key], args, replicas)
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)
@@ -134,7 +182,7 @@ class Intake:
     queue: Queue
     settings: Settings
 
-    def accept(self, event: ParsedEvent, now: float) -> IntakeResult:
+    def accept(self, event: ParsedEvent, now: float, tally: Tally | None = None) -> IntakeResult:
         """accept() with the dedupe, retention and job timeout the settings give."""
         return accept(
             self.r,
@@ -144,6 +192,7 @@ class Intake:
             dedupe_ttl_days=self.settings.intake.dedupe_ttl_days,
             retention_days=self.settings.intake.event_log_retention_days,
             job_timeout=self.settings.delivery.job_timeout_seconds,
+            tally=tally,
             replicas=replicas_to_wait(self.settings.redis_sentinel),
         )
 

@@ -17,6 +17,7 @@ from consumer.cli.common import fail
 from consumer.cli.delivery import failed, pause, requeue, resume, status
 from consumer.cli.events import erase, events, replay
 from consumer.cli.mappings import mappings
+from consumer.cli.receipts import keys, receipt
 from consumer.cli.serve import run, sandbox, web, worker
 from consumer.errors import ConsumerError
 
@@ -26,6 +27,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *(status, failed, requeue, pause, resume),
     *(events, replay, erase),
     *(audit, trim),
+    *(keys, receipt),
     mappings,
 )
 

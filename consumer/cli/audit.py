@@ -1,8 +1,9 @@
-"""audit export, audit verify and trim: the audit log of erasures, and retention on demand."""
+"""audit export, checkpoint, verify and trim: the audit log of erasures, and retention on demand."""
 
 from __future__ import annotations
 
-from typing import TextIO
+import json
+from typing import Any, TextIO
 
 import click
 
@@ -10,7 +11,7 @@ from consumer.cli.common import get_ops, operator_command
 from consumer.cli.output import emit, json_option
 from consumer.ops import audit as au
 from consumer.ops import parse_time
-from consumer.store import retention
+from consumer.store import checkpoints, retention
 
 
 @click.group()
@@ -30,28 +31,90 @@ def audit() -> None:
     default="-",
     help="File to write (default: stdout).",
 )
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.File("w", encoding="utf-8"),
+    help="Also write the signed checkpoint every export takes (for `audit verify --checkpoint`).",
+)
 @operator_command
 def audit_export(
-    fmt: str, since: str | None, until: str | None, as_json: bool, output: TextIO
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+    output: TextIO,
+    checkpoint_file: TextIO | None,
 ) -> None:
     """One row per target record: event id, source, external id, object, record id,
-    outcome, HTTP status, occurred and completed times."""
+    outcome, HTTP status, occurred and completed times, and the chain columns."""
     ops = get_ops()
     now = ops.clock()
     fmt = "jsonl" if as_json else fmt
+    # Taken before the rows are read, so its head is a row of this export (unless --until
+    # ends it earlier); workers may add entries after it while the export runs.
+    cp = checkpoints.take(ops.r, ops.settings.signing_key, now, "export")
     for chunk in au.export(ops.r, fmt, parse_time(since, now), parse_time(until, now)):
         output.write(chunk)
+    if checkpoint_file is not None:
+        checkpoint_file.write(json.dumps(cp, indent=2, ensure_ascii=False) + "\n")
+
+
+@audit.command("checkpoint")
+@json_option
+@operator_command
+def audit_checkpoint(as_json: bool) -> None:
+    """Take a checkpoint of the chain head now (signed when AUDIT_SIGNING_KEY is set)."""
+    ops = get_ops()
+    cp = checkpoints.take(ops.r, ops.settings.signing_key, ops.clock(), "manual")
+    signed = "signed" if cp["signed"] else "unsigned: no AUDIT_SIGNING_KEY"
+    emit(
+        cp,
+        as_json,
+        f"checkpoint {cp['created_at']}: head {cp['head'] or '-'}, "
+        f"{cp['entries']} entries ({signed})",
+    )
 
 
 @audit.command("verify")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def audit_verify(file: TextIO) -> None:
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.File("r", encoding="utf-8"),
+    help="A checkpoint (from `audit export --checkpoint`) whose head the export must reach.",
+)
+@click.option("--public-key", help="The public key the checkpoint must be signed by.")
+def audit_verify(file: TextIO, checkpoint_file: TextIO | None, public_key: str | None) -> None:
     """Check an audit export offline: exit 0 with the count and head, or 1 naming the first
-    entry removed, inserted, changed or reordered."""
-    v = au.verify(file.read())
+    entry removed, inserted, changed or reordered (or a checkpoint it does not reach)."""
+    text = file.read()
+    v = au.verify(text)
     if not v.ok:
         raise click.ClickException(f"row {v.row}: {v.problem}")
-    click.echo(f"ok: {v.count} chained entries ({v.legacy} from before the chain), head {v.head}")
+    found = ""
+    if checkpoint_file is not None:
+        problem, found = au.checkpoint_problem(
+            text, _json_object(checkpoint_file.read()), public_key
+        )
+        if problem is not None:
+            raise click.ClickException(problem)
+    elif public_key is not None:
+        raise click.UsageError("--public-key checks a --checkpoint: give both")
+    tail = f"; {found}" if found else ""
+    click.echo(
+        f"ok: {v.count} chained entries ({v.legacy} from before the chain), head {v.head}{tail}"
+    )
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise click.ClickException("the checkpoint file is not JSON") from None
+    if not isinstance(doc, dict):
+        raise click.ClickException("the checkpoint file is not a JSON object")
+    return doc
 
 
 @click.command()

@@ -13,10 +13,12 @@ import click
 import redis
 
 from consumer.cli.common import EMBEDDED_URL, fail, get_settings
+from consumer.delivery import health
 from consumer.delivery.jobs import build_context, set_context
-from consumer.delivery.worker import make_worker
+from consumer.delivery.worker import ErasureWorker, make_worker
 from consumer.devtools import runner
 from consumer.devtools.sandbox import Sandbox
+from consumer.settings import Settings
 
 VAR = Path("var")
 PORT = click.IntRange(1, 65535)
@@ -102,17 +104,40 @@ def web(host: str, port: int, workers: int, sandbox: bool) -> None:
 @click.command()
 @click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
 @click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
-def worker(burst: bool, sandbox: bool) -> None:
+@click.option(
+    "--health-port",
+    type=PORT,
+    envvar="WORKER_HEALTH_PORT",
+    default=None,
+    help="Serve GET /healthz here: 200 while the RQ heartbeat is fresh and maintenance "
+    "ran recently, else 503 (env WORKER_HEALTH_PORT).",
+)
+@click.option("--health-host", default="0.0.0.0", show_default=True, help="Its bind address.")
+def worker(burst: bool, sandbox: bool, health_port: int | None, health_host: str) -> None:
     """Run erasure jobs (with RQ's scheduler, for retries)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     settings = get_settings(require_token=True, sandbox=sandbox)
     context = build_context(settings)
     set_context(context)
+    probe: health.HealthServer | None = None
     try:
         rq_worker = make_worker(settings, context.queue, text=context.r)
+        if health_port is not None:
+            probe = _health(rq_worker, settings, health_host, health_port)
         rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         fail("Redis is unavailable (check REDIS_URL)")
+    finally:
+        if probe is not None:
+            probe.stop()
+
+
+def _health(w: ErasureWorker, settings: Settings, host: str, port: int) -> health.HealthServer:
+    """The worker's health server, started; a port that is taken stops the command."""
+    try:
+        return health.serve(w, settings, host, port)
+    except OSError as e:
+        fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
 
 
 @click.command()

@@ -22,7 +22,7 @@ from rq.serializers import JSONSerializer
 
 from consumer.queue import admin_queue
 from consumer.settings import Settings
-from consumer.store import retention
+from consumer.store import checkpoints, retention
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class ErasureWorker(Worker):
 
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
+    maintained_at: float | None = None  # when maintenance last completed (the health probe)
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -44,6 +45,7 @@ class ErasureWorker(Worker):
             if self.connection.ttl(queue.registry_cleaning_key) > CLEAN_LOCK_MAX_SECONDS:
                 self.connection.expire(queue.registry_cleaning_key, CLEAN_LOCK_MAX_SECONDS)
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
+        self.maintained_at = time.time()
         if self.housekeeping is None:
             return
         try:
@@ -101,3 +103,4 @@ def _trim(r: redis.Redis, settings: Settings) -> None:
     )
     if removed is not None:
         log.info("retention trim: %s", removed)
+    checkpoints.take_if_due(r, settings.signing_key, time.time())

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis
 
-from consumer import audit_chain, csvcell
+from consumer import audit_chain, csvcell, signing
 from consumer.errors import OperatorError
 from consumer.ops import iso, shown_int
 from consumer.store import audit
@@ -69,3 +69,28 @@ def read_export(text: str) -> list[dict[str, Any]]:
 def verify(text: str, anchor: str | None = None) -> audit_chain.Verdict:
     """Check an export offline (no Redis): see consumer.audit_chain.verify."""
     return audit_chain.verify(read_export(text), render, anchor)
+
+
+def checkpoint_problem(
+    text: str, checkpoint: Mapping[str, Any], public_key: str | None
+) -> tuple[str | None, str]:
+    """Whether a checkpoint vouches for an export: (problem or None, what was found).
+
+    With a public key, the checkpoint must be signed by it; its head must be the hash of a
+    row of the export, so nothing up to that row was cut or rewritten since it was signed.
+    """
+    if checkpoint.get("type") != "audit-checkpoint":
+        return "the checkpoint file is not an audit checkpoint", ""
+    if public_key is not None:
+        problem = signing.problem(checkpoint, signing.load_public(public_key))
+        if problem is not None:
+            return f"checkpoint: {problem}", ""
+    head = checkpoint.get("head") or ""
+    hashes = [str(row.get("hash") or "") for row in read_export(text)]
+    if not head or head not in hashes:
+        return "the checkpoint's head is not in the export (entries cut, or rewritten)", ""
+    signed = "signed" if public_key is not None else "not checked for a signature"
+    return (
+        None,
+        f"checkpoint of {checkpoint.get('created_at')} ({signed}) at row {hashes.index(head) + 1}",
+    )

@@ -11,13 +11,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from consumer.errors import ConfigError
+from consumer import signing
+from consumer.errors import BadKey, ConfigError
 from consumer.settings import overrides, proxies
 from consumer.settings.model import Settings, ZeegSettings
 from consumer.settings.redis import redis_target
 from consumer.settings.schema import check_table, defaults_of, schema_of
 from consumer.settings.sources import SANDBOX_SOURCE, parse_sources, sandbox_source
+from consumer.signing import SigningKey
 
+SIGNING_KEY_ENV = "AUDIT_SIGNING_KEY"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "consumer.toml"
 
 
@@ -71,6 +74,7 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
         sources[SANDBOX_SOURCE] = sandbox_source(env["CONSUMER_SANDBOX_SECRET"])
     port = _check_port(env, problems)
     redis_url, sentinel = redis_target(env, problems)
+    signing_key = _signing_key(env, problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -79,6 +83,7 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
         redis_url=redis_url,
         redis_sentinel=sentinel,
         admin_token=env.get("CONSUMER_ADMIN_TOKEN") or None,
+        signing_key=signing_key,
         port=int(port),
         sandbox=sandbox,
         config_path=origin,
@@ -112,6 +117,18 @@ def _zeeg(
         problems.append(f"{origin}: [zeeg] base_url: must be an http(s) URL")
     token = env.get("ZEEG_API_TOKEN") or None
     return dataclasses.replace(zeeg, base_url=base_url, token=token)
+
+
+def _signing_key(env: Mapping[str, str], problems: list[str]) -> SigningKey | None:
+    """The audit signing key from AUDIT_SIGNING_KEY (None when unset); never echoed."""
+    text = env.get(SIGNING_KEY_ENV) or ""
+    if not text:
+        return None
+    try:
+        return signing.load_private(text)
+    except BadKey as e:
+        problems.append(f"environment: {SIGNING_KEY_ENV}: {e} (see `zeeg-consumer keys generate`)")
+        return None
 
 
 def _check_port(env: Mapping[str, str], problems: list[str]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.settings.schema import FROM_ENV, ZERO_OK
+from consumer.signing import SigningKey
 
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
 
@@ -127,6 +128,7 @@ class Settings:
     sources: Mapping[str, SourceConfig]
     redis_url: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
+    signing_key: SigningKey | None = field(default=None, repr=False)  # AUDIT_SIGNING_KEY
     port: int = 8000
     sandbox: bool = False
     config_path: str = ""

@@ -23,6 +23,7 @@ from consumer.ops import events as ev
 from consumer.ops import failed as fl
 from consumer.ops import replay as rp
 from consumer.ops import status as st
+from consumer.store import checkpoints
 from consumer.web.errors import error
 from consumer.web.state import state
 
@@ -218,6 +219,8 @@ def audit() -> ResponseReturnValue:
     if fmt not in au.FORMATS:
         raise OperatorError("format must be jsonl or csv")
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    # Every export takes a checkpoint first (GET /admin/audit/checkpoints lists it).
+    checkpoints.take(ops.r, ops.settings.signing_key, now, "export")
     # Streamed: an export of a year of erasures need not fit in memory.
     return Response(au.export(ops.r, fmt, since, until), mimetype=mimetype)
 
