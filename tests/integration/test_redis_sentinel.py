@@ -133,48 +133,57 @@ def test_webhooks_are_accepted_again_after_a_failover_and_none_is_lost(
     env = {"REDIS_SENTINELS": f"127.0.0.1:{topology.port}", "REDIS_SENTINEL_MASTER": MASTER}
     settings = make_settings(sandbox.url, env=env)
     assert settings.redis_sentinel is not None and settings.redis_url is None
-    text = connect(None, settings.redis_sentinel).text
-    rids = sandbox.state.seed("contacts", [{} for _ in range(150)])
-    for i, rid in enumerate(rids):
-        mappings.put(text, Mapping("userdb", "contacts", f"u-{i}", rid, 1.0))
-    assert text.wait(1, 5000) == 1  # the mappings are on the replica before it is promoted
+    rids = _seed_mappings(connect(None, settings.redis_sentinel).text, sandbox, 150)
     workers = Workers(tmp_path, "unused", sandbox)
-    del workers.env["REDIS_URL"]
+    del workers.env["REDIS_URL"]  # the worker finds Redis through the Sentinel too
     workers.env.update(env)
     workers.start(1)
     try:
-        with serve(create_app(settings)) as url:
-            sender = Sender(url, settings)
-            sender.thread.start()
-            wait_until(lambda: len(sender.accepted()) >= 10, 20, "webhooks before the failover")
-            old = topology.master_port()
-            started = time.monotonic()
-            topology.sentinel().execute_command("SENTINEL", "FAILOVER", MASTER)
-            wait_until(lambda: topology.master_port() != old, RECOVERY_SECONDS, "a new primary")
-            moved = time.monotonic()
-            wait_until(lambda: len(sender.accepted(after=moved)) >= 5, RECOVERY_SECONDS, "202s")
-            sender.stopping.set()
-            sender.thread.join(10)
-        recovered = _recovery_seconds(sender.answers, started)
-        accepted = sender.accepted()
+        recovered, accepted = _failover_under_load(topology, settings)
         print(f"\nfailover: 202 again {recovered:.2f} s after it; {len(accepted)} accepted")
         assert topology.master_port() == topology.replica.port
         assert recovered <= RECOVERY_SECONDS
         new = connect(None, settings.redis_sentinel).text
-
-        def all_done() -> bool:
-            found = [events.load(new, "userdb", e) for e in accepted]
-            return all(e is not None and e.status == "done" for e in found)
-
         lost = [e for e in accepted if events.load(new, "userdb", e) is None]
         assert lost == [], f"acknowledged, then lost with the old primary: {lost}"
-        wait_until(all_done, 20, "every accepted event done: " + workers.logs()[-2000:])
+        wait_until(lambda: _all_done(new, accepted), 20, "every accepted event done")
     finally:
         workers.stop()
     # A warm shutdown through Sentinel connections ends cleanly (exit 0, no traceback).
     assert [p.returncode for p in workers.procs] == [0], workers.logs()[-3000:]
     deleted = {r["path"].rsplit("/", 1)[-1] for r in deletes(sandbox, 200)}
     assert {rids[int(e.split("-")[1])] for e in accepted} <= deleted
+
+
+def _seed_mappings(text: redis.Redis, sandbox: Sandbox, n: int) -> list[str]:
+    """n sandbox contacts mapped from u-0..u-(n-1), replicated before the failover."""
+    rids = sandbox.state.seed("contacts", [{} for _ in range(n)])
+    for i, rid in enumerate(rids):
+        mappings.put(text, Mapping("userdb", "contacts", f"u-{i}", rid, 1.0))
+    assert text.wait(1, 5000) == 1  # on the replica before it is promoted
+    return rids
+
+
+def _failover_under_load(topology: Topology, settings: Settings) -> tuple[float, list[str]]:
+    """SENTINEL FAILOVER while webhooks stream in over HTTP; (seconds to 202 again, accepted)."""
+    with serve(create_app(settings)) as url:  # its clients come from connect(): Sentinel
+        sender = Sender(url, settings)
+        sender.thread.start()
+        wait_until(lambda: len(sender.accepted()) >= 10, 20, "webhooks before the failover")
+        old = topology.master_port()
+        started = time.monotonic()
+        topology.sentinel().execute_command("SENTINEL", "FAILOVER", MASTER)
+        wait_until(lambda: topology.master_port() != old, RECOVERY_SECONDS, "a new primary")
+        moved = time.monotonic()
+        wait_until(lambda: len(sender.accepted(after=moved)) >= 5, RECOVERY_SECONDS, "202s")
+        sender.stopping.set()
+        sender.thread.join(10)
+    return _recovery_seconds(sender.answers, started), sender.accepted()
+
+
+def _all_done(text: redis.Redis, accepted: list[str]) -> bool:
+    found = [events.load(text, "userdb", e) for e in accepted]
+    return all(e is not None and e.status == "done" for e in found)
 
 
 def _recovery_seconds(answers: list[tuple[float, str, int]], started: float) -> float:

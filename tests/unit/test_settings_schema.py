@@ -17,6 +17,7 @@ from consumer.settings import (
     settings_from_dict,
 )
 from consumer.settings.load import sections
+from consumer.settings.model import WebSettings
 from consumer.settings.presets import OPTIONS
 from consumer.settings.schema import Key, Schema, check_table, schema_of
 
@@ -37,12 +38,14 @@ def _check(table: dict[str, Any], schema: Schema = SCHEMA) -> tuple[dict[str, An
 
 
 def test_sections_are_the_dataclass_fields_of_settings() -> None:
-    """[zeeg], [delivery], [intake] and [retention]: the Settings fields typed as a dataclass."""
+    """[zeeg], [delivery], [intake], [retention] and [web]: the Settings fields typed as a
+    dataclass."""
     assert sections() == {
         "zeeg": ZeegSettings,
         "delivery": DeliverySettings,
         "intake": IntakeSettings,
         "retention": RetentionSettings,
+        "web": WebSettings,
     }
 
 
