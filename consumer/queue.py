@@ -15,6 +15,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue, Retry, Worker, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -137,10 +138,23 @@ class JobGone(WatchError):
 def delete(job: QueuedJob, pipe: Pipeline) -> None:
     """Delete a superseded job inside the caller's open transaction (MULTI), so it never runs
     beside its successor; raises JobGone if it is gone already."""
+    _drop_dangling_executions(job._job)
     try:
         job._job.delete(pipeline=pipe)
     except InvalidJobOperation as e:  # RQ reads the stored status first: the hash is gone
         raise JobGone(job.id) from e
+
+
+def _drop_dangling_executions(job: Job) -> None:
+    """Forget executions of job whose record is gone, as RQ's delete raises ValueError on one.
+
+    After a Sentinel failover a job's execution can be listed on the new primary while its
+    record was written on the old one only; that job must still be replaceable by a replay.
+    """
+    registry = job.execution_registry
+    for execution_id in registry.get_execution_ids():
+        if not job.connection.exists(Execution(execution_id, job.id, job.connection).key):
+            job.connection.zrem(registry.key, execution_id)
 
 
 def failure_line(job: QueuedJob) -> str | None:

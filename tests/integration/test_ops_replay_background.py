@@ -129,3 +129,20 @@ def test_the_audit_export_is_streamed_over_http(admin_app: Flask, conns: Connect
         assert "Content-Length" not in answer.headers
         lines = [line for line in answer.iter_lines() if line]
     assert len(lines) == 2500
+
+
+def test_a_job_with_a_lost_execution_can_still_be_replayed(
+    admin_app: Flask, conns: Connections
+) -> None:
+    """A job whose execution record is gone (written on a primary since replaced) listed in
+    its execution registry: replaying its event replaces it instead of raising ValueError."""
+    _accept(conns, 1)
+    event = events.load(conns.text, "userdb", "e-0")
+    assert event is not None
+    conns.raw.zadd(f"rq:executions:{event.job_id}", {"lost-execution": time.time() + 60})
+    answer = admin_app.test_client().post(
+        "/admin/replay", json={"reason": "after the failover", "event_id": "e-0"}, headers=AUTH
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    (result,) = answer.get_json()["replayed"]
+    assert result["job_id"] and result["job_id"] != event.job_id
