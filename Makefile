@@ -4,13 +4,14 @@
 #              then the fuzz suites with the chaos profile (over 10,000 generated requests)
 # make lock  - regenerate requirements.lock and requirements-dev.lock (hashed) from pyproject.toml
 # make image-test - build the container image, run the compose project, prove it (not in make test)
+# make docs  - build the docs site (MkDocs, strict: a broken link or anchor fails) into build/site
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis promtool bench chaos clean lock image-test
+.PHONY: run test lint deps redis promtool chromium bench chaos clean lock image-test docs
 
 # The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
@@ -36,6 +37,14 @@ promtool:
 		echo "promtool missing: installing Debian's prometheus package with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
+# The status page's browser tests drive Debian's chromium through playwright (no browser
+# download): installed with apt when the binary is missing, as redis-server is.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@[ -x $(CHROMIUM) ] || { \
+		echo "chromium missing: installing it with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: deps redis
 	$(BIN)/zeeg-consumer run $(if $(ZEEG_API_TOKEN),,--sandbox)
 
@@ -44,7 +53,7 @@ lint: deps
 	$(BIN)/ruff format --check consumer tests
 	$(BIN)/mypy consumer
 
-test: deps redis promtool lint
+test: deps redis promtool chromium lint
 	$(BIN)/pytest
 
 bench: deps redis
@@ -69,6 +78,9 @@ lock:
 	$(LOCKTOOL)/bin/pip install --quiet 'pip-tools>=7.4'
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml
 	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
+
+docs: deps
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 image-test: deps
 	PIP=$(BIN)/pip bash deploy/image-test.sh

@@ -1,6 +1,6 @@
 """The intake service: every event comes in here, whether from a webhook, a manual erase or
-a late link, and is accepted in one transaction (dedupe key, stored event, event log entry
-and RQ job, all or none).
+a late link, and is accepted in one transaction (dedupe key, stored event, event log entry,
+its external id's index entry and RQ job, all or none).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT
 
+from consumer.logs import fields
 from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
-from consumer.store import events, keys, mappings, metrics
+from consumer.store import events, index, keys, mappings, metrics
 from consumer.store.connection import replicas_to_wait, run_replicated
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def accept(
     writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
     writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
     events.write_new(writes, event, job_id, now, retention_days)
+    index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
     enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
     counted = {status: r.pipeline() for status in ("accepted", "duplicate")}
     metrics.incr(counted["duplicate"], metrics.DUPLICATES, source=event.source)
@@ -78,8 +80,21 @@ def accept(
         r, dedupe_key, writes, (counted["accepted"], counted["duplicate"]), replicas
     )
     if existing is not None:
-        return IntakeResult("duplicate", event.event_id, existing)
-    return IntakeResult("accepted", event.event_id, job_id)
+        return _logged(event, IntakeResult("duplicate", event.event_id, existing))
+    return _logged(event, IntakeResult("accepted", event.event_id, job_id))
+
+
+def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
+    """The answer, logged with the event's fields."""
+    log.info(
+        "event %s/%s %s (job %s)",
+        event.source,
+        event.event_id,
+        result.status,
+        result.job_id,
+        extra=fields(event.source, event.event_id, result.job_id, result.status),
+    )
+    return result
 
 
 # KEYS[1]: the dedupe key. ARGV[1], ARGV[2]: how many words the writes of a new event and its
@@ -208,7 +223,12 @@ class Intake:
         event = late_link_event(m, deleted_at)
         result = self.accept(event, now)
         log.info(
-            "late link %s/%s: erasure %s (%s)", m.source, m.object, result.event_id, result.status
+            "late link %s/%s: erasure %s (%s)",
+            m.source,
+            m.object,
+            result.event_id,
+            result.status,
+            extra=fields(m.source, result.event_id, result.job_id, result.status),
         )
         if result.status == "duplicate" and mappings.is_erased(self.r, m.object, m.record_id):
             # This erasure already ran and the record is gone: a re-imported link to it goes too.

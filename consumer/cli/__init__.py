@@ -11,6 +11,7 @@ import click
 import redis
 
 from consumer import __version__
+from consumer.cli.alerts import alerts
 from consumer.cli.audit import audit, trim
 from consumer.cli.check import check, send_test_event
 from consumer.cli.common import fail
@@ -29,6 +30,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *(audit, trim),
     *(keys, receipt),
     mappings,
+    alerts,
 )
 
 

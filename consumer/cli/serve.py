@@ -12,16 +12,36 @@ from types import FrameType
 import click
 import redis
 
+from consumer import logs
 from consumer.cli.common import EMBEDDED_URL, fail, get_settings
 from consumer.delivery import health
 from consumer.delivery.jobs import build_context, set_context
 from consumer.delivery.worker import ErasureWorker, make_worker
 from consumer.devtools import runner
 from consumer.devtools.sandbox import Sandbox
+from consumer.errors import ConfigError
 from consumer.settings import Settings
+from consumer.settings.load import log_format
 
+log = logging.getLogger("consumer.run")
 VAR = Path("var")
 PORT = click.IntRange(1, 65535)
+
+
+def _configure_logs(process: str) -> None:
+    """Every log record of this process to stderr in LOG_FORMAT (a bad value: exit)."""
+    try:
+        logs.configure(log_format(), process)
+    except ConfigError as e:
+        fail(str(e))
+
+
+def _say(text: str) -> None:
+    """Tell the person at the terminal; in JSON logs, a log record like every other line."""
+    if log_format() == "json":
+        log.info("%s", text)
+    else:
+        click.echo(text, err=True)
 
 
 @click.command()
@@ -30,7 +50,7 @@ PORT = click.IntRange(1, 65535)
 @click.option("--sandbox-port", type=PORT, default=8025, show_default=True)
 def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     """Everything in one: embedded Redis (unless REDIS_URL), web, worker, and --sandbox."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s run %(message)s")
+    _configure_logs("run")
     settings = get_settings(require_token=True, sandbox=sandbox, embedded=False)
     sup = runner.Supervisor()
     stopping: list[bool] = []
@@ -61,7 +81,7 @@ def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     except OSError as e:  # the sandbox port is taken
         sup.shutdown()
         fail(f"cannot listen on 127.0.0.1:{sandbox_port}: {e.strerror or e}")
-    click.echo("zeeg-consumer: stopping (waiting for in-flight deletions)...", err=True)
+    _say("zeeg-consumer: stopping (waiting for in-flight deletions)...")
     sup.shutdown()
     sys.exit(code)
 
@@ -77,7 +97,7 @@ def _banner(sandbox: bool, web_url: str) -> None:
             "    .venv/bin/zeeg-consumer send-test-event",
             "=" * 72,
         ]
-    click.echo("\n".join(lines), err=True)
+    _say("\n".join(lines))
 
 
 @click.command()
@@ -115,7 +135,7 @@ def web(host: str, port: int, workers: int, sandbox: bool) -> None:
 @click.option("--health-host", default="0.0.0.0", show_default=True, help="Its bind address.")
 def worker(burst: bool, sandbox: bool, health_port: int | None, health_host: str) -> None:
     """Run erasure jobs (with RQ's scheduler, for retries)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    _configure_logs("worker")
     settings = get_settings(require_token=True, sandbox=sandbox)
     context = build_context(settings)
     set_context(context)

@@ -20,6 +20,7 @@ from consumer.delivery.context import Context
 from consumer.delivery.erasure import erase_target
 from consumer.delivery.gate import pause_wait
 from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegError, ZeegTransient
+from consumer.logs import fields
 from consumer.models import Event, EventStatus, Outcome
 from consumer.queue import enqueue
 from consumer.settings import Target
@@ -33,7 +34,12 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     event = events.load(ctx.r, source, event_id)
     if event is None:
         # Lost or past retention: fail visibly (the failed registry) rather than end quietly.
-        log.error("event %s/%s is unknown or past retention", source, event_id)
+        log.error(
+            "event %s/%s is unknown or past retention",
+            source,
+            event_id,
+            extra=fields(source, event_id, job_id, "unknown"),
+        )
         raise DeliveryFailed(f"event {source}/{event_id} is unknown or past retention")
     if event.status == EventStatus.DONE:
         return {"status": EventStatus.DONE}
@@ -105,7 +111,11 @@ def _auth_pause(ctx: Context, event: Event, error: ZeegAuth) -> dict[str, Any]:
     reason = f"Zeeg answered {error.status}: check ZEEG_API_TOKEN and its scopes"
     if pause.pause(ctx.r, reason, ctx.clock()):
         pause.claim_probe(ctx.r, ctx.settings.delivery.auth_probe_seconds)
-        log.error("delivery paused: Zeeg answered %s", error.status)
+        log.error(
+            "delivery paused: Zeeg answered %s",
+            error.status,
+            extra=fields(event.source, event.event_id, event.job_id),
+        )
     wait = pause_wait(ctx.r, ctx.settings, ctx.rng)
     return _reschedule(ctx, event, wait, EventStatus.AUTH_PAUSED, "zeeg_auth")
 
@@ -140,5 +150,11 @@ def _fail(ctx: Context, event: Event, reason: str, status: int | None) -> None:
     now = ctx.clock()
     events.mark_failed(ctx.r, event.source, event.event_id, now, reason, status, event.received_at)
     metrics.incr(ctx.r, "zeeg_consumer_outcomes_total", outcome=models.FAILED)
-    log.error("event %s/%s failed: %s", event.source, event.event_id, reason)
+    log.error(
+        "event %s/%s failed: %s",
+        event.source,
+        event.event_id,
+        reason,
+        extra=fields(event.source, event.event_id, event.job_id, models.FAILED),
+    )
     raise DeliveryFailed(reason)

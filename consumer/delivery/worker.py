@@ -20,6 +20,8 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer import alerts
+from consumer.ops import archive
 from consumer.queue import admin_queue
 from consumer.settings import Settings
 from consumer.store import checkpoints, retention
@@ -91,15 +93,18 @@ def make_worker(
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
+        worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)
     return worker
 
 
 def _trim(r: redis.Redis, settings: Settings) -> None:
+    archive.maintain(r, settings, time.time())  # index backfill, the daily audit archive
     removed = retention.trim_if_due(
         r,
         time.time(),
         settings.intake.event_log_retention_days,
         settings.retention.audit_retention_days,
+        archiving=bool(settings.audit.archive_dir),
     )
     if removed is not None:
         log.info("retention trim: %s", removed)

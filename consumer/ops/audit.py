@@ -17,7 +17,7 @@ from consumer.store import audit
 
 FORMATS = ("jsonl", "csv")
 # The chain columns come last so older readers of the export keep their columns.
-COLUMNS = (*audit.FIELDS, "prev", "hash", "canonical")
+COLUMNS = (*audit.FIELDS, "prev", "hash", "canonical", "verified")
 
 
 def render(stored: dict[str, str]) -> dict[str, Any]:
@@ -28,6 +28,8 @@ def render(stored: dict[str, str]) -> dict[str, Any]:
     row["http_status"] = shown_int(row["http_status"])
     for name in ("occurred_at", "completed_at"):
         row[name] = iso(row[name])
+    # zeeg.verify_deletions: true or false when checked, None (an empty cell) otherwise.
+    row["verified"] = {"true": True, "false": False}.get(stored.get("verified") or "")
     return row
 
 
@@ -35,13 +37,17 @@ def rows(r: redis.Redis, since: float | None, until: float | None) -> Iterator[d
     """Audit entries in time order, each with its prev, hash and canonical JSON (None if
     written before the chain)."""
     for entry in audit.entries(r, since, until):
-        stored = {k: v for k, v in entry.items() if k != "id"}
-        row = render(stored)
-        chained = "hash" in stored
-        row["prev"] = stored.get("prev") if chained else None
-        row["hash"] = stored.get("hash") if chained else None
-        row["canonical"] = audit_chain.canonical(stored) if chained else None
-        yield row
+        yield export_row({k: v for k, v in entry.items() if k != "id"})
+
+
+def export_row(stored: dict[str, str]) -> dict[str, Any]:
+    """One entry as the export (and an archive) shows it, with its chain columns."""
+    row = render(stored)
+    chained = "hash" in stored
+    row["prev"] = stored.get("prev") if chained else None
+    row["hash"] = stored.get("hash") if chained else None
+    row["canonical"] = audit_chain.canonical(stored) if chained else None
+    return row
 
 
 def export(r: redis.Redis, fmt: str, since: float | None, until: float | None) -> Iterator[str]:

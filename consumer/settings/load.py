@@ -13,7 +13,9 @@ from typing import Any
 
 from consumer import signing
 from consumer.errors import BadKey, ConfigError
+from consumer.logs import FORMATS as LOG_FORMATS
 from consumer.settings import overrides, proxies
+from consumer.settings.alerts import alert_settings
 from consumer.settings.model import Settings, ZeegSettings
 from consumer.settings.redis import redis_target
 from consumer.settings.schema import check_table, defaults_of, schema_of
@@ -65,6 +67,7 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
     values = {name: _section(raw, env, name, origin, problems) for name in sections()}
     overrides.unknown_variables(env, {n: schema_of(c) for n, c in sections().items()}, problems)
     values["zeeg"] = _zeeg(values["zeeg"], env, origin, problems)
+    values["alerts"] = alert_settings(values["alerts"], env, origin, problems)
     proxy_problem = proxies.problem(values["web"].trusted_proxies)
     if proxy_problem:
         problems.append(f"{origin}: [web] trusted_proxies: {proxy_problem}")
@@ -132,8 +135,26 @@ def _signing_key(env: Mapping[str, str], problems: list[str]) -> SigningKey | No
 
 
 def _check_port(env: Mapping[str, str], problems: list[str]) -> str:
-    """Name a malformed PORT; the port as given."""
+    """Name a malformed PORT or LOG_FORMAT; the port as given."""
+    if _log_format(env) is None:
+        problems.append(_LOG_FORMAT_PROBLEM)
     port = env.get("PORT") or "8000"
     if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
         problems.append("environment: PORT: must be a port number")
     return port
+
+
+_LOG_FORMAT_PROBLEM = f"environment: LOG_FORMAT: must be one of {', '.join(LOG_FORMATS)}"
+
+
+def _log_format(env: Mapping[str, str]) -> str | None:
+    value = (env.get("LOG_FORMAT") or "text").strip().lower()
+    return value if value in LOG_FORMATS else None
+
+
+def log_format(env: Mapping[str, str] | None = None) -> str:
+    """LOG_FORMAT: text (the default) or json; ConfigError naming the variable otherwise."""
+    value = _log_format(os.environ if env is None else env)
+    if value is None:
+        raise ConfigError([_LOG_FORMAT_PROBLEM])
+    return value

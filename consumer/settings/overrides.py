@@ -19,7 +19,10 @@ from consumer.settings.schema import Schema, check_table
 PREFIX = "ZC_"
 SEPARATOR = "__"
 # Keys the environment sets through a variable of its own: the hint names it.
-DEDICATED = {"zeeg": {"token": "ZEEG_API_TOKEN"}}
+DEDICATED = {
+    "zeeg": {"token": "ZEEG_API_TOKEN"},
+    "alerts": {"webhook_url": "the variable [alerts] webhook_url_env names"},
+}
 
 
 def variable(section: str, key: str) -> str:

@@ -78,3 +78,44 @@ def admin_job(job_id: str) -> str:
 def admin_job_results(job_id: str) -> str:
     """List: the first results of a long admin operation, as JSON."""
     return f"{PREFIX}:admin-job:{job_id}:results"
+
+
+# RQ's failed-job registry of our queue (a sorted set scored by when the failure expires):
+# the alerts' cursor walks it. Tested against rq's own name for it.
+RQ_FAILED = f"rq:failed:{QUEUE}"
+ALERTS_RECENT = f"{PREFIX}:alerts:recent"  # list: the last 50 alerts, newest first, as JSON
+ALERTS_INCIDENTS = f"{PREFIX}:alerts:incidents"  # hash: open incident kind -> JSON details
+ALERTS_HOLD_SINCE = f"{PREFIX}:alerts:hold_since"  # string: when a 429 hold was first seen
+ALERTS_FAILED_CURSOR = f"{PREFIX}:alerts:failed:cursor"  # string: highest score alerted
+ALERTS_FAILED_AT_CURSOR = f"{PREFIX}:alerts:failed:at_cursor"  # set: job ids at that score
+
+
+def chart_minute(minute: int) -> str:
+    """Hash: outcome -> erasures recorded in one minute (epoch minutes), for the status page."""
+    return f"{PREFIX}:chart:{minute}"
+
+
+# Lookup indexes (store/index.py): sorted sets written in the transactions that write what
+# they point at, trimmed with it; the external id or record id stands last.
+INDEX_SOURCES = f"{PREFIX}:idx:sources"  # set: the sources any index key names
+INDEX_OBJECTS = f"{PREFIX}:idx:objects"  # set: the objects any audit record index names
+INDEX_READY = f"{PREFIX}:idx:ready"  # hash: events/audit -> when its backfill completed
+INDEX_CURSOR = f"{PREFIX}:idx:cursor"  # hash: events/audit -> the last stream id backfilled
+# Archives (store/archive.py): audit-<day>.jsonl files written once a day.
+AUDIT_ARCHIVED = f"{PREFIX}:audit:archived"  # hash: YYYY-MM-DD -> the day's checkpoint JSON
+AUDIT_ARCHIVE_LOCK = f"{PREFIX}:audit:archive:lock"  # set while one worker archives
+
+
+def event_index(source: str, external_id: str) -> str:
+    """Sorted set: the event ids of one external id, scored by received time (seconds)."""
+    return f"{PREFIX}:idx:ev:{source}:{external_id}"
+
+
+def audit_by_external(source: str, external_id: str) -> str:
+    """Sorted set: audit stream ids of one external id's entries, scored by id time (ms)."""
+    return f"{PREFIX}:idx:au:ext:{source}:{external_id}"
+
+
+def audit_by_record(obj: str, record_id: str) -> str:
+    """Sorted set: audit stream ids of one record's entries, scored by id time (ms)."""
+    return f"{PREFIX}:idx:au:rec:{obj}:{record_id}"

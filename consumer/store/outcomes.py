@@ -15,7 +15,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from consumer.models import Event, Outcome
-from consumer.store import audit, events, keys, metrics
+from consumer.store import audit, chart, events, index, keys, metrics
 
 
 def note_attempt(
@@ -25,10 +25,17 @@ def note_attempt(
     now: float,
     status: int | None,
     error: str | None = None,
+    method: str = "DELETE",
 ) -> None:
-    """One call to Zeeg for (object, record id): an `attempt` on the trail, and its counter."""
+    """One call to Zeeg for (object, record id): an `attempt` on the trail, and its counter.
+
+    A DELETE's entry has no method (the shape written before lookups existed); the GET of
+    a verified deletion says `method: GET`.
+    """
     obj, record_id = target
     entry: dict[str, Any] = {"what": "attempt", "object": obj, "record_id": record_id}
+    if method != "DELETE":
+        entry.update(method=method)
     entry.update(at=now, status=status)
     if error is not None:
         entry.update(error=error)
@@ -101,9 +108,11 @@ def record(
 
 
 def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:
-    """The rest of the outcome's transaction: audit entry, trail entry, counter, EXEC."""
+    """The rest of the outcome's transaction: audit entry, its index, trail, counter, EXEC."""
     audit.append(pipe, event, outcome, now, prev)
+    index.add_audit(pipe, event, outcome)
     entry = {"at": now, "what": "outcome", **outcome.to_dict()}
     events.append_trail(pipe, event.source, event.event_id, entry)
     metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
+    chart.count(pipe, outcome.outcome, now)
     pipe.execute()

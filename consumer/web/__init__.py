@@ -15,7 +15,7 @@ from consumer.queue import erasure_queue
 from consumer.settings import Settings, load_settings
 from consumer.settings.proxies import networks
 from consumer.store.connection import Connections, connect
-from consumer.web import admin, admin_mappings, admin_receipts, health, openapi, webhooks
+from consumer.web import admin, admin_mappings, admin_receipts, health, openapi, page, webhooks
 from consumer.web.errors import register_errors
 from consumer.web.proxy import TrustedProxyFix
 from consumer.web.state import AppState, install
@@ -42,6 +42,7 @@ def create_app(
     app.register_blueprint(openapi.bp)
     app.register_blueprint(admin_mappings.bp)
     app.register_blueprint(admin_receipts.bp)
+    page.register(app)  # the status page at /admin/: before the admin catch-all below
     # Last: its catch-all answers admin paths no other blueprint routes.
     app.register_blueprint(admin.bp)
     app.before_request(_limit_chunked)

@@ -56,6 +56,8 @@ def require_admin(view: Callable[..., ResponseReturnValue]) -> Callable[..., Res
 @bp.before_app_request
 def guard() -> ResponseReturnValue | None:
     """The same check before routing answers: no 405, redirect or OPTIONS reply reveals /admin."""
+    if request.blueprint == "page":  # the status page checks its own session (web/page.py)
+        return None
     if request.path == "/admin" or request.path.startswith("/admin/"):
         return _refusal()
     return None

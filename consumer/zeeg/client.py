@@ -14,7 +14,7 @@ import requests
 from consumer.errors import ZeegAuth, ZeegError, ZeegRejected, ZeegTransient
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import ZeegSettings
-from consumer.zeeg.crm import RecordPage, UpsertResult
+from consumer.zeeg.crm import RecordLookup, RecordPage, UpsertResult
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,17 @@ class ZeegClient:
             # A redirect or other oddity is no proof of deletion: fail visibly.
             raise ZeegRejected(f"unexpected HTTP {response.status_code}", response.status_code)
         return DeleteResult(response.status_code)
+
+    def get_record(self, obj: str, record_id: str) -> RecordLookup:
+        """GET one record, to see whether it is gone: 404 is the answer a deletion wants."""
+        path = f"/crm/{check_object_slug(obj)}/{check_record_id(record_id)}"
+        response = self._request("GET", path)
+        if response.status_code == 404:
+            return RecordLookup(404)
+        classify(response)
+        if not 200 <= response.status_code < 300:
+            raise ZeegRejected(f"unexpected HTTP {response.status_code}", response.status_code)
+        return RecordLookup(response.status_code)
 
     def get_object(self, obj: str, *, probe: bool = False) -> dict[str, Any]:
         """The object's schema: a cheap call that proves the token (probe: while paused)."""
