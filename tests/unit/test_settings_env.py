@@ -174,3 +174,41 @@ def test_a_bad_variable_stops_the_service_at_start() -> None:
     assert "environment: ZC_DELIVERY__MAX_ATTEMPTS: [delivery] max_attempts: must be int" in (
         done.stderr
     )
+
+
+def test_no_file_of_the_repository_names_a_zc_variable_that_is_not_a_setting() -> None:
+    """ZC_ belongs to settings: a compose, script, doc or test variable under it (as
+    ZC_FUZZ_PROFILE was) would stop the service at start wherever it is exported."""
+    import re
+
+    from consumer.settings.load import sections
+    from consumer.settings.overrides import variable
+    from consumer.settings.schema import schema_of
+
+    root = Path(__file__).resolve().parents[2]
+    skip = {"build", "var", "node_modules", "__pycache__"}
+    files = [
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if not any(part.startswith(".") or part in skip for part in p.relative_to(root).parts)
+    ]
+    known = {variable(s, k) for s, cls in sections().items() for k in schema_of(cls).keys}
+    # Named on purpose: the old name, and the examples of refused variables.
+    allowed = known | {
+        "ZC_FUZZ_PROFILE",
+        "ZC_ZEEG__TOKEN",
+        "ZC_DELIVERY__MAX_ATTEMPT",
+        "ZC_SOURCES__USER",  # docs/environment.md: ZC_SOURCES__USER-DB__SCHEME, refused
+    }
+    found = set()
+    for name in files:
+        path = root / name
+        if (
+            path.suffix in {".png", ".lock", ".pyc"}
+            or not path.is_file()
+            or name.endswith("_env.py")
+        ):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found |= {(name, v) for v in re.findall(r"\bZC_[A-Z0-9_]*[A-Z0-9]\b", text)}
+    assert sorted((n, v) for n, v in found if v not in allowed) == []
