@@ -195,7 +195,6 @@ def test_no_file_of_the_repository_names_a_zc_variable_that_is_not_a_setting() -
     known = {variable(s, k) for s, cls in sections().items() for k in schema_of(cls).keys}
     # Named on purpose: the old name, and the examples of refused variables.
     allowed = known | {
-        "ZC_FUZZ_PROFILE",
         "ZC_ZEEG__TOKEN",
         "ZC_DELIVERY__MAX_ATTEMPT",
         "ZC_SOURCES__USER",  # docs/environment.md: ZC_SOURCES__USER-DB__SCHEME, refused
