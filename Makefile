@@ -64,7 +64,7 @@ bench: deps redis
 
 chaos: deps redis
 	$(BIN)/python -m tests.bench.chaos_delivery
-	ZC_FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
+	FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
 		tests/integration/test_webhooks_fuzz.py tests/integration/test_fuzz_admin.py \
 		tests/integration/test_schemathesis.py
 

@@ -20,6 +20,7 @@ from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
 from consumer.store import events, index, keys, mappings, metrics
+from consumer.store.connection import replicas_to_wait, run_replicated
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,13 @@ def accept(
     retention_days: float,
     job_timeout: int,
     tally: Tally | None = None,
+    replicas: int = 0,
 ) -> IntakeResult:
     """Store and enqueue event unless (source, event_id) was accepted before.
 
-    tally adds the caller's metrics (a webhook's answer, its intake latency) to the script.
+    tally adds the caller's metrics (a webhook's answer, its intake latency) to the script;
+    replicas > 0: answered only once that many replicas hold the write (or the primary is
+    confirmed by Sentinel: store.connection.run_replicated).
     """
     dedupe_key = keys.dedupe(event.source, event.event_id)
     job_id = uuid.uuid4().hex
@@ -72,7 +76,9 @@ def accept(
     for status, pipe in counted.items():
         if tally is not None:
             tally(pipe, status)
-    existing = _write_if_new(r, dedupe_key, writes, counted["accepted"], counted["duplicate"])
+    existing = _write_if_new(
+        r, dedupe_key, writes, (counted["accepted"], counted["duplicate"]), replicas
+    )
     if existing is not None:
         return _logged(event, IntakeResult("duplicate", event.event_id, existing))
     return _logged(event, IntakeResult("accepted", event.event_id, job_id))
@@ -128,17 +134,22 @@ def _words(pipe: Pipeline) -> list[EncodableT]:
 
 
 def _write_if_new(
-    r: redis.Redis, dedupe_key: str, writes: Pipeline, on_new: Pipeline, on_duplicate: Pipeline
+    r: redis.Redis,
+    dedupe_key: str,
+    writes: Pipeline,
+    metrics_of: tuple[Pipeline, Pipeline],
+    replicas: int,
 ) -> str | None:
     """Run the recorded writes in one round trip unless dedupe_key exists; its value if so.
 
-    The metrics of whichever answer it is are written by the same script.
+    The metrics of whichever answer it is (metrics_of: new, duplicate) are written by the
+    same script.
     """
+    on_new, on_duplicate = metrics_of
     recorded, new, duplicate = _words(writes), _words(on_new), _words(on_duplicate)
     script = r.register_script(_WRITE_IF_NEW)
-    existing = script(
-        keys=[dedupe_key], args=[len(recorded), len(new), *recorded, *new, *duplicate]
-    )
+    args: list[EncodableT] = [len(recorded), len(new), *recorded, *new, *duplicate]
+    existing = run_replicated(r, script, [dedupe_key], args, replicas)
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)
@@ -197,6 +208,7 @@ class Intake:
             retention_days=self.settings.intake.event_log_retention_days,
             job_timeout=self.settings.delivery.job_timeout_seconds,
             tally=tally,
+            replicas=replicas_to_wait(self.settings.redis_sentinel),
         )
 
     def accept_manual(

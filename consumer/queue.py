@@ -15,6 +15,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue, Retry, Worker, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -37,6 +38,25 @@ FAILURE_TTL = 30 * 86400
 def erasure_queue(raw: redis.Redis) -> Queue:
     """The queue on a bytes connection, as RQ requires."""
     return Queue(keys.QUEUE, connection=raw, serializer=JSONSerializer)
+
+
+def admin_queue(raw: redis.Redis) -> Queue:
+    """The queue of long admin operations, which workers take before erasures."""
+    return Queue(keys.ADMIN_QUEUE, connection=raw, serializer=JSONSerializer)
+
+
+def enqueue_admin(queue: Queue, func: str, job_id: str, timeout: int) -> None:
+    """Put one admin operation (func, called with job_id) on the admin queue; never retried:
+    its record says how far it got."""
+    queue.enqueue(
+        func,
+        job_id,
+        job_id=job_id,
+        job_timeout=timeout,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        description=f"admin {func.rsplit('.', 1)[-1]} {job_id}",
+    )
 
 
 def enqueue(
@@ -138,10 +158,23 @@ class JobGone(WatchError):
 def delete(job: QueuedJob, pipe: Pipeline) -> None:
     """Delete a superseded job inside the caller's open transaction (MULTI), so it never runs
     beside its successor; raises JobGone if it is gone already."""
+    _drop_dangling_executions(job._job)
     try:
         job._job.delete(pipeline=pipe)
     except InvalidJobOperation as e:  # RQ reads the stored status first: the hash is gone
         raise JobGone(job.id) from e
+
+
+def _drop_dangling_executions(job: Job) -> None:
+    """Forget executions of job whose record is gone, as RQ's delete raises ValueError on one.
+
+    After a Sentinel failover a job's execution can be listed on the new primary while its
+    record was written on the old one only; that job must still be replaceable by a replay.
+    """
+    registry = job.execution_registry
+    for execution_id in registry.get_execution_ids():
+        if not job.connection.exists(Execution(execution_id, job.id, job.connection).key):
+            job.connection.zrem(registry.key, execution_id)
 
 
 def failure_line(job: QueuedJob) -> str | None:

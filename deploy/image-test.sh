@@ -8,7 +8,7 @@ PROJECT=zc-image-test
 IMAGE=zeeg-consumer:local
 REDIS_IMAGE=zeeg-consumer-redis:local
 BASE=debian:bookworm-slim
-export ZC_IMAGE=$IMAGE ZC_REDIS_IMAGE=$REDIS_IMAGE
+export CONSUMER_IMAGE=$IMAGE CONSUMER_REDIS_IMAGE=$REDIS_IMAGE
 DC=(docker-compose -p "$PROJECT" -f compose.yaml --env-file deploy/sandbox.env --profile sandbox)
 STARTED_DOCKERD=""
 PIP=${PIP:-.venv/bin/pip}  # make image-test installs it (make deps)

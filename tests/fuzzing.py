@@ -1,6 +1,6 @@
 """Shared machinery of the fuzz suites: the settings profile, the log check, the case tally.
 
-ZC_FUZZ_PROFILE picks the profile: "ci" (default, a few hundred cases in `make test`,
+FUZZ_PROFILE picks the profile: "ci" (default, a few hundred cases in `make test`,
 derandomized so a failure reproduces) or "chaos" (`make chaos`, at least 10,000 cases).
 """
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-PROFILE = os.environ.get("ZC_FUZZ_PROFILE", "ci")
+PROFILE = os.environ.get("FUZZ_PROFILE", "ci")
 # Each fuzz test asks for a share; chaos multiplies it so the suites together pass 10,000.
 SCALE = {"ci": 1, "chaos": 40}.get(PROFILE, 1)
 TALLY: Counter[str] = Counter()

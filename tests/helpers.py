@@ -73,8 +73,9 @@ def free_port() -> int:
 class RedisServer:
     """A real redis-server in a temporary directory, startable and stoppable."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *extra: str) -> None:
         self.directory = directory
+        self.extra = extra  # more redis-server arguments (--replicaof HOST PORT)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -98,6 +99,7 @@ class RedisServer:
             "yes",
             "--dir",
             str(self.directory),
+            *self.extra,
         ]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)

@@ -37,7 +37,7 @@ def check(offline: bool, as_json: bool) -> None:
         if s.scheme not in sources.VERIFIERS
     ]
     try:
-        connect(settings.redis_url).text.ping()
+        connect(settings.redis_url, settings.redis_sentinel).text.ping()
         report["redis"] = "ok"
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
         problems.append(f"redis unreachable ({type(e).__name__})")
@@ -110,7 +110,13 @@ def send_test_event(
     if wait:
         # The service may derive the id (digest:sha256): wait on the one it answered with.
         answered = _answered_id(response) or event_id
-        result["event"] = _wait(info.get("redis_url") or settings.redis_url, source, answered)
+        embedded = info.get("redis_url")
+        conns = (
+            connect(embedded, None)
+            if embedded
+            else connect(settings.redis_url, settings.redis_sentinel)
+        )
+        result["event"] = _wait(conns.text, source, answered)
     emit(result, as_json, None if as_json else _summary(result))
 
 
@@ -143,10 +149,7 @@ def _sandbox_record(info: dict[str, str], external_id: str) -> str:
     return record_id
 
 
-def _wait(
-    redis_url: str | None, source: str, event_id: str, timeout: float = 15.0
-) -> dict[str, Any]:
-    r = connect(redis_url).text
+def _wait(r: redis.Redis, source: str, event_id: str, timeout: float = 15.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         event = events.load(r, source, event_id)

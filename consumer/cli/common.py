@@ -45,7 +45,8 @@ def get_settings(
         settings = load_settings(ctx.find_root().obj.get("config"))
     except ConfigError as e:
         fail(str(e))
-    if embedded and settings.redis_url is None and EMBEDDED_URL.is_file():
+    no_redis = settings.redis_url is None and settings.redis_sentinel is None
+    if embedded and no_redis and EMBEDDED_URL.is_file():
         url = EMBEDDED_URL.read_text(encoding="utf-8").strip()
         if url.startswith(("redis://", "rediss://", "unix://")):
             settings = dataclasses.replace(settings, redis_url=url)
@@ -57,7 +58,7 @@ def get_settings(
 def get_ops() -> Ops:
     """The operator context for this command (settings from --config / CONSUMER_CONFIG)."""
     settings = get_settings()
-    return Ops(settings, connect(settings.redis_url))
+    return Ops(settings, connect(settings.redis_url, settings.redis_sentinel))
 
 
 def operator_command(func: F) -> F:

@@ -43,7 +43,7 @@ def mappings() -> None:
 
 
 def _conns(settings: Settings) -> Connections:
-    return connect(settings.redis_url)
+    return connect(settings.redis_url, settings.redis_sentinel)
 
 
 def _checked(

@@ -62,7 +62,7 @@ def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     env = dict(os.environ)
     try:
-        if not settings.redis_url:
+        if not settings.redis_url and settings.redis_sentinel is None:
             env["REDIS_URL"] = runner.start_redis(sup, VAR / "redis")
             runner.publish_url(sup, EMBEDDED_URL, env["REDIS_URL"])
         web_url = f"http://127.0.0.1:{port}"
@@ -116,8 +116,8 @@ def web(host: str, port: int, workers: int, sandbox: bool) -> None:
     """Serve the webhook and admin HTTP API with gunicorn."""
     from consumer.web.server import gunicorn_argv  # gunicorn is imported by `web` only
 
-    get_settings(require_token=True, sandbox=sandbox)
-    argv = gunicorn_argv(host, port, workers)
+    settings = get_settings(require_token=True, sandbox=sandbox)
+    argv = gunicorn_argv(host, port, workers, settings.web.trusted_proxies)
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
 
 

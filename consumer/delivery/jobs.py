@@ -25,7 +25,7 @@ WAITING_RESULT_TTL = 600
 
 def build_context(settings: Settings) -> Context:
     """The delivery context for settings: Redis clients, the queue, a gated Zeeg client."""
-    conns = connect(settings.redis_url)
+    conns = connect(settings.redis_url, settings.redis_sentinel)
     rng = random.Random()  # noqa: S311 - jitter, not cryptography
     gate = DeliveryGate(conns.text, settings, time.time, rng)
     return Context(

@@ -33,6 +33,7 @@ from rq.worker.base import BaseWorker, WorkerStatus
 
 from consumer import alerts
 from consumer.ops import archive
+from consumer.queue import admin_queue
 from consumer.settings import Settings
 from consumer.store import checkpoints, retention
 
@@ -126,7 +127,7 @@ def make_worker(
     """
     d = settings.delivery
     worker = ErasureWorker(
-        [queue],
+        [admin_queue(queue.connection), queue],  # a large replay starts ahead of the backlog
         connection=queue.connection,
         serializer=JSONSerializer,
         maintenance_interval=d.maintenance_interval_seconds,

@@ -14,8 +14,10 @@ from typing import Any
 from consumer import signing
 from consumer.errors import BadKey, ConfigError
 from consumer.logs import FORMATS as LOG_FORMATS
+from consumer.settings import overrides, proxies
 from consumer.settings.alerts import alert_settings
 from consumer.settings.model import Settings, ZeegSettings
+from consumer.settings.redis import redis_target
 from consumer.settings.schema import check_table, defaults_of, schema_of
 from consumer.settings.sources import SANDBOX_SOURCE, parse_sources, sandbox_source
 from consumer.signing import SigningKey
@@ -62,21 +64,27 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
         for key in raw
         if key not in sections() and key != "sources"
     ]
-    values = {name: _section(raw, name, origin, problems) for name in sections()}
+    values = {name: _section(raw, env, name, origin, problems) for name in sections()}
+    overrides.unknown_variables(env, {n: schema_of(c) for n, c in sections().items()}, problems)
     values["zeeg"] = _zeeg(values["zeeg"], env, origin, problems)
     values["alerts"] = alert_settings(values["alerts"], env, origin, problems)
+    proxy_problem = proxies.problem(values["web"].trusted_proxies)
+    if proxy_problem:
+        problems.append(f"{origin}: [web] trusted_proxies: {proxy_problem}")
     sources = parse_sources(raw.get("sources", {}), env, origin, problems, values["intake"])
     sandbox = env.get("CONSUMER_SANDBOX") == "1"
     if sandbox and env.get("CONSUMER_SANDBOX_SECRET"):
         sources[SANDBOX_SOURCE] = sandbox_source(env["CONSUMER_SANDBOX_SECRET"])
-    port = _check_environment(env, problems)
+    port = _check_port(env, problems)
+    redis_url, sentinel = redis_target(env, problems)
     signing_key = _signing_key(env, problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
         **values,
         sources=sources,
-        redis_url=env.get("REDIS_URL") or None,
+        redis_url=redis_url,
+        redis_sentinel=sentinel,
         admin_token=env.get("CONSUMER_ADMIN_TOKEN") or None,
         signing_key=signing_key,
         port=int(port),
@@ -85,14 +93,19 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
     )
 
 
-def _section(raw: Mapping[str, Any], name: str, origin: str, problems: list[str]) -> Any:
-    """One [section] as its dataclass: the file's valid keys over the declared defaults."""
+def _section(
+    raw: Mapping[str, Any], env: Mapping[str, str], name: str, origin: str, problems: list[str]
+) -> Any:
+    """One [section] as its dataclass: ZC_ variables over the file's keys over the defaults."""
     cls = sections()[name]
     table = raw.get(name, {})
     if not isinstance(table, dict):
         problems.append(f"{origin}: [{name}]: must be a table")
-        return cls()
-    return cls(**check_table(table, schema_of(cls), f"{origin}: [{name}]", problems))
+        table = {}
+    schema = schema_of(cls)
+    values = check_table(table, schema, f"{origin}: [{name}]", problems)
+    values.update(overrides.section_overrides(env, name, schema, problems))
+    return cls(**values)
 
 
 def _zeeg(
@@ -100,6 +113,9 @@ def _zeeg(
 ) -> ZeegSettings:
     """The [zeeg] section with the environment's base URL and token."""
     base_url = env.get("ZEEG_API_BASE_URL") or zeeg.base_url
+    twin = overrides.variable("zeeg", "base_url")
+    if env.get("ZEEG_API_BASE_URL") and twin in env:
+        problems.append(f"environment: ZEEG_API_BASE_URL and {twin} are both set: set one")
     if not base_url.startswith(("http://", "https://")):
         problems.append(f"{origin}: [zeeg] base_url: must be an http(s) URL")
     token = env.get("ZEEG_API_TOKEN") or None
@@ -118,12 +134,8 @@ def _signing_key(env: Mapping[str, str], problems: list[str]) -> SigningKey | No
         return None
 
 
-def _check_environment(env: Mapping[str, str], problems: list[str]) -> str:
-    """Name a malformed REDIS_URL or PORT (never echoing the URL); the port as given."""
-    redis_url = env.get("REDIS_URL") or ""
-    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        # The value may hold a password: name the variable, never echo it.
-        problems.append("environment: REDIS_URL: must start with redis://, rediss:// or unix://")
+def _check_port(env: Mapping[str, str], problems: list[str]) -> str:
+    """Name a malformed PORT or LOG_FORMAT; the port as given."""
     if _log_format(env) is None:
         problems.append(_LOG_FORMAT_PROBLEM)
     port = env.get("PORT") or "8000"

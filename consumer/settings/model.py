@@ -68,6 +68,15 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """How the web app sits behind a reverse proxy (docs/proxy.md)."""
+
+    # Comma-separated addresses or networks of the proxies whose X-Forwarded-For/-Proto are
+    # believed (gunicorn --forwarded-allow-ips and the app's ProxyFix); "": none, "*": any.
+    trusted_proxies: str = ""
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """Where the audit stream is archived ("" for nowhere): one file per day (docs/AUDIT.md)."""
 
@@ -133,7 +142,27 @@ class Settings:
     port: int = 8000
     sandbox: bool = False
     config_path: str = ""
+    redis_sentinel: RedisSentinel | None = field(default=None, repr=False)
+    web: WebSettings = field(default_factory=WebSettings)
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+
+
+@dataclass(frozen=True)
+class RedisSentinel:
+    """A Redis primary found through Sentinel (REDIS_SENTINELS and its REDIS_* variables)."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    sentinel_username: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
+    sentinel_tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    db: int = 0
+    tls_ca_file: str | None = None
+    # Replicas that must hold an intake write before it is acknowledged (WAIT); 0: none.
+    wait_replicas: int = 1
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 PREFIX = "zc"
 QUEUE = "zc-erasure"  # the RQ queue (RQ adds its own rq: prefix)
+ADMIN_QUEUE = "zc-admin"  # the RQ queue of long admin operations (a large replay)
 EVENT_LOG = f"{PREFIX}:events"
 AUDIT = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"  # string: the hash of the newest audit entry
@@ -67,6 +68,18 @@ WAITING = f"{PREFIX}:waiting"  # set: ids of scheduled jobs waiting for the paus
 # RQ's scheduled-job registry of our queue (a sorted set scored by due time); resume() moves
 # the jobs waiting for the pause to now. Tested against rq's own name for it.
 RQ_SCHEDULED = f"rq:scheduled:{QUEUE}"
+
+
+def admin_job(job_id: str) -> str:
+    """Hash: a long admin operation's request, status and progress (GET /admin/jobs/<id>)."""
+    return f"{PREFIX}:admin-job:{job_id}"
+
+
+def admin_job_results(job_id: str) -> str:
+    """List: the first results of a long admin operation, as JSON."""
+    return f"{PREFIX}:admin-job:{job_id}:results"
+
+
 # RQ's failed-job registry of our queue (a sorted set scored by when the failure expires):
 # the alerts' cursor walks it. Tested against rq's own name for it.
 RQ_FAILED = f"rq:failed:{QUEUE}"

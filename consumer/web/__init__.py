@@ -13,9 +13,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, load_settings
+from consumer.settings.proxies import networks
 from consumer.store.connection import Connections, connect
 from consumer.web import admin, admin_mappings, admin_receipts, health, openapi, page, webhooks
 from consumer.web.errors import register_errors
+from consumer.web.proxy import TrustedProxyFix
 from consumer.web.state import AppState, install
 
 
@@ -27,7 +29,7 @@ def create_app(
 ) -> Flask:
     """Build the app; settings default to load_settings(), Redis to settings.redis_url."""
     settings = settings or load_settings()
-    conns = redis or connect(settings.redis_url)
+    conns = redis or connect(settings.redis_url, settings.redis_sentinel)
     app = Flask(__name__, static_folder=None)
     app.config.update(
         # Flask would take FLASK_DEBUG from the environment: debug mode is never wanted here.
@@ -44,6 +46,10 @@ def create_app(
     # Last: its catch-all answers admin paths no other blueprint routes.
     app.register_blueprint(admin.bp)
     app.before_request(_limit_chunked)
+    # X-Forwarded-For only from [web] trusted_proxies: the admin trail's "by" is an address.
+    app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, networks(settings.web.trusted_proxies)
+    )
     register_errors(app)
     return app
 

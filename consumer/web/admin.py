@@ -17,6 +17,7 @@ from consumer.errors import OperatorError
 from consumer.models import BY_LIMIT, REASON_LIMIT, check_free_text
 from consumer.ops import Ops, parse_time
 from consumer.ops import audit as au
+from consumer.ops import background as bg
 from consumer.ops import erase as er
 from consumer.ops import events as ev
 from consumer.ops import failed as fl
@@ -27,7 +28,7 @@ from consumer.web.errors import error
 from consumer.web.state import state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-REPLAY_FIELDS = (*ev.FILTER_FIELDS, "dry_run", "reason", "by")
+REPLAY_FIELDS = (*ev.FILTER_FIELDS, "dry_run", "background", "reason", "by")
 
 
 def _refusal() -> ResponseReturnValue | None:
@@ -170,15 +171,28 @@ def requeue() -> ResponseReturnValue:
 @bp.post("/replay")
 @require_admin
 def replay() -> ResponseReturnValue:
-    """Replay events matching the filters ("dry_run": count and sample only)."""
+    """Replay events matching the filters ("dry_run": count and sample only); over
+    bg.SYNC_LIMIT events (or "background": true) as a background job: 202 and its URL."""
     body = _fields(_body(), *REPLAY_FIELDS)
     dry_run = _flag(body, "dry_run")
+    background = _flag(body, "background") if "background" in body else None
     ops = _ops()
-    selected = rp.select(ops, ev.filters_from(body, ops.clock()))
+    filters = ev.filters_from(body, ops.clock())
+    selected = rp.select(ops, filters)
     if dry_run:
         return jsonify(rp.preview(selected))
     by, reason = _who(body), _reason(body)
+    if background or (background is None and len(selected) > bg.SYNC_LIMIT):
+        job = bg.start_replay(ops, filters, by=by, reason=reason, selected=len(selected))
+        return jsonify(job), 202, {"Location": job["status_url"]}
     return jsonify(replayed=list(rp.replay(ops, selected, by=by, reason=reason)))
+
+
+@bp.get("/jobs/<job_id>")
+@require_admin
+def job_status(job_id: str) -> ResponseReturnValue:
+    """A background admin job: status, progress, and its results once done."""
+    return jsonify(bg.status(_ops(), job_id))
 
 
 @bp.post("/erase")

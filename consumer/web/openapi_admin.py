@@ -6,6 +6,7 @@ from typing import Any
 
 from consumer.ops.events import FILTER_FIELDS
 from consumer.web.schemas import (
+    ADMIN_JOB,
     BY,
     ERASE_BODY,
     ERASED,
@@ -20,6 +21,7 @@ from consumer.web.schemas import (
     RECORD_ID,
     REPLAY_ANSWER,
     REPLAY_BODY,
+    REPLAY_STARTED,
     REPORT,
     REQUEUE_BODY,
     SLUG,
@@ -55,6 +57,7 @@ _AUDIT = {
     "description": "the entries, streamed",
     "content": {"application/x-ndjson": {"schema": STR}, "text/csv": {"schema": STR}},
 }
+_STATUS_URL = {"headers": {"Location": {"description": "the job's status URL", "schema": STR}}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,6}$"}}
 _FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["jsonl", "csv"]}}
 
@@ -116,6 +119,10 @@ def _actions() -> dict[str, dict[str, Any]]:
                 "Replay stored events",
                 reply("replayed, or with dry_run the count and a sample", REPLAY_ANSWER),
                 requestBody=json_body(REPLAY_BODY),
+                # Not an error: over 100 events (or "background": true) the replay is a job.
+                errors={
+                    "202": {**reply("queued as a background job", REPLAY_STARTED), **_STATUS_URL}
+                },
             )
         },
         "/admin/erase": {
@@ -232,6 +239,20 @@ def _proof_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+def _jobs() -> dict[str, dict[str, Any]]:
+    """The background jobs a large replay becomes (docs/proxy.md)."""
+    return {
+        "/admin/jobs/{job_id}": {
+            "get": _admin(
+                "A background admin job: status, progress, results",
+                reply("the job", ADMIN_JOB),
+                parameters=path_params(job_id=STR),
+            )
+        },
+    }
+
+
 def admin_paths() -> dict[str, dict[str, Any]]:
     """Every documented /admin path and method."""
-    return {**_lookups(), **_actions(), **_controls(), **_mapping_paths(), **_proof_paths()}
+    paths = (_lookups(), _actions(), _jobs(), _controls(), _mapping_paths(), _proof_paths())
+    return {k: v for part in paths for k, v in part.items()}

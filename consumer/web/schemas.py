@@ -99,6 +99,33 @@ REPLAY_ANSWER = {
     ]
 }
 
+# A replay queued as a background job (POST /admin/replay, 202), and that job's state.
+REPLAY_STARTED = obj(
+    ("job_id", "status", "selected", "status_url"),
+    job_id=STR,
+    status={"type": "string", "enum": ["queued"]},
+    selected=INT,
+    status_url=STR,
+)
+ADMIN_JOB = obj(
+    ("job_id", "kind", "status", "selected", "processed", "replayed", "skipped", "results"),
+    job_id=STR,
+    kind={"type": "string", "enum": ["replay"]},
+    status={"type": "string", "enum": ["queued", "running", "done", "failed"]},
+    error=NULLABLE_STR,
+    by=STR,
+    reason=STR,
+    selected=INT,
+    processed=INT,
+    replayed=INT,
+    skipped=INT,
+    created_at=NULLABLE_STR,
+    started_at=NULLABLE_STR,
+    finished_at=NULLABLE_STR,
+    results={"type": "array", "items": {"type": "object"}},
+    results_truncated={"type": "boolean"},
+)
+
 ERASED = obj(("source", "external_id", "event_id", "job_id"), source=STR, external_id=STR)
 
 # Request bodies of the admin actions: closed, as the app refuses unknown fields.
@@ -118,6 +145,7 @@ REQUEUE_BODY = closed(
 )
 REPLAY_BODY = closed(
     dry_run={"type": "boolean"},
+    background={"type": "boolean"},
     reason=REASON,
     by=BY,
     **{f: FILTER_SCHEMAS[f] for f in FILTER_FIELDS},

@@ -30,10 +30,23 @@ THREADS = 128
 REQUEST_READ_SECONDS = 10.0
 STALL_SECONDS = 5.0
 APP = "consumer.web:create_app()"
+# The web timeout, chosen (docs/proxy.md): gunicorn's --timeout restarts a worker whose main
+# loop has not checked in for this long. With threaded workers requests run in threads, so it
+# bounds a stuck process, not a request: no view is slow by design (a large replay is a
+# background job, the audit export streams), and a request's reading is bounded above.
+WORKER_TIMEOUT_SECONDS = 30
+# On SIGTERM, in-flight requests get this long to finish: webhooks take milliseconds, an
+# audit export streaming longer is cut (the operator re-runs it with a narrower since/until).
+GRACEFUL_TIMEOUT_SECONDS = 30
 
 
-def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
-    """The gunicorn command line `zeeg-consumer web` (and so `run`) replaces itself with."""
+def gunicorn_argv(host: str, port: int, workers: int, trusted_proxies: str = "") -> list[str]:
+    """The gunicorn command line `zeeg-consumer web` (and so `run`) replaces itself with.
+
+    trusted_proxies ([web]) is also gunicorn's --forwarded-allow-ips, so gunicorn believes
+    X-Forwarded-Proto from the same proxies as the app (consumer/web/proxy.py); always given,
+    so gunicorn's own FORWARDED_ALLOW_IPS variable and loopback default never apply.
+    """
     return [
         sys.executable,
         "-m",
@@ -50,14 +63,14 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "-",
         "--logger-class",
         f"{__name__}.ConsumerLogger",
-        # The arbiter restarts a worker whose main loop is stuck this long (reads never are:
-        # they run in threads, bounded by the deadline above).
         "--timeout",
-        "30",
+        str(WORKER_TIMEOUT_SECONDS),
         "--graceful-timeout",
-        "30",
+        str(GRACEFUL_TIMEOUT_SECONDS),
         "--keep-alive",
         "5",
+        "--forwarded-allow-ips",
+        trusted_proxies,
         APP,
     ]
 

@@ -29,7 +29,7 @@ from tests.helpers import RedisServer, cli_env, free_port, write_config
 from tests.workers import Workers, accept_mapped, all_done, wait_until
 
 SECRET_PATH = "/hooks/T0PSECRET-4a7f9c"  # the URL's path is its credential, as with Slack
-ENV = "ZC_ALERT_WEBHOOK_URL"
+ENV = "ALERT_WEBHOOK_URL"
 
 
 class Receiver:

@@ -4,7 +4,7 @@ Three kinds of case per source: unsigned noise (arbitrary headers and bodies), c
 signed arbitrary JSON, and correctly signed bodies shaped like the sender's with odd values
 in exactly the fields the source reads (so the parser is exercised past the signature).
 Every case also checks the log for tracebacks and, for refused requests, that Redis holds
-nothing new. ZC_FUZZ_PROFILE=chaos (make chaos) runs 40 times as many cases.
+nothing new. FUZZ_PROFILE=chaos (make chaos) runs 40 times as many cases.
 """
 
 from __future__ import annotations

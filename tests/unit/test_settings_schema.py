@@ -18,7 +18,7 @@ from consumer.settings import (
     settings_from_dict,
 )
 from consumer.settings.load import sections
-from consumer.settings.model import AuditSettings
+from consumer.settings.model import AuditSettings, WebSettings
 from consumer.settings.presets import OPTIONS
 from consumer.settings.schema import Key, Schema, check_table, schema_of
 
@@ -39,8 +39,8 @@ def _check(table: dict[str, Any], schema: Schema = SCHEMA) -> tuple[dict[str, An
 
 
 def test_sections_are_the_dataclass_fields_of_settings() -> None:
-    """[zeeg], [delivery], [intake], [retention] and [audit]: the Settings fields typed as a
-    dataclass."""
+    """[zeeg], [delivery], [intake], [retention], [audit], [alerts] and [web]: the Settings
+    fields typed as a    dataclass."""
     assert sections() == {
         "zeeg": ZeegSettings,
         "delivery": DeliverySettings,
@@ -48,6 +48,7 @@ def test_sections_are_the_dataclass_fields_of_settings() -> None:
         "retention": RetentionSettings,
         "audit": AuditSettings,
         "alerts": AlertSettings,
+        "web": WebSettings,
     }
 
 
