@@ -171,26 +171,23 @@ class ZeegClient:
 
     def delete_record(self, obj: str, record_id: str) -> DeleteResult:
         """DELETE one record; 404 counts as already gone."""
-        path = f"/crm/{check_object_slug(obj)}/{check_record_id(record_id)}"
-        response = self._request("DELETE", path)
-        if response.status_code == 404:
-            return DeleteResult(404)
-        classify(response)
-        if not 200 <= response.status_code < 300:
-            # A redirect or other oddity is no proof of deletion: fail visibly.
-            raise ZeegRejected(f"unexpected HTTP {response.status_code}", response.status_code)
-        return DeleteResult(response.status_code)
+        return DeleteResult(self._record_call("DELETE", obj, record_id))
 
     def get_record(self, obj: str, record_id: str) -> RecordLookup:
         """GET one record, to see whether it is gone: 404 is the answer a deletion wants."""
+        return RecordLookup(self._record_call("GET", obj, record_id))
+
+    def _record_call(self, method: str, obj: str, record_id: str) -> int:
+        """One call on one record: its status, 404 (gone) or a 2xx; anything else raises."""
         path = f"/crm/{check_object_slug(obj)}/{check_record_id(record_id)}"
-        response = self._request("GET", path)
+        response = self._request(method, path)
         if response.status_code == 404:
-            return RecordLookup(404)
+            return 404
         classify(response)
         if not 200 <= response.status_code < 300:
+            # A redirect or other oddity is no proof of deletion (or of absence): fail visibly.
             raise ZeegRejected(f"unexpected HTTP {response.status_code}", response.status_code)
-        return RecordLookup(response.status_code)
+        return int(response.status_code)
 
     def get_object(self, obj: str, *, probe: bool = False) -> dict[str, Any]:
         """The object's schema: a cheap call that proves the token (probe: while paused)."""
