@@ -61,6 +61,7 @@ bench: deps redis
 		echo "wrk missing: installing it with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench bench_lookup
 
 chaos: deps redis
 	$(BIN)/python -m tests.bench.chaos_delivery
