@@ -20,6 +20,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer.delivery import recovery
 from consumer.settings import Settings
 from consumer.store import retention
 
@@ -42,6 +43,7 @@ class ErasureWorker(Worker):
         for queue in self.queues:
             if self.connection.ttl(queue.registry_cleaning_key) > CLEAN_LOCK_MAX_SECONDS:
                 self.connection.expire(queue.registry_cleaning_key, CLEAN_LOCK_MAX_SECONDS)
+        recovery.recover(self.connection, self.queues)  # before RQ's: a freed lock is taken now
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
         if self.housekeeping is None:
             return

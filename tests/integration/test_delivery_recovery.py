@@ -1,0 +1,60 @@
+"""Crash recovery through real workers: jobs taken but not started, a dead scheduler's lock."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rq.scheduler import RQScheduler
+
+from consumer.devtools.sandbox import Sandbox
+from consumer.queue import erasure_queue
+from consumer.settings import Settings
+from consumer.store import events
+from consumer.store.connection import Connections
+from tests.workers import Workers, accept_mapped, all_done, kill_tree, wait_until
+
+
+def test_a_job_taken_by_a_killed_worker_but_not_started_runs_within_seconds(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
+) -> None:
+    """A job left in RQ's intermediate queue (its taker died) runs again within 10 s, not 60."""
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    queue = erasure_queue(conns.raw)
+    # What a worker killed between taking the job and starting it leaves behind.
+    assert conns.raw.lmove(queue.key, queue.intermediate_queue.key) is not None
+    procs = Workers(tmp_path, redis_server.url, sandbox)
+    started = time.monotonic()
+    try:
+        procs.start(1)
+        wait_until(all_done(conns.text, 1), 10, "the stranded job\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert time.monotonic() - started < 10
+    assert rid not in sandbox.state.records["contacts"]
+    assert conns.raw.llen(queue.intermediate_queue.key) == 0
+
+
+def test_a_retry_scheduled_after_its_scheduler_was_killed_runs_within_seconds(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
+) -> None:
+    """The scheduler lock of a SIGKILLed worker is released: a retry runs within 10 s, not 61."""
+    procs = Workers(tmp_path, redis_server.url, sandbox)
+    lock = RQScheduler.get_locking_key(erasure_queue(conns.raw).name)
+    (first,) = procs.start(1)
+    try:
+        wait_until(lambda: conns.raw.exists(lock) == 1, 15, "the first scheduler\n" + procs.logs())
+        kill_tree(first.pid, signal.SIGKILL)
+        first.wait(5)
+        sandbox.state.set_faults(script=[{"status": 503}])
+        (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+        started = time.monotonic()
+        procs.start(1)
+        wait_until(all_done(conns.text, 1), 10, "the scheduled retry\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert time.monotonic() - started < 10
+    assert [t["what"] for t in events.trail(conns.text, "userdb", "evt-0")].count("retrying") == 1
+    assert rid not in sandbox.state.records["contacts"]
