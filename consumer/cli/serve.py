@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ import click
 import redis
 
 from consumer.cli.common import EMBEDDED_URL, fail, get_settings
+from consumer.delivery import recovery
 from consumer.delivery.jobs import build_context, set_context
 from consumer.delivery.worker import make_worker
 from consumer.devtools import runner
@@ -109,8 +111,8 @@ def worker(burst: bool, sandbox: bool) -> None:
     context = build_context(settings)
     set_context(context)
     try:
-        rq_worker = make_worker(settings, context.queue, text=context.r)
-        rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        make = functools.partial(make_worker, settings, context.queue, text=context.r)
+        recovery.work_through_full_redis(make, context.r, burst=burst)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         fail("Redis is unavailable (check REDIS_URL)")
 

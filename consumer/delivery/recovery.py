@@ -9,18 +9,20 @@ of its queue once it has been seen there across STRANDED_SECONDS, and a lock who
 scheduler's heartbeat is SCHEDULER_STALE_SECONDS old (or whose process is gone, on this
 host) is released for a live worker to take.
 Both read only Redis, so they hold whether the worker forks a horse per job or not.
+work_through_full_redis keeps a worker process alive through a full Redis (RQ quits on it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 from rq.utils import utcparse
@@ -97,3 +99,39 @@ def _gone(host: str, pid: str) -> bool:
 
 def _text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def is_full(connection: redis.Redis) -> bool:
+    """Whether Redis refuses writes for memory (used_memory past a maxmemory that is set)."""
+    try:
+        memory = connection.info("memory")
+    except redis.exceptions.RedisError:
+        return False
+    limit = int(memory.get("maxmemory") or 0)
+    return bool(limit) and int(memory.get("used_memory") or 0) >= limit
+
+
+def work_through_full_redis(make: Callable[[], Worker], r: redis.Redis, *, burst: bool) -> None:
+    """Run a worker from make() until asked to stop, a fresh one after Redis was full.
+
+    RQ's loop quits on any Redis error but a timeout, a full Redis (OOM) among them: this
+    waits until writes are accepted again and starts another worker. An unreachable Redis
+    still ends it (the caller reports it).
+    """
+    parent, stopping = os.getpid(), []
+    while True:
+        worker = make()
+        with contextlib.suppress(redis.exceptions.OutOfMemoryError):
+            worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        if os.getpid() != parent:  # a work horse the error escaped from: it only ends
+            os._exit(1)
+        # RQ notes a SIGINT/SIGTERM there (idle, it leaves _stop_requested unset).
+        if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):  # RQ's handlers belong to the old worker
+            signal.signal(sig, lambda signum, frame: stopping.append(signum))
+        deadline = time.monotonic() + 1.0  # at least a second between two workers
+        while not stopping and (is_full(r) or time.monotonic() < deadline):
+            time.sleep(0.1)
+        if stopping:
+            return
