@@ -189,15 +189,17 @@ def _kill_worker(raw: redis.Redis, pid: int, kind: str, chaos: Chaos) -> None:
 
 def _recovery(conns: Connections, victims: list[tuple[float, str]]) -> dict[str, Any]:
     """Seconds from each kill to the next run of an event the killed worker held."""
-    waits = []
+    waits: list[tuple[float, str]] = []
     for at, event_id in victims:
         trail = events.trail(conns.text, "userdb", event_id)
         if any(t["what"] == "done" and float(t["at"]) <= at for t in trail):
             continue  # it finished before the kill landed
         runs = [float(t["at"]) for t in trail if t["what"] == "run" and float(t["at"]) > at]
         if runs:
-            waits.append(min(runs) - at)
-    return describe(waits)
+            whats = " ".join(f"{t['what']}@{float(t['at']) - at:+.1f}" for t in trail)
+            waits.append((min(runs) - at, f"{event_id}: {whats}"))
+    slowest = [story for _, story in sorted(waits, reverse=True)[:2]]
+    return {**describe([w for w, _ in waits]), "slowest": slowest}
 
 
 def _reschedules(conns: Connections, acked: list[str]) -> int:

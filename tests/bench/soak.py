@@ -1,0 +1,164 @@
+"""Soak: steady webhooks above Zeeg's limit, a backlog that grows and drains, memory sampled.
+
+    .venv/bin/python -m tests.bench.soak [--seconds 600] [--rate 6] [--limit 4] [--workers 2]
+
+Redis (AOF, appendfsync always), a gunicorn `zeeg-consumer web`, RQ workers and the sandbox
+on loopback. Senders POST signed webhooks at `rate` per second for the first half; the
+sandbox answers 429 (Retry-After) past `limit` calls per second, so a backlog grows, then
+drains once the webhooks stop. Retention is short (event log, dedupe keys, tombstones and
+audit: RETENTION_DAYS), so events expire within the run; a retention trim runs at the end,
+as the hourly housekeeping would. Every 10 s it samples the backlog, Redis used_memory and
+connected clients, and each process's RSS and open file descriptors, and prints the table.
+Asserts that Redis memory ends within 10% of its start (RQ's job results, kept a day by
+design, are counted and left out), and that neither descriptors nor connections grew past
+their level at 20 s (every process connected by then).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from consumer.devtools.sandbox import Sandbox
+from consumer.models import Mapping
+from consumer.store import events, mappings, retention
+from consumer.store.connection import connect
+from tests.bench import options
+from tests.bench.chaos_delivery import quiet_redis
+from tests.bench.chaos_parts import Redis, Senders, Web, web_env
+from tests.helpers import ZEEG_TOKEN, default_sources, make_settings
+from tests.workers import Workers, descendants
+
+RETENTION_DAYS = 0.003  # about 4.3 minutes
+SHORT = {"dedupe_ttl_days": RETENTION_DAYS, "event_log_retention_days": RETENTION_DAYS}
+KEPT = {"audit_retention_days": RETENTION_DAYS, "tombstone_days": RETENTION_DAYS}
+
+
+def _proc(pid: int) -> tuple[float, int]:
+    """(RSS in MB, open descriptors) of one process; zeros if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fds = len(list(Path(f"/proc/{pid}/fd").iterdir()))
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0, 0
+    rss = next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")), 0
+    )
+    return rss / 1024, fds
+
+
+def _tree(pid: int) -> tuple[float, int]:
+    """RSS and descriptors of a process and its children (a worker's horse comes and goes)."""
+    parts = [_proc(p) for p in [pid, *descendants(pid)]]
+    return sum(r for r, _ in parts), sum(f for _, f in parts)
+
+
+def _results_bytes(r: redis.Redis) -> tuple[int, int]:
+    """RQ job hashes still kept (result_ttl: a day, by design): how many, and their bytes."""
+    count = total = 0
+    for key in r.scan_iter("rq:job:*", count=500):
+        count += 1
+        total += int(r.memory_usage(key) or 0)
+    return count, total
+
+
+def sample(t: float, r: redis.Redis, text: redis.Redis, pids: dict[str, int]) -> dict[str, Any]:
+    """One row of the table."""
+    info = r.info()
+    row: dict[str, Any] = {"t": round(t), "backlog": events.pending_count(text)}
+    row.update(redis_kb=int(info["used_memory"]) // 1024, clients=info["connected_clients"])
+    fds = 0
+    for name, pid in pids.items():
+        rss = _tree(pid)[0] if name != "redis" else _proc(pid)[0]
+        row[f"{name}_mb"] = round(rss, 1)
+        fds += _proc(pid)[1]  # the long-lived processes' own (a horse's come and go)
+    row["fds"] = fds
+    return row
+
+
+def main() -> None:
+    """Run the soak and print its table; exit 1 if memory, descriptors or connections grew."""
+    args = options(__doc__, seconds=600.0, rate=6.0, limit=4.0, workers=2)
+    with tempfile.TemporaryDirectory(prefix="zc-soak-", dir="/tmp") as tmp, quiet_redis(tmp):
+        rows, verdict = _run(args, Path(tmp))
+    columns = list(rows[0])
+    print(f"soak: {args.seconds:.0f} s, webhooks {args.rate}/s for half, Zeeg limit {args.limit}/s")
+    print("  " + "".join(f"{c:>11}" for c in columns))
+    for row in rows:
+        print("  " + "".join(f"{row[c]!s:>11}" for c in columns))
+    for name, value in verdict.items():
+        print(f"  {name}: {value}")
+    if any(name.startswith("problem") and value for name, value in verdict.items()):
+        sys.exit(1)
+
+
+def _run(args: Any, directory: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    store = Redis(directory / "r")
+    sandbox = Sandbox(token=ZEEG_TOKEN).start()
+    sandbox.state.set_faults(latency_ms=10, rate_limit_per_second=args.limit)
+    events_total = int(args.rate * args.seconds / 2)
+    rids = sandbox.state.seed("contacts", [{} for _ in range(events_total)])
+    sections: dict[str, Any] = {"intake": SHORT, "retention": KEPT}
+    sections["zeeg"] = {"rate_limit_per_second": args.limit * 2, "burst": 5}
+    sections["sources.userdb"] = default_sources()["userdb"]
+    procs = Workers(directory, store.url, sandbox, **sections)
+    procs.env = web_env(procs.env)
+    web = Web(directory, procs.env)
+    try:
+        return _soak(args, store, sandbox, procs, web, rids)
+    finally:
+        web.stop()
+        procs.stop()
+        sandbox.stop()
+        store.sup.shutdown()
+
+
+def _soak(
+    args: Any, store: Redis, sandbox: Sandbox, procs: Workers, web: Web, rids: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    conns = connect(store.url)
+    for i, rid in enumerate(rids):
+        mappings.put(conns.text, Mapping("userdb", "contacts", f"u-{i}", rid, 1.0))
+    web.start()
+    workers = procs.start(args.workers)
+    time.sleep(5)  # imports done, connections open: the baseline
+    pids = {"redis": store.sup.children[-1].proc.pid, "web": web.proc.pid}  # type: ignore[union-attr]
+    pids.update({f"worker{i}": p.pid for i, p in enumerate(workers)})
+    senders = Senders(web.url, make_settings(sandbox.url), len(rids), args.seconds / 2, 1)
+    feeder = threading.Thread(target=senders.run, args=(2,), daemon=True)
+    started = time.monotonic()
+    rows = [sample(0, conns.raw, conns.text, pids)]
+    feeder.start()
+    while (t := time.monotonic() - started) < args.seconds:
+        time.sleep(max(0.0, 10 - (t % 10)))
+        if time.monotonic() - started >= args.seconds - 1:
+            retention.trim(conns.text, time.time(), RETENTION_DAYS, RETENTION_DAYS)
+        rows.append(sample(time.monotonic() - started, conns.raw, conns.text, pids))
+    return rows, _verdict(rows, conns.raw, len(senders.acked), len(rids))
+
+
+def _verdict(rows: list[dict[str, Any]], r: redis.Redis, acked: int, sent: int) -> dict[str, Any]:
+    first, last = rows[0], rows[-1]
+    warm = rows[min(2, len(rows) - 1)]  # every process connected by then: the baseline
+    kept, kept_bytes = _results_bytes(r)
+    end_kb = last["redis_kb"] - kept_bytes // 1024
+    return {
+        "events acknowledged": f"{acked} of {sent}",
+        "backlog peak": max(row["backlog"] for row in rows),
+        "RQ job results kept (1 day by design)": f"{kept} jobs, {kept_bytes // 1024} KB",
+        "Redis at the end without them (KB)": f"{end_kb} (start {first['redis_kb']})",
+        "problem: Redis memory above start + 10%": end_kb > first["redis_kb"] * 1.10,
+        "problem: backlog not drained": last["backlog"] != 0,
+        "problem: descriptors grew": last["fds"] > warm["fds"] + 4,
+        "problem: Redis connections grew": last["clients"] > warm["clients"] + 2,
+    }
+
+
+if __name__ == "__main__":
+    main()
