@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis bench chaos clean lock image-test
+.PHONY: run test lint deps redis bench chaos soak clean lock image-test
 
 # The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
@@ -46,9 +46,14 @@ bench: deps redis
 
 chaos: deps redis
 	$(BIN)/python -m tests.bench.chaos_delivery
+	$(BIN)/python -m tests.bench.chaos_fsync
 	ZC_FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
 		tests/integration/test_webhooks_fuzz.py tests/integration/test_fuzz_admin.py \
 		tests/integration/test_schemathesis.py
+
+# About 10 minutes: a backlog grows and drains; memory, descriptors and connections sampled.
+soak: deps redis
+	$(BIN)/python -m tests.bench.soak
 
 # pip-tools in its own venv, so the tool is never part of what it locks. It runs on Debian's
 # python3 (3.11.2) where there is one: redis needs async-timeout before 3.11.3, and pip-compile
