@@ -144,10 +144,13 @@ def _soak(
         if time.monotonic() - started >= args.seconds - 1:
             retention.trim(conns.text, time.time(), RETENTION_DAYS, RETENTION_DAYS)
         rows.append(sample(time.monotonic() - started, conns.raw, conns.text, pids))
-    return rows, _verdict(rows, conns.raw, len(senders.acked), len(rids))
+    left = len(sandbox.state.records.get("contacts", {}))
+    return rows, _verdict(rows, conns.raw, len(senders.acked), len(rids), left)
 
 
-def _verdict(rows: list[dict[str, Any]], r: redis.Redis, acked: int, sent: int) -> dict[str, Any]:
+def _verdict(
+    rows: list[dict[str, Any]], r: redis.Redis, acked: int, sent: int, left: int
+) -> dict[str, Any]:
     first, last = rows[0], rows[-1]
     warm = rows[min(2, len(rows) - 1)]  # every process connected by then: the baseline
     families = by_prefix(r)
@@ -161,6 +164,7 @@ def _verdict(rows: list[dict[str, Any]], r: redis.Redis, acked: int, sent: int) 
         "Redis at the end without them (KB)": f"{end_kb} (start {first['redis_kb']})",
         "problem: Redis memory above start + 10%": end_kb > first["redis_kb"] * 1.10,
         "problem: backlog not drained": last["backlog"] != 0,
+        "problem: records not deleted (an event expired in the backlog?)": left,
         "problem: descriptors grew": last["fds"] > warm["fds"] + 4,
         "problem: Redis connections grew": last["clients"] > warm["clients"] + 2,
     }
