@@ -1,16 +1,19 @@
 # make run   - install everything and start the all-in-one service (sandbox Zeeg without a token)
 # make test  - install everything, lint, and run the whole suite against a real redis-server
-# make chaos - 500 events while workers are SIGKILLed and Redis is killed -9: nothing is lost;
-#              then the fuzz suites with the chaos profile (over 10,000 generated requests)
+# make chaos - 2,000 webhooks through killed web, workers and Redis and a faulty Zeeg: nothing
+#              is lost (docs/resilience.md); the appendfsync kill -9 measurement; then the
+#              fuzz suites with the chaos profile (over 10,000 generated requests)
+# make soak  - about 10 minutes: a backlog grows and drains; memory, descriptors, connections
 # make lock  - regenerate requirements.lock and requirements-dev.lock (hashed) from pyproject.toml
 # make image-test - build the container image, run the compose project, prove it (not in make test)
+# make docs  - build the docs site (MkDocs, strict: a broken link or anchor fails) into build/site
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis bench chaos soak clean lock image-test
+.PHONY: run test lint deps redis promtool chromium bench chaos soak clean lock image-test docs
 
 # The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
@@ -30,6 +33,20 @@ redis:
 		echo "redis-server missing: installing it with apt"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
+# promtool checks deploy/prometheus/alerts.yml in the tests (Debian's prometheus package).
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "promtool missing: installing Debian's prometheus package with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+# The status page's browser tests drive Debian's chromium through playwright (no browser
+# download): installed with apt when the binary is missing, as redis-server is.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@[ -x $(CHROMIUM) ] || { \
+		echo "chromium missing: installing it with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: deps redis
 	$(BIN)/zeeg-consumer run $(if $(ZEEG_API_TOKEN),,--sandbox)
 
@@ -38,7 +55,7 @@ lint: deps
 	$(BIN)/ruff format --check consumer tests
 	$(BIN)/mypy consumer
 
-test: deps redis lint
+test: deps redis promtool chromium lint
 	$(BIN)/pytest
 
 bench: deps redis
@@ -68,6 +85,9 @@ lock:
 	$(LOCKTOOL)/bin/pip install --quiet 'pip-tools>=7.4'
 	$(PIP_COMPILE) -o requirements.lock pyproject.toml
 	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
+
+docs: deps
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 image-test: deps
 	PIP=$(BIN)/pip bash deploy/image-test.sh

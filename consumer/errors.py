@@ -4,13 +4,17 @@ ConsumerError                 root
 ├── ConfigError               bad configuration: refuse to start (names every problem)
 ├── RequestError              a webhook the web layer refuses (carries its HTTP status)
 │   ├── BodyError             400 body not JSON / not an object
-│   ├── SignatureError        401 missing or bad signature, timestamp out of tolerance
+│   ├── SignatureError        401 bad or malformed signature
+│   │   ├── MissingSignature  401 no signature or credential header
+│   │   └── StaleTimestamp    401 signed timestamp out of tolerance
 │   ├── UnknownSource         404
 │   ├── BodyTooLarge          413
 │   ├── UnsupportedMediaType  415
 │   ├── FieldError            422 event id / external id missing or invalid
 │   └── OperatorError         400 an operator request that cannot be done (bad filter, input)
-│       └── NotFound          404 no such event, failed job or source
+│       ├── NotFound          404 no such event, failed job or source
+│       └── Conflict          409 not in the state the request needs (an unfinished erasure)
+├── BadKey                    a signing or public key that cannot be read (never quoted)
 ├── InvalidIdentifier         an object slug, record id or external id of the wrong shape
 ├── InvalidFile               a mapping file refused as a whole (empty, wrong columns)
 ├── ZeegError                 a call to Zeeg that did not succeed
@@ -56,6 +60,19 @@ class SignatureError(RequestError):
 
     status = 401
     code = "invalid_signature"
+    reason = "bad_signature"  # the verification failure's label on /metrics
+
+
+class MissingSignature(SignatureError):
+    """No signature (or credential) header at all."""
+
+    reason = "missing"
+
+
+class StaleTimestamp(SignatureError):
+    """The signed timestamp is outside the source's tolerance (a replay or a skewed clock)."""
+
+    reason = "stale_timestamp"
 
 
 class UnknownSource(RequestError):
@@ -98,6 +115,17 @@ class NotFound(OperatorError):
 
     status = 404
     code = "not_found"
+
+
+class Conflict(OperatorError):
+    """The thing exists but is not in the state the request needs (409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class BadKey(ConsumerError):
+    """A signing or public key that cannot be read; the message never quotes the key."""
 
 
 class InvalidIdentifier(ConsumerError):

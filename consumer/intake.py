@@ -1,6 +1,6 @@
 """The intake service: every event comes in here, whether from a webhook, a manual erase or
-a late link, and is accepted in one transaction (dedupe key, stored event, event log entry
-and RQ job, all or none).
+a late link, and is accepted in one transaction (dedupe key, stored event, event log entry,
+its external id's index entry and RQ job, all or none).
 """
 
 from __future__ import annotations
@@ -8,16 +8,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT
 
+from consumer.logs import fields
 from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue, enqueue
 from consumer.settings import Settings, SourceConfig
-from consumer.store import events, keys, mappings
+from consumer.store import events, index, keys, mappings, metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,11 @@ class IntakeResult:
     job_id: str
 
 
+# Records the metrics of an answer ("accepted" or "duplicate") on a pipeline that is never
+# executed: the intake script runs them, so they cost no round trip of their own.
+Tally = Callable[[Pipeline, str], None]
+
+
 def accept(
     r: redis.Redis,
     queue: Queue,
@@ -44,8 +51,12 @@ def accept(
     dedupe_ttl_days: float,
     retention_days: float,
     job_timeout: int,
+    tally: Tally | None = None,
 ) -> IntakeResult:
-    """Store and enqueue event unless (source, event_id) was accepted before."""
+    """Store and enqueue event unless (source, event_id) was accepted before.
+
+    tally adds the caller's metrics (a webhook's answer, its intake latency) to the script.
+    """
     dedupe_key = keys.dedupe(event.source, event.event_id)
     job_id = uuid.uuid4().hex
     # A pipeline that is never executed only records: the writes of today's transaction,
@@ -54,36 +65,80 @@ def accept(
     writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
     writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
     events.write_new(writes, event, job_id, now, retention_days)
+    index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
     enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
-    existing = _write_if_new(r, dedupe_key, writes)
+    counted = {status: r.pipeline() for status in ("accepted", "duplicate")}
+    metrics.incr(counted["duplicate"], metrics.DUPLICATES, source=event.source)
+    for status, pipe in counted.items():
+        if tally is not None:
+            tally(pipe, status)
+    existing = _write_if_new(r, dedupe_key, writes, counted["accepted"], counted["duplicate"])
     if existing is not None:
-        return IntakeResult("duplicate", event.event_id, existing)
-    return IntakeResult("accepted", event.event_id, job_id)
+        return _logged(event, IntakeResult("duplicate", event.event_id, existing))
+    return _logged(event, IntakeResult("accepted", event.event_id, job_id))
 
 
-# KEYS[1]: the dedupe key. ARGV: the recorded commands, each as its length then its words.
-# Returns the earlier job id of a duplicate, else runs every command and returns false. A
-# script is atomic, and a full Redis refuses its first write, so it writes all or nothing.
+def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
+    """The answer, logged with the event's fields."""
+    log.info(
+        "event %s/%s %s (job %s)",
+        event.source,
+        event.event_id,
+        result.status,
+        result.job_id,
+        extra=fields(event.source, event.event_id, result.job_id, result.status),
+    )
+    return result
+
+
+# KEYS[1]: the dedupe key. ARGV[1], ARGV[2]: how many words the writes of a new event and its
+# metrics take; then the writes, the new event's metrics and the duplicate's metrics, each
+# command as its length then its words. Returns the earlier job id of a duplicate, else runs
+# every write and returns false. A script is atomic, and a full Redis refuses its first
+# write, so it writes all or nothing. Metrics go through pcall: a metrics write refused
+# (a full Redis) never changes the answer.
 _WRITE_IF_NEW = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-local i = 1
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
+local function run(from, to, call)
+  local i = from
+  while i <= to do
+    local n = tonumber(ARGV[i])
+    call(unpack(ARGV, i + 1, i + n))
+    i = i + n + 1
+  end
 end
+local writes_end = 2 + tonumber(ARGV[1])
+local new_end = writes_end + tonumber(ARGV[2])
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  run(new_end + 1, #ARGV, redis.pcall)
+  return existing
+end
+run(3, writes_end, redis.call)
+run(writes_end + 1, new_end, redis.pcall)
 return false
 """
 
 
-def _write_if_new(r: redis.Redis, dedupe_key: str, writes: Pipeline) -> str | None:
-    """Run the recorded writes in one round trip unless dedupe_key exists; its value if so."""
+def _words(pipe: Pipeline) -> list[EncodableT]:
+    """The commands a recording pipeline holds, each as its length then its words."""
     words: list[EncodableT] = []
-    for args, _options in writes.command_stack:
+    for args, _options in pipe.command_stack:
         words += [len(args), *args]
+    return words
+
+
+def _write_if_new(
+    r: redis.Redis, dedupe_key: str, writes: Pipeline, on_new: Pipeline, on_duplicate: Pipeline
+) -> str | None:
+    """Run the recorded writes in one round trip unless dedupe_key exists; its value if so.
+
+    The metrics of whichever answer it is are written by the same script.
+    """
+    recorded, new, duplicate = _words(writes), _words(on_new), _words(on_duplicate)
     script = r.register_script(_WRITE_IF_NEW)
-    existing = script(keys=[dedupe_key], args=words)
+    existing = script(
+        keys=[dedupe_key], args=[len(recorded), len(new), *recorded, *new, *duplicate]
+    )
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)
@@ -131,7 +186,7 @@ class Intake:
     queue: Queue
     settings: Settings
 
-    def accept(self, event: ParsedEvent, now: float) -> IntakeResult:
+    def accept(self, event: ParsedEvent, now: float, tally: Tally | None = None) -> IntakeResult:
         """accept() with the dedupe, retention and job timeout the settings give."""
         return accept(
             self.r,
@@ -141,6 +196,7 @@ class Intake:
             dedupe_ttl_days=self.settings.intake.dedupe_ttl_days,
             retention_days=self.settings.intake.event_log_retention_days,
             job_timeout=self.settings.delivery.job_timeout_seconds,
+            tally=tally,
         )
 
     def accept_manual(
@@ -155,7 +211,12 @@ class Intake:
         event = late_link_event(m, deleted_at)
         result = self.accept(event, now)
         log.info(
-            "late link %s/%s: erasure %s (%s)", m.source, m.object, result.event_id, result.status
+            "late link %s/%s: erasure %s (%s)",
+            m.source,
+            m.object,
+            result.event_id,
+            result.status,
+            extra=fields(m.source, result.event_id, result.job_id, result.status),
         )
         if result.status == "duplicate" and mappings.is_erased(self.r, m.object, m.record_id):
             # This erasure already ran and the record is gone: a re-imported link to it goes too.

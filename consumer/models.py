@@ -231,10 +231,17 @@ class Outcome:
     record_id: str | None = None
     http_status: int | None = None
     detail: str = ""
+    # zeeg.verify_deletions: True once Zeeg answered 404 for the record after its DELETE,
+    # False when it was still found; None when not checked (left out of the stored form).
+    verified: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields in declaration order: the shape of every stored outcome."""
-        return asdict(self)
+        fields = asdict(self)
+        if self.verified is None:
+            # Unverified outcomes keep the shape written before the field existed.
+            del fields["verified"]
+        return fields
 
     def to_json(self) -> str:
         """Compact JSON, as stored per record on the event hash."""

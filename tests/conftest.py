@@ -106,8 +106,8 @@ def cli(tmp_path: Path, sandbox: Sandbox, redis_server: RedisServer) -> Any:
 
     env = cli_env(write_config(tmp_path / "consumer.toml"), sandbox.url, redis_server.url)
 
-    def run(*args: str, input: str | None = None) -> Any:
-        return CliRunner().invoke(main, list(args), env=env, input=input)
+    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(main, list(args), env={**env, **(extra_env or {})}, input=input)
 
     return run
 

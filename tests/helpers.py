@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import socket
@@ -31,7 +32,7 @@ from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping, ParsedEvent
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, settings_from_dict
-from consumer.store import mappings
+from consumer.store import mappings, metrics
 from consumer.store.connection import Connections
 from consumer.zeeg.client import ZeegClient
 
@@ -277,7 +278,8 @@ def accept_event(
 
 def context(settings: Settings, conns: Connections) -> Context:
     """A delivery context on the test Redis, its Zeeg client behind the delivery gate."""
-    zeeg = ZeegClient(settings.zeeg, gate=DeliveryGate(conns.text, settings))
+    observe = functools.partial(metrics.zeeg_call, conns.text)  # as jobs.build_context does
+    zeeg = ZeegClient(settings.zeeg, gate=DeliveryGate(conns.text, settings), observe=observe)
     return Context(settings, conns.text, erasure_queue(conns.raw), zeeg)
 
 

@@ -51,12 +51,12 @@ class Workers:
         }
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, n: int = 1) -> list[subprocess.Popen[bytes]]:
-        """Start n workers (`python -m consumer worker --sandbox`), logging to files."""
+    def start(self, n: int = 1, *options: str) -> list[subprocess.Popen[bytes]]:
+        """Start n workers (`python -m consumer worker --sandbox [options]`), logging to files."""
         started = []
         for _ in range(n):
             log = (self.directory / f"worker-{len(self.procs)}.log").open("wb")
-            argv = [sys.executable, "-m", "consumer", "worker", "--sandbox"]
+            argv = [sys.executable, "-m", "consumer", "worker", "--sandbox", *options]
             proc = subprocess.Popen(
                 argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )

@@ -11,12 +11,14 @@ import click
 import redis
 
 from consumer import __version__
+from consumer.cli.alerts import alerts
 from consumer.cli.audit import audit, trim
 from consumer.cli.check import check, send_test_event
 from consumer.cli.common import fail
 from consumer.cli.delivery import failed, pause, requeue, resume, status
 from consumer.cli.events import erase, events, replay
 from consumer.cli.mappings import mappings
+from consumer.cli.receipts import keys, receipt
 from consumer.cli.serve import run, sandbox, web, worker
 from consumer.errors import ConsumerError
 
@@ -26,7 +28,9 @@ COMMANDS: tuple[click.Command, ...] = (
     *(status, failed, requeue, pause, resume),
     *(events, replay, erase),
     *(audit, trim),
+    *(keys, receipt),
     mappings,
+    alerts,
 )
 
 

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 import click
 import redis
 
+from consumer import logs
 from consumer.cli.common import EMBEDDED_URL, fail, get_settings
-from consumer.delivery import recovery
+from consumer.delivery import health, recovery
 from consumer.delivery.jobs import build_context, set_context
-from consumer.delivery.worker import make_worker
+from consumer.delivery.worker import ErasureWorker, make_worker
 from consumer.devtools import runner
 from consumer.devtools.sandbox import Sandbox
+from consumer.errors import ConfigError
+from consumer.settings import Settings
+from consumer.settings.load import log_format
 
+log = logging.getLogger("consumer.run")
 VAR = Path("var")
 PORT = click.IntRange(1, 65535)
+
+
+def _configure_logs(process: str) -> None:
+    """Every log record of this process to stderr in LOG_FORMAT (a bad value: exit)."""
+    try:
+        logs.configure(log_format(), process)
+    except ConfigError as e:
+        fail(str(e))
+
+
+def _say(text: str) -> None:
+    """Tell the person at the terminal; in JSON logs, a log record like every other line."""
+    if log_format() == "json":
+        log.info("%s", text)
+    else:
+        click.echo(text, err=True)
 
 
 @click.command()
@@ -30,7 +51,7 @@ PORT = click.IntRange(1, 65535)
 @click.option("--sandbox-port", type=PORT, default=8025, show_default=True)
 def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     """Everything in one: embedded Redis (unless REDIS_URL), web, worker, and --sandbox."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s run %(message)s")
+    _configure_logs("run")
     settings = get_settings(require_token=True, sandbox=sandbox, embedded=False)
     sup = runner.Supervisor()
     stopping: list[bool] = []
@@ -61,7 +82,7 @@ def run(sandbox: bool, port: int, sandbox_port: int) -> None:
     except OSError as e:  # the sandbox port is taken
         sup.shutdown()
         fail(f"cannot listen on 127.0.0.1:{sandbox_port}: {e.strerror or e}")
-    click.echo("zeeg-consumer: stopping (waiting for in-flight deletions)...", err=True)
+    _say("zeeg-consumer: stopping (waiting for in-flight deletions)...")
     sup.shutdown()
     sys.exit(code)
 
@@ -77,7 +98,7 @@ def _banner(sandbox: bool, web_url: str) -> None:
             "    .venv/bin/zeeg-consumer send-test-event",
             "=" * 72,
         ]
-    click.echo("\n".join(lines), err=True)
+    _say("\n".join(lines))
 
 
 @click.command()
@@ -104,17 +125,50 @@ def web(host: str, port: int, workers: int, sandbox: bool) -> None:
 @click.command()
 @click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
 @click.option("--sandbox", is_flag=True, help="Allow running without ZEEG_API_TOKEN.")
-def worker(burst: bool, sandbox: bool) -> None:
+@click.option(
+    "--health-port",
+    type=PORT,
+    envvar="WORKER_HEALTH_PORT",
+    default=None,
+    help="Serve GET /healthz here: 200 while the RQ heartbeat is fresh and maintenance "
+    "ran recently, else 503 (env WORKER_HEALTH_PORT).",
+)
+@click.option("--health-host", default="0.0.0.0", show_default=True, help="Its bind address.")
+def worker(burst: bool, sandbox: bool, health_port: int | None, health_host: str) -> None:
     """Run erasure jobs (with RQ's scheduler, for retries)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    _configure_logs("worker")
     settings = get_settings(require_token=True, sandbox=sandbox)
     context = build_context(settings)
     set_context(context)
+    probe: health.HealthServer | None = None
     try:
-        make = functools.partial(make_worker, settings, context.queue, text=context.r)
+        # A full Redis makes RQ quit: recovery starts a fresh worker, the probe follows it.
+        newest, made = [make_worker(settings, context.queue, text=context.r)], [False]
+        if health_port is not None:
+            probe = _health(lambda: newest[0], settings, health_host, health_port)
+
+        def make() -> ErasureWorker:
+            if made[0]:
+                newest[0] = make_worker(settings, context.queue, text=context.r)
+            made[0] = True
+            return newest[0]
+
         recovery.work_through_full_redis(make, context.r, burst=burst)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         fail("Redis is unavailable (check REDIS_URL)")
+    finally:
+        if probe is not None:
+            probe.stop()
+
+
+def _health(
+    w: Callable[[], ErasureWorker], settings: Settings, host: str, port: int
+) -> health.HealthServer:
+    """The worker's health server, started; a port that is taken stops the command."""
+    try:
+        return health.serve(w, settings, host, port)
+    except OSError as e:
+        fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
 
 
 @click.command()

@@ -9,6 +9,9 @@ not read-only: a match is updated with the value it already has, no match create
 that is deleted at once; skipped in dry-run). Nothing found leaves a tombstone. A late-link
 event resolves through its one `link` step instead: the record it names, while still linked;
 nothing found there means it was unlinked first (not_mapped, and no new tombstone).
+
+With zeeg.verify_deletions a 2xx DELETE is checked with a GET that must answer 404; a
+record still found is deleted once more, then flagged: a failed outcome and a failed job.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ from consumer import models
 from consumer.delivery.context import Context
 from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
 from consumer.intake import LATE_LINK
+from consumer.logs import fields
 from consumer.models import Event, EventStatus, Outcome
 from consumer.settings import Target
 from consumer.store import claims, mappings, outcomes
+from consumer.zeeg.crm import RecordLookup
 
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
 LINK = "link"  # a late link's one resolver step: the record it names, while still linked
+STILL_FOUND = "still found after DELETE answered 2xx twice (zeeg.verify_deletions)"
 
 
 @dataclass(frozen=True)
@@ -152,11 +158,12 @@ def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
 
 
 def _claim_ttl(ctx: Context) -> int:
-    """Long enough for one gated DELETE: the gate's naps and both timeouts, with a margin."""
+    """Long enough for a record's gated calls (a DELETE; with verify_deletions up to two
+    DELETEs and two GETs): the gate's naps and both timeouts of each, with a margin."""
     z, d = ctx.settings.zeeg, ctx.settings.delivery
-    return (
-        int(z.connect_timeout_seconds + z.read_timeout_seconds + 2 * d.max_wait_in_job_seconds) + 10
-    )
+    calls = 4 if z.verify_deletions else 1
+    one = z.connect_timeout_seconds + z.read_timeout_seconds + 2 * d.max_wait_in_job_seconds
+    return int(calls * one) + 10
 
 
 def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
@@ -174,7 +181,8 @@ def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome
     else:
         status = _call_delete(ctx, event, obj, rec.record_id)
         kind = models.ALREADY_DELETED if status == 404 else models.DELETED
-        outcome = Outcome(obj, kind, rec.record_id, status)
+        verified = _verified(ctx, event, obj, rec.record_id, status)
+        outcome = Outcome(obj, kind, rec.record_id, status, verified=verified)
         ttl = int(ctx.settings.retention.tombstone_days * 86400)
         mappings.mark_erased(ctx.r, obj, rec.record_id, f"{event.source}/{event.event_id}", ttl)
     return _unmap(ctx, event, _record(ctx, event, outcome, per_record=True))
@@ -220,6 +228,41 @@ def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
     return result.status
 
 
+def _verified(ctx: Context, event: Event, obj: str, record_id: str, status: int) -> bool | None:
+    """zeeg.verify_deletions: True once a GET answers 404; None when not asked to check.
+
+    A record still found after its 2xx is deleted once more and looked up again; found
+    then too, the DELETE is not believed: the record's outcome is failed (audited with
+    verified false) and the job fails with the reason, visibly and requeueably.
+    """
+    if not ctx.settings.zeeg.verify_deletions:
+        return None
+    if status == 404 or not _lookup(ctx, event, obj, record_id).found:
+        return True  # a 404 to the DELETE is itself the answer the GET must give
+    log.warning(
+        "event %s/%s %s %s: still found after DELETE", event.source, event.event_id, obj, record_id
+    )
+    if _call_delete(ctx, event, obj, record_id) == 404:
+        return True
+    found = _lookup(ctx, event, obj, record_id)
+    if not found.found:
+        return True
+    flagged = Outcome(obj, models.FAILED, record_id, found.status, STILL_FOUND, verified=False)
+    _record(ctx, event, flagged)
+    raise ZeegRejected(f"{obj}/{record_id}: {STILL_FOUND}", found.status)
+
+
+def _lookup(ctx: Context, event: Event, obj: str, record_id: str) -> RecordLookup:
+    """GET the record through the gate (the DELETE's limits), its answer on the trail."""
+    try:
+        lookup = ctx.zeeg.get_record(obj, record_id)
+    except ZeegError as e:
+        outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), e.status, str(e), "GET")
+        raise
+    outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), lookup.status, None, "GET")
+    return lookup
+
+
 def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = False) -> Outcome:
     """Write one outcome to the event, the audit stream, the trail and the metrics, once.
 
@@ -236,5 +279,6 @@ def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = 
         outcome.object,
         outcome.record_id or "-",
         outcome.outcome,
+        extra=fields(event.source, event.event_id, event.job_id, outcome.outcome),
     )
     return outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from typing import Any
@@ -13,6 +14,7 @@ from consumer.delivery.policy import handle_delivery
 from consumer.errors import DeliveryFailed
 from consumer.models import EventStatus
 from consumer.settings import Settings, load_settings
+from consumer.store import metrics
 from consumer.store.connection import connect
 from consumer.zeeg.client import ZeegClient
 
@@ -30,7 +32,9 @@ def build_context(settings: Settings) -> Context:
         settings=settings,
         r=conns.text,
         queue=queue.erasure_queue(conns.raw),
-        zeeg=ZeegClient(settings.zeeg, gate=gate),
+        zeeg=ZeegClient(
+            settings.zeeg, gate=gate, observe=functools.partial(metrics.zeeg_call, conns.text)
+        ),
         clock=time.time,
         rng=rng,
     )

@@ -20,6 +20,7 @@ from consumer.delivery.context import Context
 from consumer.delivery.erasure import erase_target
 from consumer.delivery.gate import pause_wait
 from consumer.errors import DeliveryDeferred, DeliveryFailed, ZeegAuth, ZeegError, ZeegTransient
+from consumer.logs import fields
 from consumer.models import Event, EventStatus, Outcome
 from consumer.queue import enqueue
 from consumer.settings import Target
@@ -33,20 +34,24 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     event = events.load(ctx.r, source, event_id)
     if event is None:
         # Lost or past retention: fail visibly (the failed registry) rather than end quietly.
-        log.error("event %s/%s is unknown or past retention", source, event_id)
+        log.error(
+            "event %s/%s is unknown or past retention",
+            source,
+            event_id,
+            extra=fields(source, event_id, job_id, "unknown"),
+        )
         raise DeliveryFailed(f"event {source}/{event_id} is unknown or past retention")
     if event.status == EventStatus.DONE:
         return {"status": EventStatus.DONE}
     if event.targets and not probe.delivery_open(ctx, event.targets[0]):
-        return _reschedule(
-            ctx, event, pause_wait(ctx.r, ctx.settings, ctx.rng), EventStatus.AUTH_PAUSED
-        )
+        wait = pause_wait(ctx.r, ctx.settings, ctx.rng)
+        return _reschedule(ctx, event, wait, EventStatus.AUTH_PAUSED, "auth_paused")
     events.mark_running(ctx.r, source, event_id, job_id or event.job_id, ctx.clock())
     event = dataclasses.replace(event, job_id=job_id or event.job_id)  # owns its record claims
     try:
         done = _erase_all(ctx, event)
     except DeliveryDeferred as e:
-        return _reschedule(ctx, event, e.delay, EventStatus(e.why))
+        return _reschedule(ctx, event, e.delay, EventStatus(e.why), _deferred_why(e.why))
     except ZeegTransient as e:
         return _retry(ctx, event, e)
     except ZeegAuth as e:
@@ -54,7 +59,7 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     except ZeegError as e:
         # Other 4xx, or an answer we cannot read (not JSON): retrying blind would not help.
         _fail(ctx, event, str(e), e.status)
-    events.mark_done(ctx.r, source, event_id, ctx.clock())
+    events.mark_done(ctx.r, source, event_id, ctx.clock(), event.received_at)
     return {
         "status": EventStatus.DONE,
         "outcomes": {k: [o.outcome for o in v] for k, v in done.items()},
@@ -98,7 +103,7 @@ def _retry(ctx: Context, event: Event, error: ZeegTransient) -> dict[str, Any]:
     if error.status == 429:
         # Zeeg's limit is per account: every worker holds, not only this job.
         pause.hold_until(ctx.r, ctx.clock() + delay, ctx.clock())
-    return _reschedule(ctx, event, delay, EventStatus.RETRYING)
+    return _reschedule(ctx, event, delay, EventStatus.RETRYING, _transient_why(error.status))
 
 
 def _auth_pause(ctx: Context, event: Event, error: ZeegAuth) -> dict[str, Any]:
@@ -106,18 +111,35 @@ def _auth_pause(ctx: Context, event: Event, error: ZeegAuth) -> dict[str, Any]:
     reason = f"Zeeg answered {error.status}: check ZEEG_API_TOKEN and its scopes"
     if pause.pause(ctx.r, reason, ctx.clock()):
         pause.claim_probe(ctx.r, ctx.settings.delivery.auth_probe_seconds)
-        log.error("delivery paused: Zeeg answered %s", error.status)
-    return _reschedule(
-        ctx, event, pause_wait(ctx.r, ctx.settings, ctx.rng), EventStatus.AUTH_PAUSED
-    )
+        log.error(
+            "delivery paused: Zeeg answered %s",
+            error.status,
+            extra=fields(event.source, event.event_id, event.job_id),
+        )
+    wait = pause_wait(ctx.r, ctx.settings, ctx.rng)
+    return _reschedule(ctx, event, wait, EventStatus.AUTH_PAUSED, "zeeg_auth")
 
 
-def _reschedule(ctx: Context, event: Event, delay: float, status: EventStatus) -> dict[str, Any]:
+def _transient_why(status: int | None) -> str:
+    """The retry's label: zeeg_429, zeeg_5xx or zeeg_network (each spends an attempt)."""
+    if status == 429:
+        return "zeeg_429"
+    return "zeeg_network" if status is None else "zeeg_5xx"
+
+
+def _deferred_why(why: str) -> str:
+    """A wait without an attempt spent: rate_limited, auth_paused, or record_claimed."""
+    return "record_claimed" if why == EventStatus.RETRYING else str(why)
+
+
+def _reschedule(
+    ctx: Context, event: Event, delay: float, status: EventStatus, why: str
+) -> dict[str, Any]:
     """A new job for the same event after delay seconds; the event keeps its attempts."""
     job_id = uuid.uuid4().hex
     timeout = ctx.settings.delivery.job_timeout_seconds
     enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay)
-    events.reschedule(ctx.r, event, status, job_id, delay, ctx.clock())
+    events.reschedule(ctx.r, event, status, job_id, delay, ctx.clock(), why)
     if status == EventStatus.AUTH_PAUSED:
         pause.note_waiting(ctx.r, job_id)
     return {"status": status, "retry_in": delay, "job_id": job_id}
@@ -125,7 +147,14 @@ def _reschedule(ctx: Context, event: Event, delay: float, status: EventStatus) -
 
 def _fail(ctx: Context, event: Event, reason: str, status: int | None) -> None:
     """Mark the event failed and raise, so RQ keeps the job in its failed registry."""
-    events.mark_failed(ctx.r, event.source, event.event_id, ctx.clock(), reason, status)
+    now = ctx.clock()
+    events.mark_failed(ctx.r, event.source, event.event_id, now, reason, status, event.received_at)
     metrics.incr(ctx.r, "zeeg_consumer_outcomes_total", outcome=models.FAILED)
-    log.error("event %s/%s failed: %s", event.source, event.event_id, reason)
+    log.error(
+        "event %s/%s failed: %s",
+        event.source,
+        event.event_id,
+        reason,
+        extra=fields(event.source, event.event_id, event.job_id, models.FAILED),
+    )
     raise DeliveryFailed(reason)

@@ -20,9 +20,11 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from consumer import alerts
 from consumer.delivery import recovery
+from consumer.ops import archive
 from consumer.settings import Settings
-from consumer.store import retention
+from consumer.store import checkpoints, retention
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class ErasureWorker(Worker):
 
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
+    maintained_at: float | None = None  # when maintenance last completed (the health probe)
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -45,6 +48,7 @@ class ErasureWorker(Worker):
                 self.connection.expire(queue.registry_cleaning_key, CLEAN_LOCK_MAX_SECONDS)
         recovery.recover(self.connection, self.queues)  # before RQ's: a freed lock is taken now
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
+        self.maintained_at = time.time()
         if self.housekeeping is None:
             return
         try:
@@ -90,15 +94,19 @@ def make_worker(
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
+        worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)
     return worker
 
 
 def _trim(r: redis.Redis, settings: Settings) -> None:
+    archive.maintain(r, settings, time.time())  # index backfill, the daily audit archive
     removed = retention.trim_if_due(
         r,
         time.time(),
         settings.intake.event_log_retention_days,
         settings.retention.audit_retention_days,
+        archiving=bool(settings.audit.archive_dir),
     )
     if removed is not None:
         log.info("retention trim: %s", removed)
+    checkpoints.take_if_due(r, settings.signing_key, time.time())

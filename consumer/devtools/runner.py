@@ -133,6 +133,10 @@ def _redis_argv(binary: str, sock: Path, data_dir: Path) -> list[str]:
         "noeviction",
         "--save",
         "",
+        # Its own log goes to a file beside its data: the console carries our lines only (one
+        # JSON object each under LOG_FORMAT=json).
+        "--logfile",
+        str(data_dir / "redis.log"),
     ]
 
 
@@ -146,7 +150,7 @@ def _await_redis(url: str) -> str:
             return url
         except (redis.exceptions.ConnectionError, FileNotFoundError):
             time.sleep(0.05)
-    raise RuntimeError("embedded redis-server did not start within 10 s")
+    raise RuntimeError("embedded redis-server did not start within 10 s (see var/redis/redis.log)")
 
 
 def _private_dir(data_dir: Path) -> None:

@@ -53,7 +53,11 @@ def _one(state: SandboxState, method: str, obj: str, rid: str, body: Any) -> Ans
         if method == "GET":
             return 200, {"success": True, "status": 200, "record": records[rid]}
         if method == "DELETE":
-            del records[rid]
+            if state.faults["phantom_deletes"] > 0:
+                # Acknowledged, not done: what verify_deletions exists to catch.
+                state.faults["phantom_deletes"] -= 1
+            else:
+                del records[rid]
             return 200, {"success": True, "status": 200, "message": "Record deleted."}
         if method == "PATCH":
             records[rid]["attributes"].update((body or {}).get("attributes") or {})

@@ -12,6 +12,7 @@ Faults, settable with PUT /_sandbox/faults or Sandbox.set_faults():
     retry_after         "seconds" (default), "date" or "none": the Retry-After of limit 429s
     error_shape         "message" ({"success","message","status"}) or "error" ({"error"})
     standard_objects_deletable  whether DELETE /crm/people|companies/<id> works (default true)
+    phantom_deletes     the next N DELETEs of a record it has answer 200 and keep the record
     random              seeded random faults (500s, timeouts, drops, 429 bursts): sandbox_chaos
 
 A fault is {"status": N, "retry_after": "2" | "date:2" | null, "delay_ms": N, "drop": bool,
@@ -41,6 +42,7 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "retry_after": "seconds",
     "error_shape": "message",
     "standard_objects_deletable": True,
+    "phantom_deletes": 0,
     "random": None,
 }
 

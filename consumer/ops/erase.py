@@ -11,6 +11,7 @@ from typing import Any
 
 from consumer import csvcell
 from consumer.errors import InvalidIdentifier, NotFound, OperatorError
+from consumer.logs import fields
 from consumer.models import check_external_id, quoted
 from consumer.ops import Ops
 from consumer.settings import SourceConfig
@@ -36,7 +37,13 @@ def erase(ops: Ops, source_name: str, external_id: str, *, by: str, reason: str)
     except InvalidIdentifier as e:
         raise OperatorError(str(e)) from e
     events.note(ops.r, event.source, event.event_id, "manual", now, by=by, reason=reason)
-    log.info("manual erasure %s/%s accepted (by %s)", event.source, event.event_id, by)
+    log.info(
+        "manual erasure %s/%s accepted (by %s)",
+        event.source,
+        event.event_id,
+        by,
+        extra=fields(event.source, event.event_id),
+    )
     return {
         "source": event.source,
         "external_id": event.external_id,

@@ -10,6 +10,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from consumer.errors import NotFound, OperatorError
+from consumer.logs import fields
 from consumer.models import EventStatus, quoted
 from consumer.ops import Ops, iso
 from consumer.ops.events import show_event, summary
@@ -114,7 +115,14 @@ def _requeue_one(ops: Ops, job: QueuedJob, by: str, reason: str) -> dict[str, An
             _write_requeue(ops, pipe, job, new_id, by, reason)
         except WatchError:  # gone between the check and the delete (queue.JobGone)
             return {**result, "skipped": "requeued already"}
-    log.info("requeued %s/%s as job %s (by %s)", source, event_id, new_id, by)
+    log.info(
+        "requeued %s/%s as job %s (by %s)",
+        source,
+        event_id,
+        new_id,
+        by,
+        extra=fields(source, event_id, new_id, "requeued"),
+    )
     return {**result, "job_id": new_id}
 
 

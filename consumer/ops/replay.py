@@ -16,6 +16,7 @@ from typing import Any
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
+from consumer.logs import fields
 from consumer.models import EventStatus
 from consumer.ops import Ops
 from consumer.ops.events import UNFINISHED, Filters, matching, summary
@@ -60,7 +61,14 @@ def replay_one(ops: Ops, data: dict[str, str], *, by: str, reason: str) -> dict[
             new_id = _write_replay(ops, pipe, data, old, by, reason)
         except WatchError:
             return {**result, "skipped": "picked up by a worker while replaying"}
-    log.info("replayed %s/%s as job %s (by %s)", source, event_id, new_id, by)
+    log.info(
+        "replayed %s/%s as job %s (by %s)",
+        source,
+        event_id,
+        new_id,
+        by,
+        extra=fields(source, event_id, new_id, "replayed"),
+    )
     return {**result, "job_id": new_id}
 
 

@@ -12,6 +12,7 @@ from consumer.settings.load import (
 )
 from consumer.settings.model import (
     DEFAULT_BASE_URL,
+    AlertSettings,
     DeliverySettings,
     IntakeSettings,
     RetentionSettings,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_CONFIG",
     "SANDBOX_SOURCE",
+    "AlertSettings",
     "DeliverySettings",
     "IntakeSettings",
     "RetentionSettings",

@@ -11,11 +11,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from consumer.errors import ConfigError
+from consumer import signing
+from consumer.errors import BadKey, ConfigError
+from consumer.logs import FORMATS as LOG_FORMATS
+from consumer.settings.alerts import alert_settings
 from consumer.settings.model import Settings, ZeegSettings
 from consumer.settings.schema import check_table, defaults_of, schema_of
 from consumer.settings.sources import SANDBOX_SOURCE, parse_sources, sandbox_source
+from consumer.signing import SigningKey
 
+SIGNING_KEY_ENV = "AUDIT_SIGNING_KEY"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "consumer.toml"
 
 
@@ -59,11 +64,13 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
     ]
     values = {name: _section(raw, name, origin, problems) for name in sections()}
     values["zeeg"] = _zeeg(values["zeeg"], env, origin, problems)
+    values["alerts"] = alert_settings(values["alerts"], env, origin, problems)
     sources = parse_sources(raw.get("sources", {}), env, origin, problems, values["intake"])
     sandbox = env.get("CONSUMER_SANDBOX") == "1"
     if sandbox and env.get("CONSUMER_SANDBOX_SECRET"):
         sources[SANDBOX_SOURCE] = sandbox_source(env["CONSUMER_SANDBOX_SECRET"])
     port = _check_environment(env, problems)
+    signing_key = _signing_key(env, problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -71,6 +78,7 @@ def settings_from_dict(raw: Mapping[str, Any], env: Mapping[str, str], origin: s
         sources=sources,
         redis_url=env.get("REDIS_URL") or None,
         admin_token=env.get("CONSUMER_ADMIN_TOKEN") or None,
+        signing_key=signing_key,
         port=int(port),
         sandbox=sandbox,
         config_path=origin,
@@ -98,13 +106,43 @@ def _zeeg(
     return dataclasses.replace(zeeg, base_url=base_url, token=token)
 
 
+def _signing_key(env: Mapping[str, str], problems: list[str]) -> SigningKey | None:
+    """The audit signing key from AUDIT_SIGNING_KEY (None when unset); never echoed."""
+    text = env.get(SIGNING_KEY_ENV) or ""
+    if not text:
+        return None
+    try:
+        return signing.load_private(text)
+    except BadKey as e:
+        problems.append(f"environment: {SIGNING_KEY_ENV}: {e} (see `zeeg-consumer keys generate`)")
+        return None
+
+
 def _check_environment(env: Mapping[str, str], problems: list[str]) -> str:
     """Name a malformed REDIS_URL or PORT (never echoing the URL); the port as given."""
     redis_url = env.get("REDIS_URL") or ""
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         # The value may hold a password: name the variable, never echo it.
         problems.append("environment: REDIS_URL: must start with redis://, rediss:// or unix://")
+    if _log_format(env) is None:
+        problems.append(_LOG_FORMAT_PROBLEM)
     port = env.get("PORT") or "8000"
     if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
         problems.append("environment: PORT: must be a port number")
     return port
+
+
+_LOG_FORMAT_PROBLEM = f"environment: LOG_FORMAT: must be one of {', '.join(LOG_FORMATS)}"
+
+
+def _log_format(env: Mapping[str, str]) -> str | None:
+    value = (env.get("LOG_FORMAT") or "text").strip().lower()
+    return value if value in LOG_FORMATS else None
+
+
+def log_format(env: Mapping[str, str] | None = None) -> str:
+    """LOG_FORMAT: text (the default) or json; ConfigError naming the variable otherwise."""
+    value = _log_format(os.environ if env is None else env)
+    if value is None:
+        raise ConfigError([_LOG_FORMAT_PROBLEM])
+    return value

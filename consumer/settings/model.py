@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.settings.schema import FROM_ENV, ZERO_OK
+from consumer.signing import SigningKey
 
 DEFAULT_BASE_URL = "https://api.zeeg.me/v2"
 
@@ -26,6 +27,7 @@ class ZeegSettings:
     rate_limit_per_second: float = field(default=5.0, metadata=ZERO_OK)  # 0: no limit
     burst: int = 5
     dry_run: bool = False
+    verify_deletions: bool = False  # after a 2xx DELETE, a GET must answer 404
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ class RetentionSettings:
 
     audit_retention_days: float = 400.0
     tombstone_days: float = 35.0
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Where the audit stream is archived ("" for nowhere): one file per day (docs/AUDIT.md)."""
+
+    # With a directory, audit entries past retention leave Redis only once archived.
+    archive_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,8 +126,27 @@ class Settings:
     intake: IntakeSettings
     retention: RetentionSettings
     sources: Mapping[str, SourceConfig]
+    audit: AuditSettings = field(default_factory=AuditSettings)
     redis_url: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
+    signing_key: SigningKey | None = field(default=None, repr=False)  # AUDIT_SIGNING_KEY
     port: int = 8000
     sandbox: bool = False
     config_path: str = ""
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where and how alerts are sent (docs/alerts.md): off while webhook_url_env is empty.
+
+    The webhook URL is a secret (a Slack incoming-webhook URL is its own credential): the file
+    names the environment variable that holds it, never the URL itself.
+    """
+
+    webhook_url_env: str = ""
+    format: str = "slack"  # "slack" ({"text"}) or "json" (text plus the alert's fields)
+    hold_minutes: float = 15.0  # a 429 hold longer than this alerts
+    timeout_seconds: float = 5.0  # per attempt to send an alert
+    attempts: int = 3  # tries per alert, with a short backoff between them
+    webhook_url: str | None = field(default=None, repr=False, metadata=FROM_ENV)

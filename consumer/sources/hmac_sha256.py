@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from consumer.errors import SignatureError
+from consumer.errors import MissingSignature, SignatureError
 from consumer.settings import SourceConfig
 
 
@@ -38,7 +38,7 @@ def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: f
     name = source.signature_header or "X-Signature"
     value = headers.get(name.lower(), "").strip()
     if not value:
-        raise SignatureError(f"missing {name} header")
+        raise MissingSignature(f"missing {name} header")
     offered = _offered_digest(value)
     if offered is None:
         raise SignatureError(f"{name} is not a hex or base64 SHA-256 digest")

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from consumer.errors import SignatureError
+from consumer.errors import MissingSignature, SignatureError, StaleTimestamp
 from consumer.settings import SourceConfig
 from consumer.settings.secrets import standard_key
 
@@ -27,7 +27,7 @@ def _headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
         values = [headers.get(prefix + n) for n in NAMES]
         if all(values):
             return values[0] or "", values[1] or "", values[2] or ""
-    raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature header")
+    raise MissingSignature("missing webhook-id, webhook-timestamp or webhook-signature header")
 
 
 def verify(
@@ -44,7 +44,7 @@ def verify(
     if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 16:
         raise SignatureError("webhook-timestamp is not an integer of seconds")
     if abs(now - int(stamp)) > source.tolerance_seconds:
-        raise SignatureError("webhook-timestamp is outside the tolerance")
+        raise StaleTimestamp("webhook-timestamp is outside the tolerance")
     offered = [s.partition(",")[2] for s in signatures.split() if s.startswith("v1,")]
     for secret in source.secrets:
         expected = sign(secret, msg_id, int(stamp), body).partition(",")[2]

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from consumer.errors import SignatureError
+from consumer.errors import MissingSignature, SignatureError, StaleTimestamp
 from consumer.settings import SourceConfig
 
 
@@ -43,7 +43,7 @@ def check(
     """
     stamp, offered = split_header(value)
     if abs(now - int(stamp) / unit) > tolerance:
-        raise SignatureError("signature timestamp is outside the tolerance")
+        raise StaleTimestamp("signature timestamp is outside the tolerance")
     for secret in secrets:
         expected = digest(secret, stamp, body).encode()
         if any(hmac.compare_digest(expected, o.encode("utf-8", "replace")) for o in offered):
@@ -63,5 +63,5 @@ def verify(
     name = source.signature_header or header
     value = headers.get(name.lower(), "")
     if not value.strip():
-        raise SignatureError(f"missing {name} header")
+        raise MissingSignature(f"missing {name} header")
     check(value, source.secrets, body, now, source.tolerance_seconds, unit=unit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
-from consumer.errors import SignatureError
+from consumer.errors import MissingSignature, SignatureError
 from consumer.settings import SourceConfig
 from consumer.settings.secrets import credential
 
@@ -28,7 +28,7 @@ def verify(source: SourceConfig, body: bytes, headers: Mapping[str, str], now: f
     name = source.signature_header or HEADER
     offered = headers.get(name.lower(), "")
     if not credential(offered)[1]:
-        raise SignatureError(f"{name} header is missing or holds no credential")
+        raise MissingSignature(f"{name} header is missing or holds no credential")
     given = _canonical(offered)
     # Every secret is compared, so the time taken does not say which one matched.
     matched = [hmac.compare_digest(_canonical(s), given) for s in source.secrets]

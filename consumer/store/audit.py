@@ -55,6 +55,9 @@ def append(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str
         "completed_at": repr(now),
         "prev": prev,
     }
+    if outcome.verified is not None:
+        # Only on checked deletions: older entries keep their canonical form and hash.
+        entry["verified"] = "true" if outcome.verified else "false"
     entry["hash"] = audit_chain.link(prev, audit_chain.canonical(entry))
     pipe.xadd(keys.AUDIT, entry)  # type: ignore[arg-type]
     pipe.set(keys.AUDIT_HEAD, entry["hash"])

@@ -16,7 +16,7 @@ import redis
 from redis.client import Pipeline
 
 from consumer.models import Event, EventStatus, Outcome, ParsedEvent
-from consumer.store import keys
+from consumer.store import keys, metrics
 
 DAY = 86400
 # The fields kept of an event, in the order they are stored (the event log holds them too).
@@ -162,13 +162,14 @@ def mark_running(r: redis.Redis, source: str, event_id: str, job_id: str, now: f
 
 
 def reschedule(
-    r: redis.Redis, e: Event, status: EventStatus, job_id: str, delay: float, now: float
+    r: redis.Redis, e: Event, status: EventStatus, job_id: str, delay: float, now: float, why: str
 ) -> None:
-    """Put off: job_id runs the event after delay seconds; attempts stay as they are."""
+    """Put off: job_id runs the event after delay seconds (why: its /metrics label)."""
     with r.pipeline() as pipe:
         update(pipe, e.source, e.event_id, status=status, job_id=job_id)
         entry = {"at": now, "what": status, "retry_in": round(delay, 3), "job_id": job_id}
         append_trail(pipe, e.source, e.event_id, entry)
+        metrics.incr(pipe, metrics.RETRIES, why=why)
         pipe.execute()
 
 
@@ -177,23 +178,33 @@ def count_attempt(r: redis.Redis, e: Event, attempts: int, error: str) -> None:
     update(r, e.source, e.event_id, attempts=attempts, last_error=error)
 
 
-def mark_done(r: redis.Redis, source: str, event_id: str, now: float) -> None:
+def mark_done(
+    r: redis.Redis, source: str, event_id: str, now: float, received_at: float | None = None
+) -> None:
     """Done: every target has its terminal outcome, the event leaves the pending set."""
     with r.pipeline() as pipe:
         update(pipe, source, event_id, status=EventStatus.DONE, completed_at=repr(now))
         append_trail(pipe, source, event_id, {"at": now, "what": "done"})
         pipe.zrem(keys.PENDING, pending_member(source, event_id))
+        metrics.ended(pipe, "done", now, received_at)
         pipe.execute()
 
 
 def mark_failed(
-    r: redis.Redis, source: str, event_id: str, now: float, reason: str, status: int | None
+    r: redis.Redis,
+    source: str,
+    event_id: str,
+    now: float,
+    reason: str,
+    status: int | None,
+    received_at: float | None = None,
 ) -> None:
     """Fail (requeueable); the event stays pending, so it turns at risk after the SLA."""
     with r.pipeline() as pipe:
         update(pipe, source, event_id, status=EventStatus.FAILED, last_error=reason)
         entry = {"at": now, "what": "failed", "status": status, "error": reason}
         append_trail(pipe, source, event_id, entry)
+        metrics.ended(pipe, "failed", now, received_at)
         pipe.execute()
 
 

@@ -12,6 +12,8 @@ EVENT_LOG = f"{PREFIX}:events"
 AUDIT = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"  # string: the hash of the newest audit entry
 AUDIT_ANCHOR = f"{PREFIX}:audit:anchor"  # string: the hash of the last trimmed audit entry
+CHECKPOINTS = f"{PREFIX}:audit:checkpoints"  # stream: signed checkpoints of the chain head
+CHECKPOINT_DUE = f"{PREFIX}:audit:checkpoint:due"  # string with a TTL: the hourly one is taken
 METRICS = f"{PREFIX}:metrics"
 PAUSE = f"{PREFIX}:pause"
 HOLD = f"{PREFIX}:hold"
@@ -65,3 +67,42 @@ WAITING = f"{PREFIX}:waiting"  # set: ids of scheduled jobs waiting for the paus
 # RQ's scheduled-job registry of our queue (a sorted set scored by due time); resume() moves
 # the jobs waiting for the pause to now. Tested against rq's own name for it.
 RQ_SCHEDULED = f"rq:scheduled:{QUEUE}"
+# RQ's failed-job registry of our queue (a sorted set scored by when the failure expires):
+# the alerts' cursor walks it. Tested against rq's own name for it.
+RQ_FAILED = f"rq:failed:{QUEUE}"
+ALERTS_RECENT = f"{PREFIX}:alerts:recent"  # list: the last 50 alerts, newest first, as JSON
+ALERTS_INCIDENTS = f"{PREFIX}:alerts:incidents"  # hash: open incident kind -> JSON details
+ALERTS_HOLD_SINCE = f"{PREFIX}:alerts:hold_since"  # string: when a 429 hold was first seen
+ALERTS_FAILED_CURSOR = f"{PREFIX}:alerts:failed:cursor"  # string: highest score alerted
+ALERTS_FAILED_AT_CURSOR = f"{PREFIX}:alerts:failed:at_cursor"  # set: job ids at that score
+
+
+def chart_minute(minute: int) -> str:
+    """Hash: outcome -> erasures recorded in one minute (epoch minutes), for the status page."""
+    return f"{PREFIX}:chart:{minute}"
+
+
+# Lookup indexes (store/index.py): sorted sets written in the transactions that write what
+# they point at, trimmed with it; the external id or record id stands last.
+INDEX_SOURCES = f"{PREFIX}:idx:sources"  # set: the sources any index key names
+INDEX_OBJECTS = f"{PREFIX}:idx:objects"  # set: the objects any audit record index names
+INDEX_READY = f"{PREFIX}:idx:ready"  # hash: events/audit -> when its backfill completed
+INDEX_CURSOR = f"{PREFIX}:idx:cursor"  # hash: events/audit -> the last stream id backfilled
+# Archives (store/archive.py): audit-<day>.jsonl files written once a day.
+AUDIT_ARCHIVED = f"{PREFIX}:audit:archived"  # hash: YYYY-MM-DD -> the day's checkpoint JSON
+AUDIT_ARCHIVE_LOCK = f"{PREFIX}:audit:archive:lock"  # set while one worker archives
+
+
+def event_index(source: str, external_id: str) -> str:
+    """Sorted set: the event ids of one external id, scored by received time (seconds)."""
+    return f"{PREFIX}:idx:ev:{source}:{external_id}"
+
+
+def audit_by_external(source: str, external_id: str) -> str:
+    """Sorted set: audit stream ids of one external id's entries, scored by id time (ms)."""
+    return f"{PREFIX}:idx:au:ext:{source}:{external_id}"
+
+
+def audit_by_record(obj: str, record_id: str) -> str:
+    """Sorted set: audit stream ids of one record's entries, scored by id time (ms)."""
+    return f"{PREFIX}:idx:au:rec:{obj}:{record_id}"

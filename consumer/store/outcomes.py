@@ -15,8 +15,8 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from consumer.models import Event, Outcome
-from consumer.store import audit, events, keys, metrics
+from consumer.models import NOT_MAPPED, Event, Outcome
+from consumer.store import audit, chart, events, index, keys, metrics
 
 
 def note_attempt(
@@ -26,10 +26,17 @@ def note_attempt(
     now: float,
     status: int | None,
     error: str | None = None,
+    method: str = "DELETE",
 ) -> None:
-    """One call to Zeeg for (object, record id): an `attempt` on the trail, and its counter."""
+    """One call to Zeeg for (object, record id): an `attempt` on the trail, and its counter.
+
+    A DELETE's entry has no method (the shape written before lookups existed); the GET of
+    a verified deletion says `method: GET`.
+    """
     obj, record_id = target
     entry: dict[str, Any] = {"what": "attempt", "object": obj, "record_id": record_id}
+    if method != "DELETE":
+        entry.update(method=method)
     entry.update(at=now, status=status)
     if error is not None:
         entry.update(error=error)
@@ -79,33 +86,44 @@ def record(
 
     The first run to record it wins: another run of the same event (RQ declared it abandoned
     while it still ran, or a re-run after a crash) gets back the outcome already recorded.
-    per_record keeps it under its record id; otherwise it is the target's outcome when no
-    record was found, kept once per target. None when this outcome was written.
+    per_record keeps it under its record id; a not_mapped without it is the target's outcome
+    when no record was found, kept once per target. Anything else (a deletion that did not
+    verify) is written each time. None when this outcome was written.
     """
     key = keys.event(event.source, event.event_id)
-    field = _field(outcome.object, (outcome.record_id or "") if per_record else "")
+    field = _kept_as(outcome, per_record)
     with r.pipeline() as pipe:
         while True:
             try:
                 # The audit head is watched too: a chain link written by another worker
                 # since we read it makes EXEC fail, and we link again to the new head.
                 pipe.watch(keys.AUDIT_HEAD, key)  # type: ignore[no-untyped-call]
-                earlier = pipe.hget(key, field)
+                earlier = pipe.hget(key, field) if field else None
                 if earlier:
                     return Outcome.from_json(str(earlier))
                 prev = audit.head(pipe)
                 pipe.multi()
-                pipe.hset(key, field, outcome.to_json())
+                if field:
+                    pipe.hset(key, field, outcome.to_json())
                 _write_outcome(pipe, event, outcome, now, prev)
                 return None
             except WatchError:
                 continue
 
 
+def _kept_as(outcome: Outcome, per_record: bool) -> str | None:
+    """The event field that keeps this outcome (the first run's wins), or None if not kept."""
+    if per_record:
+        return _field(outcome.object, outcome.record_id or "")
+    return _field(outcome.object, "") if outcome.outcome == NOT_MAPPED else None
+
+
 def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:
-    """The rest of the outcome's transaction: audit entry, trail entry, counter, EXEC."""
+    """The rest of the outcome's transaction: audit entry, its index, trail, counter, EXEC."""
     audit.append(pipe, event, outcome, now, prev)
+    index.add_audit(pipe, event, outcome)
     entry = {"at": now, "what": "outcome", **outcome.to_dict()}
     events.append_trail(pipe, event.source, event.event_id, entry)
     metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
+    chart.count(pipe, outcome.outcome, now)
     pipe.execute()

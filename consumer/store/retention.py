@@ -1,4 +1,5 @@
-"""Trimming the event log and the audit stream by age (writes also trim, approximately)."""
+"""Trimming the event log and the audit stream by age, with their index members (writes
+also trim the event log, approximately; store.index tolerates the members that leaves)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 import redis
 
-from consumer.store import keys
+from consumer.store import archive, index, keys
 
 DAY = 86400
 log = logging.getLogger(__name__)
@@ -17,35 +18,76 @@ def cutoff_id(now: float, days: float) -> str:
     return str(int((now - days * DAY) * 1000))
 
 
-def trim(r: redis.Redis, now: float, event_log_days: float, audit_days: float) -> dict[str, int]:
-    """Drop every entry older than its retention, exactly; returns how many went per stream.
+def trim(
+    r: redis.Redis,
+    now: float,
+    event_log_days: float,
+    audit_days: float,
+    *,
+    archiving: bool = False,
+) -> dict[str, int]:
+    """Drop every entry older than its retention, exactly, with its index members; returns
+    how many went per stream.
 
-    Also drops pending-index members whose event expired (see drop_expired_pending).
+    archiving: audit entries go only once they are in an archive (store.archive), so an
+    archive that could not be written keeps them. Also drops pending-index members whose
+    event expired (see drop_expired_pending).
     """
-    removed = {
-        "event_log": int(
-            r.xtrim(keys.EVENT_LOG, minid=cutoff_id(now, event_log_days), approximate=False)
-        ),
-        "audit": trim_audit(r, cutoff_id(now, audit_days)),
+    audit_min = cutoff_id(now, audit_days)
+    if archiving:
+        audit_min = str(min(int(audit_min), archive.archived_until_ms(r)))
+    return {
+        "event_log": trim_stream(r, keys.EVENT_LOG, cutoff_id(now, event_log_days)),
+        "audit": trim_audit(r, audit_min),
         "pending": drop_expired_pending(r, now, event_log_days),
     }
-    return removed
 
 
 def trim_audit(r: redis.Redis, min_id: str) -> int:
-    """Drop audit entries older than min_id (ms), keeping the last dropped hash as anchor.
+    """Drop audit entries older than min_id (ms), keeping the last dropped hash as anchor."""
+    return trim_stream(r, keys.AUDIT, min_id)
 
-    One MULTI sets the anchor and trims, so what remains always verifies from the anchor.
-    New entries get ids after min_id, so the last dropped entry cannot change meanwhile.
+
+# KEYS: the stream, the anchor. ARGV: the MINID, the hash of the last entry below it ("" for
+# none). The anchor moves only if this trim removed something: then it removed that entry
+# (trims remove a prefix), so a concurrent trim that got further cannot be set back.
+_TRIM = """
+local n = redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+if n > 0 and ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
+return n
+"""
+
+
+def trim_stream(r: redis.Redis, stream: str, min_id: str, batch: int = 1000) -> int:
+    """Drop a stream's entries older than min_id (ms) batch by batch, each batch in one MULTI
+    with its index members and, for the audit, the anchor: what remains always verifies.
+
+    New entries get ids after min_id, so the entries below it cannot change meanwhile.
     """
-    last: list[tuple[str, dict[str, str]]] = r.xrevrange(  # type: ignore[assignment]
-        keys.AUDIT, f"({min_id}-0", "-", count=1
-    )
-    with r.pipeline() as pipe:
-        if last and last[0][1].get("hash"):
-            pipe.set(keys.AUDIT_ANCHOR, last[0][1]["hash"])
-        pipe.xtrim(keys.AUDIT, minid=min_id, approximate=False)
-        return int(pipe.execute()[-1])
+    removed, last_ms = 0, int(min_id) - 1
+    while last_ms >= 0:
+        rows: list[tuple[str, dict[str, str]]] = r.xrange(  # type: ignore[assignment]
+            stream, "-", str(last_ms), count=batch
+        )
+        if not rows:
+            break
+        with r.pipeline() as pipe:
+            if stream == keys.AUDIT:
+                index.drop_audit(pipe, index.audit_members(rows))
+            else:
+                index.drop_events(pipe, index.event_members(rows))
+            anchor = rows[-1][1].get("hash", "") if stream == keys.AUDIT else ""
+            pipe.eval(_TRIM, 2, stream, keys.AUDIT_ANCHOR, _after(rows[-1][0]), anchor)
+            removed += int(pipe.execute()[-1])
+        if len(rows) < batch:
+            break
+    return removed
+
+
+def _after(entry_id: str) -> str:
+    """The smallest stream id after entry_id."""
+    ms, seq = entry_id.split("-")
+    return f"{ms}-{int(seq) + 1}"
 
 
 def drop_expired_pending(r: redis.Redis, now: float, days: float, batch: int = 1000) -> int:
@@ -80,9 +122,15 @@ def _stored(r: redis.Redis, members: list[str]) -> list[bool]:
 
 
 def trim_if_due(
-    r: redis.Redis, now: float, event_log_days: float, audit_days: float, every: int = 3600
+    r: redis.Redis,
+    now: float,
+    event_log_days: float,
+    audit_days: float,
+    every: int = 3600,
+    *,
+    archiving: bool = False,
 ) -> dict[str, int] | None:
     """Trim (see trim) unless some worker already did within `every` seconds; None if skipped."""
     if not r.set(keys.TRIMMED, repr(now), nx=True, ex=every):
         return None
-    return trim(r, now, event_log_days, audit_days)
+    return trim(r, now, event_log_days, audit_days, archiving=archiving)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from consumer.queue import erasure_queue
 from consumer.settings import Settings, load_settings
 from consumer.store.connection import Connections, connect
-from consumer.web import admin, admin_mappings, health, openapi, webhooks
+from consumer.web import admin, admin_mappings, admin_receipts, health, openapi, page, webhooks
 from consumer.web.errors import register_errors
 from consumer.web.state import AppState, install
 
@@ -39,6 +39,8 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(admin_mappings.bp)
+    app.register_blueprint(admin_receipts.bp)
+    page.register(app)  # the status page at /admin/: before the admin catch-all below
     # Last: its catch-all answers admin paths no other blueprint routes.
     app.register_blueprint(admin.bp)
     app.before_request(_limit_chunked)

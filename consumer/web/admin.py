@@ -22,6 +22,7 @@ from consumer.ops import events as ev
 from consumer.ops import failed as fl
 from consumer.ops import replay as rp
 from consumer.ops import status as st
+from consumer.store import checkpoints
 from consumer.web.errors import error
 from consumer.web.state import state
 
@@ -54,6 +55,8 @@ def require_admin(view: Callable[..., ResponseReturnValue]) -> Callable[..., Res
 @bp.before_app_request
 def guard() -> ResponseReturnValue | None:
     """The same check before routing answers: no 405, redirect or OPTIONS reply reveals /admin."""
+    if request.blueprint == "page":  # the status page checks its own session (web/page.py)
+        return None
     if request.path == "/admin" or request.path.startswith("/admin/"):
         return _refusal()
     return None
@@ -204,6 +207,8 @@ def audit() -> ResponseReturnValue:
     if fmt not in au.FORMATS:
         raise OperatorError("format must be jsonl or csv")
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    # Every export takes a checkpoint first (GET /admin/audit/checkpoints lists it).
+    checkpoints.take(ops.r, ops.settings.signing_key, now, "export")
     # Streamed: an export of a year of erasures need not fit in memory.
     return Response(au.export(ops.r, fmt, since, until), mimetype=mimetype)
 

@@ -6,7 +6,7 @@ import redis
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from consumer.store import metrics
+from consumer.ops import scrape
 from consumer.web.state import state
 
 bp = Blueprint("health", __name__)
@@ -39,6 +39,5 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def prometheus() -> ResponseReturnValue:
-    """Counters across all processes, in the Prometheus text format."""
-    text = metrics.render(state().r)
-    return Response(text, mimetype="text/plain; version=0.0.4")
+    """Counters, gauges and histograms across all processes, in the Prometheus text format."""
+    return Response(scrape.render(state().ops()), content_type=scrape.CONTENT_TYPE)

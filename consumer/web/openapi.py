@@ -67,7 +67,7 @@ def _health() -> dict[str, dict[str, Any]]:
         },
         "/metrics": {
             "get": {
-                "summary": "Prometheus counters",
+                "summary": "Prometheus counters, gauges and histograms (the same on every replica)",
                 "responses": {
                     "200": {
                         "description": "Prometheus text",

@@ -190,6 +190,48 @@ def _mapping_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+_CHECKPOINT = obj(("type", "head", "entries", "signed"), signed={"type": "boolean"})
+
+
+def _proof_paths() -> dict[str, dict[str, Any]]:
+    """The admin paths of signed receipts, the public key and the chain checkpoints."""
+    receipt = obj(("type", "source", "event_id", "records", "signed"), records={"type": "array"})
+    return {
+        "/admin/receipts/{source}/{event_id}": {
+            "get": _admin(
+                "The signed receipt of one done or failed erasure",
+                reply("the receipt", receipt),
+                parameters=path_params(source=STR, event_id=STR),
+                errors={"409": ERROR},
+            )
+        },
+        "/admin/audit/public-key": {
+            "get": _admin(
+                "The Ed25519 public key receipts and checkpoints are signed with",
+                reply("the key", obj(("algorithm", "public_key", "key_id"))),
+            )
+        },
+        "/admin/audit/checkpoints": {
+            "get": _admin(
+                "The newest checkpoints of the audit chain",
+                reply("newest first", obj(("checkpoints",), checkpoints=LISTED)),
+                parameters=[
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,4}$"},
+                    }
+                ],
+            )
+        },
+        "/admin/audit/checkpoint": {
+            "post": _admin(
+                "Take a checkpoint now", reply("the checkpoint", _CHECKPOINT), code="201"
+            )
+        },
+    }
+
+
 def admin_paths() -> dict[str, dict[str, Any]]:
     """Every documented /admin path and method."""
-    return {**_lookups(), **_actions(), **_controls(), **_mapping_paths()}
+    return {**_lookups(), **_actions(), **_controls(), **_mapping_paths(), **_proof_paths()}

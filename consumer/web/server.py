@@ -14,10 +14,13 @@ import sys
 import time
 from typing import Any
 
-from gunicorn import util  # type: ignore[import-untyped]
+from gunicorn import glogging, util  # type: ignore[import-untyped]
 from gunicorn.http.errors import NoMoreData  # type: ignore[import-untyped]
 from gunicorn.http.unreader import SocketUnreader  # type: ignore[import-untyped]
 from gunicorn.workers import gthread  # type: ignore[import-untyped]
+
+from consumer import logs
+from consumer.settings.load import log_format
 
 # Threads per worker process: each connection being read or served holds one, so this is
 # how many slow clients a worker outlasts while still answering others at once.
@@ -45,6 +48,8 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         f"{host}:{port}",
         "--access-logfile",
         "-",
+        "--logger-class",
+        f"{__name__}.ConsumerLogger",
         # The arbiter restarts a worker whose main loop is stuck this long (reads never are:
         # they run in threads, bounded by the deadline above).
         "--timeout",
@@ -139,3 +144,47 @@ class DeadlineThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
         self.nr_conns += 1
         conn = _DeadlineConn(self.cfg, client_sock, client_addr, listener.getsockname())
         self.enqueue_req(conn)
+
+
+# The access log keeps this many segments of a path, each cut short: deeper ones (an external
+# id in /admin/mappings/<source>/<object>/<external_id>) may be personal data. No query string.
+LOGGED_SEGMENTS = 3
+SEGMENT_CHARS = 64
+
+
+def logged_path(path: str) -> str:
+    """The part of a request path the access log shows: no query, no personal data, printable."""
+    parts = path.split("/")
+    shown = [p[:SEGMENT_CHARS] for p in parts[: LOGGED_SEGMENTS + 1]]
+    text = "/".join(shown) + ("/..." if len(parts) > LOGGED_SEGMENTS + 1 else "")
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+class ConsumerLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's error and access logs in LOG_FORMAT, with the app's own records beside them.
+
+    setup() runs in the master before it forks the workers, so they inherit the configuration.
+    """
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's handlers with our formatter, and every other logger through logs.py."""
+        super().setup(cfg)
+        fmt = log_format()
+        logs.configure(fmt, "web", level=self.loglevel)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(logs.formatter(fmt, "web"))
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """One line per request: client, method, path (see logged_path), status, duration."""
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        self.access_log.info(
+            "%s %s %s %s %.1f ms",
+            atoms.get("h", "-"),
+            atoms.get("m", "-"),
+            logged_path(str(atoms.get("U", ""))),
+            atoms.get("s", "-"),
+            int(atoms.get("D", 0)) / 1000,
+        )

@@ -7,20 +7,24 @@ intake transaction; the answer lists every event's result in body order.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from consumer import sources
-from consumer.errors import BodyError, UnknownSource, UnsupportedMediaType
+from consumer.errors import BodyError, SignatureError, UnknownSource, UnsupportedMediaType
+from consumer.intake import Tally
 from consumer.models import Ignored, quoted
 from consumer.settings import SourceConfig
 from consumer.settings.presets import BATCH_ARRAY
 from consumer.sources.parse import Item, Rejected, read
 from consumer.store import metrics
+from consumer.store.metrics import Writer
 from consumer.web.state import state
 
 bp = Blueprint("webhooks", __name__)
@@ -29,6 +33,10 @@ log = logging.getLogger(__name__)
 # Auth0 log streams may be set to send JSON lines under their own media type.
 JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
 OKTA_CHALLENGE = "x-okta-verification-challenge"
+# Metrics a request adds, written by count() in the one pipeline that counts its answer.
+LATER = "zc_metrics_later"
+# Set once the intake script counted the answer itself (one round trip per webhook).
+COUNTED = "zc_metrics_counted"
 
 
 @bp.record_once
@@ -50,6 +58,7 @@ def _source(name: str) -> SourceConfig:
 @bp.post("/webhooks/<source>")
 def receive(source: str) -> ResponseReturnValue:
     """Verify and store a webhook; 2xx only once its events are durably in Redis."""
+    started = time.perf_counter()
     src = _source(source)
     body = request.get_data(cache=False)
     lines_ok = src.options.get("batch") == BATCH_ARRAY and request.mimetype in JSON_LINES
@@ -57,16 +66,46 @@ def receive(source: str) -> ResponseReturnValue:
         raise UnsupportedMediaType("Content-Type must be application/json")
     headers = {k.lower(): v for k, v in request.headers.items()}
     now = state().clock()
-    verified = sources.verify(src, body, headers, now)
+    verified = _verify(src, body, headers, now)
     parsed = read(src, body, verified.headers)
     if not parsed.batch:
         (item,) = parsed.items
         if isinstance(item, Rejected):
             raise item.error
-        result = _intake(item, now)
+        result = _intake(src.name, item, now, _tally(src.name, started))
         return jsonify(result), 202 if result["status"] == "accepted" else 200
-    results = [{"index": i, **_intake(item, now)} for i, item in enumerate(parsed.items)]
+    results = [{"index": i, **_intake(src.name, it, now)} for i, it in enumerate(parsed.items)]
+    elapsed = time.perf_counter() - started  # a batch's intake ends with its last event's
+    _later(lambda pipe: metrics.observe(pipe, metrics.INTAKE_SECONDS, elapsed, source=src.name))
     return _batch_answer(results)
+
+
+def _verify(
+    src: SourceConfig, body: bytes, headers: dict[str, str], now: float
+) -> sources.Verified:
+    """sources.verify, a refusal counted by its reason."""
+    try:
+        return sources.verify(src, body, headers, now)
+    except SignatureError as e:
+        labels = {"source": src.name, "reason": e.reason}
+        _later(lambda pipe: metrics.incr(pipe, metrics.VERIFICATION_FAILURES, 1, **labels))
+        raise
+
+
+def _later(write: Callable[[Writer], None]) -> None:
+    """Queue a metrics write for count(), so a request costs one metrics round trip at most."""
+    g.setdefault(LATER, []).append(write)
+
+
+def _tally(source: str, started: float) -> Tally:
+    """The metrics the intake script writes for a single event: the answer and the latency."""
+
+    def tally(pipe: Writer, status: str) -> None:
+        code = "202" if status == "accepted" else "200"
+        metrics.incr(pipe, metrics.WEBHOOKS, source=source, status=code)
+        metrics.observe(pipe, metrics.INTAKE_SECONDS, time.perf_counter() - started, source=source)
+
+    return tally
 
 
 def _batch_answer(results: list[dict[str, Any]]) -> ResponseReturnValue:
@@ -83,12 +122,15 @@ def _batch_answer(results: list[dict[str, Any]]) -> ResponseReturnValue:
     return jsonify(answer), 200
 
 
-def _intake(item: Item, now: float) -> dict[str, Any]:
+def _intake(source: str, item: Item, now: float, tally: Tally | None = None) -> dict[str, Any]:
     if isinstance(item, Rejected):
         return {"status": "invalid", "error": item.error.code, "message": str(item.error)}
     if isinstance(item, Ignored):
+        _later(lambda pipe: metrics.incr(pipe, metrics.IGNORED, source=source))
         return {"status": "ignored", "event_id": item.event_id, "reason": item.reason}
-    result = state().intake.accept(item, now)
+    result = state().intake.accept(item, now, tally)
+    if tally is not None:
+        setattr(g, COUNTED, True)
     return {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
 
 
@@ -108,18 +150,31 @@ def okta_challenge(source: str) -> ResponseReturnValue:
 def count(response: Any) -> Any:
     """Count webhook answers by source and status (best effort: Redis may be down)."""
     if request.blueprint == "webhooks" and request.view_args:
-        settings = state().settings
-        name = request.view_args.get("source")
-        # Only configured names become labels: any other path would grow the counters without
-        # bound and could inject quotes or newlines into the Prometheus text.
-        label = name if isinstance(name, str) and name in settings.sources else "unknown"
-        try:  # a metrics miss must never change the answer
-            metrics.incr(
-                state().r,
-                "zeeg_consumer_webhooks_total",
-                source=label,
-                status=str(response.status_code),
+        writes: list[Callable[[Writer], None]] = g.pop(LATER, [])
+        if not g.pop(COUNTED, False):
+            label = _label(request.view_args.get("source"))
+            status = str(response.status_code)
+            writes.append(
+                lambda pipe: metrics.incr(pipe, metrics.WEBHOOKS, source=label, status=status)
             )
-        except redis.exceptions.RedisError as e:  # down, full or read-only: answer anyway
-            log.warning("metrics not counted: %s", type(e).__name__)
+        if writes:
+            _write(writes)
     return response
+
+
+def _label(name: object) -> str:
+    """The source label: only configured names become labels."""
+    # Any other path would grow the counters without bound and could inject quotes or
+    # newlines into the Prometheus text.
+    return name if isinstance(name, str) and name in state().settings.sources else "unknown"
+
+
+def _write(writes: list[Callable[[Writer], None]]) -> None:
+    """Send a request's metrics writes in one pipeline; a metrics miss never changes the answer."""
+    try:
+        with state().r.pipeline(transaction=False) as pipe:
+            for write in writes:
+                write(pipe)
+            pipe.execute()
+    except redis.exceptions.RedisError as e:  # down, full or read-only: answer anyway
+        log.warning("metrics not counted: %s", type(e).__name__)

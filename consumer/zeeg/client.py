@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,7 +14,7 @@ import requests
 from consumer.errors import ZeegAuth, ZeegError, ZeegRejected, ZeegTransient
 from consumer.models import check_object_slug, check_record_id
 from consumer.settings import ZeegSettings
-from consumer.zeeg.crm import RecordPage, UpsertResult
+from consumer.zeeg.crm import RecordLookup, RecordPage, UpsertResult
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,20 @@ def ungated(*, probe: bool = False) -> None:
     """The gate of a client outside delivery (the `check` command, tests): no wait at all."""
 
 
+# Told of every request once it ends: its method, its HTTP status (None: no answer), seconds.
+Observer = Callable[[str, int | None, float], None]
+
+
+def unobserved(method: str, status: int | None, seconds: float) -> None:
+    """The observer of a client outside delivery: nothing is recorded."""
+
+
 class ZeegClient:
     """Calls to Zeeg with a Bearer token and connect/read timeouts on every request.
 
     gate is called before each request: delivery passes its DeliveryGate (pause, shared 429
-    hold, token bucket); the default, ungated, lets every call straight out.
+    hold, token bucket); the default, ungated, lets every call straight out. observe is told
+    of each request as it ends (delivery records its latency and status class on /metrics).
     """
 
     def __init__(
@@ -108,6 +118,7 @@ class ZeegClient:
         settings: ZeegSettings,
         session: requests.Session | None = None,
         gate: Gate = ungated,
+        observe: Observer = unobserved,
     ) -> None:
         self._base = settings.base_url.rstrip("/")
         self._timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
@@ -116,6 +127,7 @@ class ZeegClient:
         if settings.token:
             self._session.headers["Authorization"] = f"Bearer {settings.token}"
         self.gate = gate
+        self.observe = observe
 
     def __repr__(self) -> str:
         return f"ZeegClient(base_url={self._base!r})"
@@ -124,6 +136,8 @@ class ZeegClient:
         self, method: str, path: str, *, probe: bool = False, **kwargs: Any
     ) -> requests.Response:
         self.gate(probe=probe)
+        started = time.perf_counter()  # the call alone, not the gate's waits
+        response: requests.Response | None = None
         try:
             response = self._session.request(
                 method,
@@ -140,6 +154,9 @@ class ZeegClient:
             raise ZeegTransient(f"{method} could not connect") from e
         except requests.RequestException as e:
             raise ZeegTransient(f"{method} failed: {type(e).__name__}") from e
+        finally:
+            status = None if response is None else response.status_code
+            self.observe(method, status, time.perf_counter() - started)
         log.debug("zeeg %s %s -> %s", method, path, response.status_code)
         return response
 
@@ -154,6 +171,17 @@ class ZeegClient:
             # A redirect or other oddity is no proof of deletion: fail visibly.
             raise ZeegRejected(f"unexpected HTTP {response.status_code}", response.status_code)
         return DeleteResult(response.status_code)
+
+    def get_record(self, obj: str, record_id: str) -> RecordLookup:
+        """GET one record, to see whether it is gone: 404 is the answer a deletion wants."""
+        path = f"/crm/{check_object_slug(obj)}/{check_record_id(record_id)}"
+        response = self._request("GET", path)
+        if response.status_code == 404:
+            return RecordLookup(404)
+        classify(response)
+        if not 200 <= response.status_code < 300:
+            raise ZeegRejected(f"unexpected HTTP {response.status_code}", response.status_code)
+        return RecordLookup(response.status_code)
 
     def get_object(self, obj: str, *, probe: bool = False) -> dict[str, Any]:
         """The object's schema: a cheap call that proves the token (probe: while paused)."""

@@ -1,4 +1,4 @@
-"""Zeeg CRM answers as values: an upsert's outcome and one page of a record list."""
+"""Zeeg CRM answers as values: an upsert's outcome, a record lookup, one page of a list."""
 
 from __future__ import annotations
 
@@ -33,6 +33,18 @@ class UpsertResult:
         # Zeeg's own time, taken at any date: a record "created" later than the event is
         # spared by the stale guard, never erased because its year looked odd.
         return cls(status, rid, parse_time(record.get("createdAt"), 0.0, DATE_LATEST))
+
+
+@dataclass(frozen=True)
+class RecordLookup:
+    """GET /crm/{object}/{id} with a terminal answer: 2xx (Zeeg has it) or 404 (gone)."""
+
+    status: int
+
+    @property
+    def found(self) -> bool:
+        """True while Zeeg still has the record."""
+        return self.status != 404
 
 
 @dataclass(frozen=True)

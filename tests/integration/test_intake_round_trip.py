@@ -3,9 +3,11 @@ record, trail, pending entry, event log entry and RQ job) go to Redis as one scr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from redis.connection import Connection
 from rq import Queue as RQQueue
 from rq.job import Job
@@ -14,8 +16,11 @@ from rq.serializers import JSONSerializer
 from consumer import intake
 from consumer.models import ParsedEvent
 from consumer.queue import JOB_FUNC, erasure_queue
+from consumer.settings import Settings
 from consumer.store import keys
-from consumer.store.connection import Connections
+from consumer.store.connection import Connections, connect
+from consumer.web import create_app
+from tests.helpers import RedisServer, post, signed, userdb_body, webhook
 
 
 def _event(event_id: str) -> ParsedEvent:
@@ -67,3 +72,43 @@ def test_the_job_written_by_the_script_is_an_rq_job_rq_reads(conns: Connections)
     assert erasure_queue(conns.raw).get_job_ids() == [result.job_id]
     assert [q.name for q in RQQueue.all(connection=conns.raw)] == [keys.QUEUE]
     assert conns.text.ttl(keys.dedupe("userdb", "evt-rq")) == 86400
+
+
+def test_a_webhook_accepted_or_duplicate_costs_one_round_trip_metrics_included(
+    client: FlaskClient, settings: Settings, conns: Connections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the app, the intake script also writes the answer's counter and latency."""
+    post(client, settings, "e-warm", "u-0")  # loads the script and RQ's server version
+    sent = _count_sends(monkeypatch)
+    body = userdb_body("e-1", "u-1")
+    assert webhook(client, "userdb", body, signed(settings, "userdb", body)).status_code == 202
+    assert len(sent) == 1
+    assert webhook(client, "userdb", body, signed(settings, "userdb", body)).status_code == 200
+    assert len(sent) == 2
+    counted = conns.text.hgetall(keys.METRICS)
+    assert counted['zeeg_consumer_webhooks_total{source="userdb",status="202"}'] == "2"
+    assert counted['zeeg_consumer_webhooks_total{source="userdb",status="200"}'] == "1"
+    assert counted['zeeg_consumer_duplicates_total{source="userdb"}'] == "1"
+    observed = [k for k in counted if k.startswith("zeeg_consumer_intake_seconds{")]
+    assert sum(int(counted[k]) for k in observed) == 3
+
+
+def test_a_duplicate_on_a_full_redis_is_still_acknowledged(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The script's metrics writes are refused by a full Redis, the duplicate's 200 is not."""
+    server = RedisServer(tmp_path / "full").start()
+    full = connect(server.url)
+    try:
+        client = create_app(settings, redis=full).test_client()
+        body = userdb_body("evt-1", "u-1")
+        assert webhook(client, "userdb", body, signed(settings, "userdb", body)).status_code == 202
+        before = full.text.hgetall(keys.METRICS)
+        full.text.config_set("maxmemory-policy", "noeviction")
+        full.text.set("ballast", "x" * 2_000_000)
+        full.text.config_set("maxmemory", "1mb")
+        answer = webhook(client, "userdb", body, signed(settings, "userdb", body))
+        assert (answer.status_code, answer.json["status"]) == (200, "duplicate")
+        assert full.text.hgetall(keys.METRICS) == before  # not counted, and not a 503
+    finally:
+        server.stop()

@@ -14,7 +14,8 @@ def routed(app: Flask) -> set[tuple[str, str]]:
     """(path, method) of every real route; the admin catch-all is not an endpoint."""
     found = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("static", "admin.unknown"):
+        # The status page (web/page.py) is HTML for browsers, not part of the JSON API.
+        if rule.endpoint in ("static", "admin.unknown") or rule.endpoint.startswith("page."):
             continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         found |= {(path, m) for m in (rule.methods or set()) - IGNORED_METHODS}

@@ -96,6 +96,8 @@ def test_audit_export_csv_has_the_spec_columns(
         "prev",
         "hash",
         "canonical",
+        # issue 15 item 5: whether a GET found the record gone (zeeg.verify_deletions)
+        "verified",
     ]
     assert sorted(r["outcome"] for r in reader) == [
         "already_deleted",

@@ -21,8 +21,10 @@ def test_unknown_sources_share_one_label_and_cannot_inject_metric_lines(
 
 
 def test_configured_source_is_its_own_label(sender_client: FlaskClient, conns: Connections) -> None:
-    """A request to a configured source is counted under that source's name."""
+    """A request to a configured source is counted under that source's name (and its refusal
+    by reason: the request carried no signature)."""
     sender_client.post("/webhooks/stripe", json={})
-    assert conns.text.hkeys(keys.METRICS) == [
-        'zeeg_consumer_webhooks_total{source="stripe",status="401"}'
+    assert sorted(conns.text.hkeys(keys.METRICS)) == [
+        'zeeg_consumer_verification_failures_total{reason="missing",source="stripe"}',
+        'zeeg_consumer_webhooks_total{source="stripe",status="401"}',
     ]

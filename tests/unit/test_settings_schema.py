@@ -9,6 +9,7 @@ import pytest
 
 from consumer.errors import ConfigError
 from consumer.settings import (
+    AlertSettings,
     DeliverySettings,
     IntakeSettings,
     RetentionSettings,
@@ -17,6 +18,7 @@ from consumer.settings import (
     settings_from_dict,
 )
 from consumer.settings.load import sections
+from consumer.settings.model import AuditSettings
 from consumer.settings.presets import OPTIONS
 from consumer.settings.schema import Key, Schema, check_table, schema_of
 
@@ -37,19 +39,22 @@ def _check(table: dict[str, Any], schema: Schema = SCHEMA) -> tuple[dict[str, An
 
 
 def test_sections_are_the_dataclass_fields_of_settings() -> None:
-    """[zeeg], [delivery], [intake] and [retention]: the Settings fields typed as a dataclass."""
+    """[zeeg], [delivery], [intake], [retention] and [audit]: the Settings fields typed as a
+    dataclass."""
     assert sections() == {
         "zeeg": ZeegSettings,
         "delivery": DeliverySettings,
         "intake": IntakeSettings,
         "retention": RetentionSettings,
+        "audit": AuditSettings,
+        "alerts": AlertSettings,
     }
 
 
 def test_section_keys_and_defaults_are_the_fields_of_its_dataclass() -> None:
     """Every field is a key with its declared default, except those the environment sets."""
     for cls in sections().values():
-        names = {f.name for f in dataclasses.fields(cls)} - {"token"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"token", "webhook_url"}
         assert set(schema_of(cls).keys) == names
     assert section_defaults()["zeeg"]["base_url"] == "https://api.zeeg.me/v2"
     assert section_defaults()["delivery"]["max_wait_in_job_seconds"] == 1.5
