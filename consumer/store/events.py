@@ -74,8 +74,9 @@ def append_trail(
     if ttl:
         r.expire(key, ttl)
     else:
-        # Keep the trail as long as its event hash.
-        r.expire(key, 40 * DAY, gt=True)
+        # Keep the trail as long as its event hash: the TTL both got when the event was
+        # written; only a trail that has none (created by this push) gets one.
+        r.expire(key, 40 * DAY, nx=True)
 
 
 def note(r: redis.Redis, source: str, event_id: str, what: str, now: float, **fields: Any) -> None:
