@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,8 @@ from tests.bench.chaos_parts import (
     describe,
     held_by,
     horses_of,
+    quiet,
+    quiet_redis,
     stranded,
     web_env,
 )
@@ -80,6 +81,7 @@ class Chaos:
 
     kills: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     victims: list[tuple[float, str]] = dataclasses.field(default_factory=list)
+    log: list[tuple[float, str]] = dataclasses.field(default_factory=list)  # (when, what)
     last_fault: float = 0.0
 
 
@@ -118,11 +120,11 @@ def _run(plan: Plan, store: Redis, sandbox: Sandbox, procs: Workers, web: Web) -
     feeder.join()
     sandbox.state.set_faults(random=None)
     chaos.last_fault = time.time()
-    done = _quiet(all_done(conns.text, plan.events))
+    done = quiet(all_done(conns.text, plan.events))
     wait_until(done, plan.drain_seconds, "the drain (worker logs in the run's directory)")
     result = _verify(conns, sandbox, rids, senders.acked)
     last_done = max(_completed_at(conns, e) for e in senders.acked)
-    recovery = _recovery(conns, chaos.victims)
+    recovery = _recovery(conns, chaos)
     result["figures"] = {
         "events acknowledged": f"{len(senders.acked)} of {plan.events}",
         "kills": dict(chaos.kills),
@@ -168,6 +170,7 @@ def _chaos(procs: Workers, store: Redis, web: Web, rng: random.Random, until: fl
             time.sleep(rng.uniform(0.2, 1.5))
             store.restart()
         chaos.kills[kind] += 1
+        chaos.log.append((time.time(), kind))
         time.sleep(0.3)
         procs.start(alive - sum(1 for p in procs.procs if p.poll() is None))
     return chaos
@@ -176,6 +179,10 @@ def _chaos(procs: Workers, store: Redis, web: Web, rng: random.Random, until: fl
 def _kill_worker(raw: redis.Redis, pid: int, kind: str, chaos: Chaos) -> None:
     """SIGKILL a worker and its horse, or the horse alone; note the events they held."""
     held = held_by(raw, pid)
+    with contextlib.suppress(redis.exceptions.RedisError):  # who may hold RQ's cleaning lock
+        chaos.log.append(
+            (time.time(), f"cleaning-lock ttl {raw.ttl('rq:clean_registries:zc-erasure')}")
+        )
     at = time.time()
     if kind == "worker":
         kill_tree(pid, signal.SIGKILL)
@@ -187,17 +194,18 @@ def _kill_worker(raw: redis.Redis, pid: int, kind: str, chaos: Chaos) -> None:
     chaos.victims += [(at, event_id) for _, event_id in {*held, *stranded(raw)}]
 
 
-def _recovery(conns: Connections, victims: list[tuple[float, str]]) -> dict[str, Any]:
+def _recovery(conns: Connections, chaos: Chaos) -> dict[str, Any]:
     """Seconds from each kill to the next run of an event the killed worker held."""
     waits: list[tuple[float, str]] = []
-    for at, event_id in victims:
+    for at, event_id in chaos.victims:
         trail = events.trail(conns.text, "userdb", event_id)
         if any(t["what"] == "done" and float(t["at"]) <= at for t in trail):
             continue  # it finished before the kill landed
         runs = [float(t["at"]) for t in trail if t["what"] == "run" and float(t["at"]) > at]
         if runs:
             whats = " ".join(f"{t['what']}@{float(t['at']) - at:+.1f}" for t in trail)
-            waits.append((min(runs) - at, f"{event_id}: {whats}"))
+            near = [f"{what}@{when - at:+.1f}" for when, what in chaos.log if -1 < when - at < 60]
+            waits.append((min(runs) - at, f"{event_id}: {whats}; chaos: {', '.join(near)}"))
     slowest = [story for _, story in sorted(waits, reverse=True)[:2]]
     return {**describe([w for w, _ in waits]), "slowest": slowest}
 
@@ -267,31 +275,6 @@ def report(plan: Plan, result: dict[str, Any]) -> None:
     print(f"chaos: {what}, seed {plan.seed}")
     for name, value in {**result["figures"], **result["problems"]}.items():
         print(f"  {name}: {value}")
-
-
-@contextlib.contextmanager
-def quiet_redis(directory: str) -> Iterator[None]:
-    """Send what the redis-servers print (they inherit stdout) to a file while they run."""
-    saved = os.dup(1)
-    with open(os.path.join(directory, "redis.log"), "wb") as log:
-        os.dup2(log.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-
-
-def _quiet(check: Any) -> Any:
-    """check(), counting a Redis hiccup as not yet."""
-
-    def wrapped() -> bool:
-        try:
-            return bool(check())
-        except redis.exceptions.RedisError:
-            return False
-
-    return wrapped
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ from consumer.queue import erasure_queue
 from consumer.store import events
 from consumer.store.connection import connect
 from tests.bench import options
-from tests.bench.chaos_delivery import quiet_redis
-from tests.bench.chaos_parts import Redis
+from tests.bench.chaos_parts import Redis, quiet_redis
 
 
 def _feed(url: str, prefix: str, acked: list[str], stop: threading.Event) -> None:

@@ -5,6 +5,7 @@ what a killed worker was holding (to time its recovery).
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +214,28 @@ def describe(values: list[float]) -> dict[str, Any]:
         "p99": round(percentile(values, 99), 2),
         "max": round(max(values, default=0.0), 2),
     }
+
+
+@contextlib.contextmanager
+def quiet_redis(directory: str) -> Iterator[None]:
+    """Send what the redis-servers print (they inherit stdout) to a file while they run."""
+    saved = os.dup(1)
+    with open(os.path.join(directory, "redis.log"), "wb") as log:
+        os.dup2(log.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def quiet(check: Any) -> Any:
+    """check(), counting a Redis hiccup as not yet."""
+
+    def wrapped() -> bool:
+        try:
+            return bool(check())
+        except redis.exceptions.RedisError:
+            return False
+
+    return wrapped

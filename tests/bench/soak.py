@@ -31,8 +31,7 @@ from consumer.models import Mapping
 from consumer.store import events, mappings, retention
 from consumer.store.connection import connect
 from tests.bench import options
-from tests.bench.chaos_delivery import quiet_redis
-from tests.bench.chaos_parts import Redis, Senders, Web, web_env
+from tests.bench.chaos_parts import Redis, Senders, Web, quiet_redis, web_env
 from tests.helpers import ZEEG_TOKEN, default_sources, make_settings
 from tests.workers import Workers, descendants
 
