@@ -1,7 +1,9 @@
 # make run   - install everything and start the all-in-one service (sandbox Zeeg without a token)
 # make test  - install everything, lint, and run the whole suite against a real redis-server
-# make chaos - 500 events while workers are SIGKILLed and Redis is killed -9: nothing is lost;
-#              then the fuzz suites with the chaos profile (over 10,000 generated requests)
+# make chaos - 2,000 webhooks through killed web, workers and Redis and a faulty Zeeg: nothing
+#              is lost (docs/resilience.md); the appendfsync kill -9 measurement; then the
+#              fuzz suites with the chaos profile (over 10,000 generated requests)
+# make soak  - about 10 minutes: a backlog grows and drains; memory, descriptors, connections
 # make lock  - regenerate requirements.lock and requirements-dev.lock (hashed) from pyproject.toml
 # make image-test - build the container image, run the compose project, prove it (not in make test)
 # make docs  - build the docs site (MkDocs, strict: a broken link or anchor fails) into build/site
@@ -11,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint deps redis promtool chromium bench chaos clean lock image-test docs
+.PHONY: run test lint deps redis promtool chromium bench chaos soak clean lock image-test docs
 
 # The locks as prerequisites (wildcard: a Makefile copied alone, as tests/unit/test_make_spec.py does).
 $(STAMP): pyproject.toml $(wildcard requirements.lock requirements-dev.lock)
@@ -65,9 +67,14 @@ bench: deps redis
 
 chaos: deps redis
 	$(BIN)/python -m tests.bench.chaos_delivery
+	$(BIN)/python -m tests.bench.chaos_fsync
 	FUZZ_PROFILE=chaos $(BIN)/pytest -p no:cacheprovider --timeout=3600 \
 		tests/integration/test_webhooks_fuzz.py tests/integration/test_fuzz_admin.py \
 		tests/integration/test_schemathesis.py
+
+# About 10 minutes: a backlog grows and drains; memory, descriptors and connections sampled.
+soak: deps redis
+	$(BIN)/python -m tests.bench.soak
 
 # pip-tools in its own venv, so the tool is never part of what it locks. It runs on Debian's
 # python3 (3.11.2) where there is one: redis needs async-timeout before 3.11.3, and pip-compile

@@ -80,7 +80,7 @@ def enqueue(
         "job_timeout": job_timeout,
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
-        "retry": Retry(max=CRASH_RETRIES),
+        "retry": Retry(max=CRASH_RETRIES, enqueue_at_front=True),  # it already waited its turn
         "pipeline": writes,
         "description": f"erase {source}/{event_id}",
     }

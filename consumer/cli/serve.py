@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -14,7 +15,7 @@ import redis
 
 from consumer import logs
 from consumer.cli.common import EMBEDDED_URL, fail, get_settings
-from consumer.delivery import health
+from consumer.delivery import health, recovery
 from consumer.delivery.jobs import build_context, set_context
 from consumer.delivery.worker import ErasureWorker, make_worker
 from consumer.devtools import runner
@@ -141,10 +142,18 @@ def worker(burst: bool, sandbox: bool, health_port: int | None, health_host: str
     set_context(context)
     probe: health.HealthServer | None = None
     try:
-        rq_worker = make_worker(settings, context.queue, text=context.r)
+        # A full Redis makes RQ quit: recovery starts a fresh worker, the probe follows it.
+        newest, made = [make_worker(settings, context.queue, text=context.r)], [False]
         if health_port is not None:
-            probe = _health(rq_worker, settings, health_host, health_port)
-        rq_worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+            probe = _health(lambda: newest[0], settings, health_host, health_port)
+
+        def make() -> ErasureWorker:
+            if made[0]:
+                newest[0] = make_worker(settings, context.queue, text=context.r)
+            made[0] = True
+            return newest[0]
+
+        recovery.work_through_full_redis(make, context.r, burst=burst)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         fail("Redis is unavailable (check REDIS_URL)")
     finally:
@@ -152,7 +161,9 @@ def worker(burst: bool, sandbox: bool, health_port: int | None, health_host: str
             probe.stop()
 
 
-def _health(w: ErasureWorker, settings: Settings, host: str, port: int) -> health.HealthServer:
+def _health(
+    w: Callable[[], ErasureWorker], settings: Settings, host: str, port: int
+) -> health.HealthServer:
     """The worker's health server, started; a port that is taken stops the command."""
     try:
         return health.serve(w, settings, host, port)

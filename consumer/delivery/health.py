@@ -124,12 +124,16 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("health %s", format % args)
 
 
-def serve(worker: ErasureWorker, settings: Settings, host: str, port: int) -> HealthServer:
-    """Start the health server of worker (its own Redis client, with short timeouts)."""
+def serve(
+    worker: ErasureWorker | Callable[[], ErasureWorker], settings: Settings, host: str, port: int
+) -> HealthServer:
+    """Start the health server of worker, or of the one worker() names at each probe (its
+    own Redis client, with short timeouts)."""
     r = redis.Redis.from_url(
         settings.redis_url or DEFAULT_URL,
         decode_responses=True,
         socket_connect_timeout=1.0,
         socket_timeout=1.0,
     )
-    return HealthServer(host, port, lambda: report(worker, r, settings)).start()
+    current = worker if callable(worker) else lambda: worker
+    return HealthServer(host, port, lambda: report(current(), r, settings)).start()

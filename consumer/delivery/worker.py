@@ -32,6 +32,7 @@ from rq.serializers import JSONSerializer
 from rq.worker.base import BaseWorker, WorkerStatus
 
 from consumer import alerts
+from consumer.delivery import recovery
 from consumer.ops import archive
 from consumer.queue import admin_queue
 from consumer.settings import Settings
@@ -57,6 +58,7 @@ class ErasureWorker(SimpleWorker):
         for queue in self.queues:
             if self.connection.ttl(queue.registry_cleaning_key) > CLEAN_LOCK_MAX_SECONDS:
                 self.connection.expire(queue.registry_cleaning_key, CLEAN_LOCK_MAX_SECONDS)
+        recovery.recover(self.connection, self.queues)  # before RQ's: a freed lock is taken now
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
         self.maintained_at = time.time()
         if self.housekeeping is None:

@@ -110,7 +110,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif (method, path) == ("GET", "faults"):
             self._send(200, state.faults)
         elif (method, path) == ("GET", "stats"):
-            self._send(200, {"connections": state.connections})
+            with state.lock:
+                stats = {"connections": state.connections, "faults": dict(state.fault_counts)}
+            self._send(200, stats)
         elif (method, path) == ("POST", "reset"):
             state.reset()
             self._send(200, {"reset": True})
@@ -140,7 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
             return 401
         time.sleep(float(state.faults["latency_ms"]) / 1000.0)
         fault = state.next_fault(method, "/crm/" + "/".join(parts))
-        if fault is not None:
+        if fault is not None and fault.get("answer"):
+            time.sleep(float(fault.get("delay_ms") or 0) / 1000.0)  # slow, but it takes effect
+        elif fault is not None:
             return self._fault(fault)
         status, payload = answer(state, method, parts, body, query)
         if status >= 400:

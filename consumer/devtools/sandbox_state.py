@@ -13,20 +13,25 @@ Faults, settable with PUT /_sandbox/faults or Sandbox.set_faults():
     error_shape         "message" ({"success","message","status"}) or "error" ({"error"})
     standard_objects_deletable  whether DELETE /crm/people|companies/<id> works (default true)
     phantom_deletes     the next N DELETEs of a record it has answer 200 and keep the record
+    random              seeded random faults (500s, timeouts, drops, 429 bursts): sandbox_chaos
 
 A fault is {"status": N, "retry_after": "2" | "date:2" | null, "delay_ms": N, "drop": bool,
-"only": "DELETE"}: answer status N, or sleep delay_ms first, or close the connection unanswered.
+"only": "DELETE", "answer": bool}: answer status N, or sleep delay_ms first, or close the
+connection unanswered; with "answer", sleep delay_ms and then answer the call as usual.
 "only" is a method, or a method and a path prefix ("DELETE /crm/contacts/") to aim at one call.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from consumer.devtools.sandbox_chaos import RandomFaults
 
 DEFAULT_FAULTS: dict[str, Any] = {
     "latency_ms": 0,
@@ -38,6 +43,7 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "error_shape": "message",
     "standard_objects_deletable": True,
     "phantom_deletes": 0,
+    "random": None,
 }
 
 
@@ -55,6 +61,8 @@ class SandboxState:
         self.faults: dict[str, Any] = json.loads(json.dumps(DEFAULT_FAULTS))
         self.log: list[dict[str, Any]] = []
         self.connections = 0  # TCP connections accepted: shows a client's keep-alive works
+        self.fault_counts: collections.Counter[str] = collections.Counter()
+        self._random: RandomFaults | None = None
         self._window = (0, 0)  # (second, calls in it)
         self._bucket = (0.0, 0.0)  # (tokens, monotonic time of the last refill)
 
@@ -86,6 +94,9 @@ class SandboxState:
             raise ValueError(f"unknown fault switches: {sorted(unknown)}")
         with self.lock:
             self.faults.update(json.loads(json.dumps(faults)))
+            if "random" in faults:
+                chosen = self.faults["random"]
+                self._random = RandomFaults(chosen, self.fault_counts) if chosen else None
 
     def reset(self) -> None:
         """Forget records, faults and the request log."""
@@ -94,6 +105,8 @@ class SandboxState:
             self.faults = json.loads(json.dumps(DEFAULT_FAULTS))
             self.log.clear()
             self.connections = 0
+            self.fault_counts.clear()
+            self._random = None
 
     def requests(self) -> list[dict[str, Any]]:
         """A copy of the request log of CRM calls."""
@@ -111,6 +124,11 @@ class SandboxState:
             always = self.faults["always"]
             if always and _aims_at(always.get("only"), method, call):
                 return dict(always)
+            chaos = self._random
+            if chaos is not None and _aims_at(chaos.config.get("only"), method, call):
+                drawn = chaos.draw()
+                if drawn is not None:
+                    return drawn
             return self._rate_limited()
 
     def _rate_limited(self) -> dict[str, Any] | None:
@@ -126,6 +144,7 @@ class SandboxState:
             allowed = self._take_token(float(limit))
         if allowed:
             return None
+        self.fault_counts["429 limit"] += 1
         mode = self.faults["retry_after"]
         hint = {"seconds": "1", "date": "date:1", "none": None}.get(mode, "1")
         return {"status": 429, "retry_after": hint}

@@ -76,8 +76,9 @@ def append_trail(
     if ttl:
         pipe.expire(key, ttl)
     else:
-        # Keep the trail as long as its event hash.
-        pipe.expire(key, 40 * DAY, gt=True)
+        # Keep the trail as long as its event hash: the TTL both got when the event was
+        # written; only a trail that has none (created by this push) gets one.
+        pipe.expire(key, 40 * DAY, nx=True)
     if pipe is not r:
         pipe.execute()
 

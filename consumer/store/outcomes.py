@@ -3,7 +3,8 @@ first run to record it wins; its audit entry, trail entry and counter in the sam
 transaction), the record an `assert:` resolver created, and each call made to Zeeg.
 
 Fields of the event hash (store.events owns the rest): `o:<object>:<record>` one record's
-outcome as JSON; `a:<object>` the id of the record assert: created.
+outcome as JSON; `o:<object>:` the target's outcome when it found no record (not_mapped);
+`a:<object>` the id of the record assert: created.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from consumer.models import Event, Outcome
+from consumer.models import NOT_MAPPED, Event, Outcome
 from consumer.store import audit, chart, events, index, keys, metrics
 
 
@@ -54,7 +55,8 @@ def recorded_ids(r: redis.Redis, event: Event, obj: str) -> list[str]:
     """The record ids of obj whose outcome this event recorded, in the order recorded."""
     prefix = _field(obj, "")
     names: list[str] = r.hkeys(keys.event(event.source, event.event_id))  # type: ignore[assignment]
-    return [name[len(prefix) :] for name in names if name.startswith(prefix)]
+    # `o:<object>:` (no record id) holds the target's not_mapped, not a record.
+    return [name[len(prefix) :] for name in names if name.startswith(prefix) and name != prefix]
 
 
 def _field(obj: str, record_id: str) -> str:
@@ -82,29 +84,38 @@ def record(
 ) -> Outcome | None:
     """Record an outcome: on the event, the audit stream, the trail and the metrics, at once.
 
-    per_record keeps it on the event under its record id, and the first run to record the
-    record wins: another run of the same job (RQ declared it abandoned while it still ran)
-    gets back the outcome already recorded. None when this outcome was written.
+    The first run to record it wins: another run of the same event (RQ declared it abandoned
+    while it still ran, or a re-run after a crash) gets back the outcome already recorded.
+    per_record keeps it under its record id; a not_mapped without it is the target's outcome
+    when no record was found, kept once per target. Anything else (a deletion that did not
+    verify) is written each time. None when this outcome was written.
     """
     key = keys.event(event.source, event.event_id)
-    field = _field(outcome.object, outcome.record_id or "")
+    field = _kept_as(outcome, per_record)
     with r.pipeline() as pipe:
         while True:
             try:
                 # The audit head is watched too: a chain link written by another worker
                 # since we read it makes EXEC fail, and we link again to the new head.
-                pipe.watch(keys.AUDIT_HEAD, *([key] if per_record else []))  # type: ignore[no-untyped-call]
-                earlier = pipe.hget(key, field) if per_record else None
+                pipe.watch(keys.AUDIT_HEAD, key)  # type: ignore[no-untyped-call]
+                earlier = pipe.hget(key, field) if field else None
                 if earlier:
                     return Outcome.from_json(str(earlier))
                 prev = audit.head(pipe)
                 pipe.multi()
-                if per_record:
+                if field:
                     pipe.hset(key, field, outcome.to_json())
                 _write_outcome(pipe, event, outcome, now, prev)
                 return None
             except WatchError:
                 continue
+
+
+def _kept_as(outcome: Outcome, per_record: bool) -> str | None:
+    """The event field that keeps this outcome (the first run's wins), or None if not kept."""
+    if per_record:
+        return _field(outcome.object, outcome.record_id or "")
+    return _field(outcome.object, "") if outcome.outcome == NOT_MAPPED else None
 
 
 def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:

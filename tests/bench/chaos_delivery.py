@@ -1,21 +1,25 @@
-"""Chaos: events accepted while workers are SIGKILLed and Redis is killed -9 and restarted.
+"""Chaos: webhooks through killed web processes, a faulty Zeeg, SIGKILLed workers, Redis -9.
 
-    .venv/bin/python -m tests.bench.chaos_delivery [--events 500] [--workers 3] [--seconds 25]
-        [--seed 1]
+    .venv/bin/python -m tests.bench.chaos_delivery [--events 2000] [--workers 4]
+        [--seconds 90] [--seed 1]
 
-Redis runs as `zeeg-consumer run` embeds it (AOF, appendfsync always). A feeder accepts the
-events through the intake transaction, retrying like a sender until each is acknowledged;
-meanwhile, every 1-3 s, a random worker (parent and work horse) is SIGKILLed or Redis is
-killed -9 and restarted on its directory. Then the workers drain. Asserts that every
-acknowledged event is done, each record had exactly one successful DELETE and one audit
-entry, and prints the figures. Exits non-zero on a violation (`make chaos`).
+Redis runs as `zeeg-consumer run` embeds it (AOF, appendfsync always); the sandbox answers 10%
+500s, 5% timeouts (slower than the workers' 1 s read timeout, and taking effect), 5% dropped
+connections and bursts of 429 with Retry-After. Senders POST signed webhooks to a gunicorn
+`zeeg-consumer web` at a steady pace, retrying any non-2xx. Meanwhile, every 1-3 s, one of: a
+random worker and its work horse SIGKILLed, a work horse alone SIGKILLed, the web process
+SIGKILLed (and restarted), Redis killed -9 (and restarted on its AOF). Then the faults stop
+and the workers drain. Asserts that every acknowledged event is done, every mapped record is
+gone, no record had two successful DELETEs, every record has exactly one audit entry, and
+that a killed worker's event ran again within 30 s (p99); prints the figures. Exits non-zero
+on a violation (`make chaos`). tests/integration/test_chaos_short.py runs a short one.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import contextlib
+import dataclasses
 import os
 import random
 import signal
@@ -23,44 +27,120 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import redis
+import requests
 
-from consumer import intake
-from consumer.devtools import runner
 from consumer.devtools.sandbox import Sandbox
-from consumer.models import Mapping, ParsedEvent
-from consumer.queue import erasure_queue
+from consumer.models import Mapping
 from consumer.store import audit, events, mappings
 from consumer.store.connection import Connections, connect
 from tests.bench import options
-from tests.helpers import ZEEG_TOKEN
+from tests.bench.chaos_parts import (
+    Redis,
+    Senders,
+    Web,
+    describe,
+    held_by,
+    horses_of,
+    quiet,
+    quiet_redis,
+    stranded,
+    web_env,
+)
+from tests.helpers import ZEEG_TOKEN, default_sources, make_settings
 from tests.workers import Workers, all_done, kill_tree, wait_until
 
+RECOVERY_P99_SECONDS = 30.0
+FAULTS = {"error_rate": 0.10, "timeout_rate": 0.05, "timeout_ms": 1500, "drop_rate": 0.05}
+FAULTS.update(burst_rate=0.005, burst_calls=15, retry_after="1", only="DELETE")
+KILLS = (("worker", 0.35), ("horse", 0.25), ("web", 0.2), ("redis", 0.2))
+# Recovery timings a deployment can choose: a killed job runs again within about
+# maintenance + heartbeat + grace seconds (docs/resilience.md).
+RECOVERY = {"maintenance_interval_seconds": 3, "job_heartbeat_seconds": 2}
+RECOVERY.update(heartbeat_grace_seconds=4, max_attempts=25)
 
-def _args() -> argparse.Namespace:
-    return options(__doc__, events=500, workers=3, seconds=25.0, seed=1)
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """One chaos run: how many events, workers, seconds of chaos, and the seed."""
+
+    events: int = 2000
+    workers: int = 4
+    seconds: float = 90.0
+    seed: int = 1
+    delivery: dict[str, Any] = dataclasses.field(default_factory=lambda: dict(RECOVERY))
+    drain_seconds: float = 600.0
 
 
-class Redis:
-    """The embedded-style redis-server, killable with SIGKILL and restartable on its dir."""
+@dataclasses.dataclass
+class Chaos:
+    """What the chaos did: kills by kind, when, and the events the killed workers held."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.sup = runner.Supervisor()
-        self.url = runner.start_redis(self.sup, directory)
+    kills: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    victims: list[tuple[float, str]] = dataclasses.field(default_factory=list)
+    log: list[tuple[float, str]] = dataclasses.field(default_factory=list)  # (when, what)
+    last_fault: float = 0.0
 
-    def kill(self) -> None:
-        proc = self.sup.children[-1].proc
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
 
-    def restart(self) -> None:
-        self.sup = runner.Supervisor()
-        assert runner.start_redis(self.sup, self.directory) == self.url
+def run(plan: Plan, directory: Path) -> dict[str, Any]:
+    """Feed, kill and restart, drain, verify; returns {"figures", "problems"}."""
+    store = Redis(directory / "r")
+    sandbox = Sandbox(token=ZEEG_TOKEN).start()
+    sandbox.state.set_faults(latency_ms=10, random={"seed": plan.seed, **FAULTS})
+    zeeg = {"rate_limit_per_second": 200.0, "burst": 20, "read_timeout_seconds": 1.0}
+    sections = {"zeeg": zeeg, "delivery": plan.delivery}
+    sections["sources.userdb"] = default_sources()["userdb"]
+    procs = Workers(directory, store.url, sandbox, **sections)
+    procs.env = web_env(procs.env)  # the config names the userdb source: both need its secret
+    web = Web(directory, procs.env)
+    try:
+        return _run(plan, store, sandbox, procs, web)
+    finally:
+        web.stop()
+        procs.stop()
+        sandbox.stop()
+        store.sup.shutdown()
+
+
+def _run(plan: Plan, store: Redis, sandbox: Sandbox, procs: Workers, web: Web) -> dict[str, Any]:
+    conns = connect(store.url)
+    rids = _seed(conns, sandbox, plan.events)
+    web.start()
+    procs.start(plan.workers)
+    senders = Senders(
+        web.url, make_settings(sandbox.url), plan.events, plan.seconds * 0.8, plan.seed
+    )
+    feeder = threading.Thread(target=senders.run)
+    started = time.time()
+    feeder.start()
+    chaos = _chaos(procs, store, web, random.Random(plan.seed), time.monotonic() + plan.seconds)
+    feeder.join()
+    sandbox.state.set_faults(random=None)
+    chaos.last_fault = time.time()
+    done = quiet(all_done(conns.text, plan.events))
+    wait_until(done, plan.drain_seconds, "the drain (worker logs in the run's directory)")
+    result = _verify(conns, sandbox, rids, senders.acked)
+    last_done = max(_completed_at(conns, e) for e in senders.acked)
+    recovery = _recovery(conns, chaos)
+    result["figures"] = {
+        "events acknowledged": f"{len(senders.acked)} of {plan.events}",
+        "kills": dict(chaos.kills),
+        "Zeeg faults": requests.get(f"{sandbox.root}/_sandbox/stats", timeout=5).json()["faults"],
+        "webhook answers": dict(senders.answers),
+        "sender retries": senders.retries,
+        "duplicates answered (200)": senders.duplicates,
+        "worker retries (rescheduled runs)": _reschedules(conns, senders.acked),
+        "wall time (s)": round(time.time() - started, 1),
+        "last fault -> last event done (s)": round(last_done - chaos.last_fault, 1),
+        "recovery after SIGKILL (s)": recovery,
+        **result["figures"],
+    }
+    if recovery["n"] and recovery["p99"] > RECOVERY_P99_SECONDS:
+        result["problems"]["recovery p99 over 30 s"] = recovery["p99"]
+    return result
 
 
 def _seed(conns: Connections, sandbox: Sandbox, n: int) -> list[str]:
@@ -70,69 +150,99 @@ def _seed(conns: Connections, sandbox: Sandbox, n: int) -> list[str]:
     return rids
 
 
-def _feed(conns: Connections, n: int, seconds: float, acked: list[str]) -> None:
-    """Accept evt-0..evt-(n-1) spread over seconds, each retried until acknowledged."""
-    queue = erasure_queue(conns.raw)
-    for i in range(n):
-        event = ParsedEvent("userdb", f"evt-{i}", "contact.deleted", f"u-{i}", None, ("contacts",))
-        while True:
-            try:
-                intake.accept(
-                    conns.text,
-                    queue,
-                    event,
-                    now=time.time(),
-                    dedupe_ttl_days=1,
-                    retention_days=1,
-                    job_timeout=300,
-                )
-                break
-            except redis.exceptions.RedisError:
-                time.sleep(0.2)  # a sender retrying after a 503
-        acked.append(event.event_id)
-        time.sleep(seconds / n)
-
-
-def _chaos(procs: Workers, store: Redis, rng: random.Random, until: float) -> dict[str, int]:
-    """Kill a worker or Redis every 1-3 s until the deadline; keep the worker count up."""
-    counts = {"worker_kills": 0, "redis_kills": 0}
+def _chaos(procs: Workers, store: Redis, web: Web, rng: random.Random, until: float) -> Chaos:
+    """Kill something every 1-3 s until the deadline; keep the worker count up."""
+    chaos = Chaos()
     alive = len(procs.procs)
+    raw = redis.Redis.from_url(store.url)
     while time.monotonic() < until:
         time.sleep(rng.uniform(1, 3))
+        kind = rng.choices([k for k, _ in KILLS], [w for _, w in KILLS])[0]
         running = [p for p in procs.procs if p.poll() is None]
-        if rng.random() < 0.6 and running:
-            kill_tree(rng.choice(running).pid, signal.SIGKILL)
-            counts["worker_kills"] += 1
+        if kind in ("worker", "horse") and running:
+            _kill_worker(raw, rng.choice(running).pid, kind, chaos)
+        elif kind == "web":
+            web.kill()
+            time.sleep(rng.uniform(0.2, 1.0))
+            web.start()
         else:
             store.kill()
             time.sleep(rng.uniform(0.2, 1.5))
             store.restart()
-            counts["redis_kills"] += 1
+        chaos.kills[kind] += 1
+        chaos.log.append((time.time(), kind))
         time.sleep(0.3)
         procs.start(alive - sum(1 for p in procs.procs if p.poll() is None))
-    return counts
+    return chaos
+
+
+def _kill_worker(raw: redis.Redis, pid: int, kind: str, chaos: Chaos) -> None:
+    """SIGKILL a worker and its horse, or the horse alone; note the events they held."""
+    held = held_by(raw, pid)
+    with contextlib.suppress(redis.exceptions.RedisError):  # who may hold RQ's cleaning lock
+        chaos.log.append(
+            (time.time(), f"cleaning-lock ttl {raw.ttl('rq:clean_registries:zc-erasure')}")
+        )
+    at = time.time()
+    if kind == "worker":
+        kill_tree(pid, signal.SIGKILL)
+    else:
+        for horse in horses_of(raw, pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(horse, signal.SIGKILL)
+    time.sleep(0.2)
+    chaos.victims += [(at, event_id) for _, event_id in {*held, *stranded(raw)}]
+
+
+def _recovery(conns: Connections, chaos: Chaos) -> dict[str, Any]:
+    """Seconds from each kill to the next run of an event the killed worker held."""
+    waits: list[tuple[float, str]] = []
+    for at, event_id in chaos.victims:
+        trail = events.trail(conns.text, "userdb", event_id)
+        if any(t["what"] == "done" and float(t["at"]) <= at for t in trail):
+            continue  # it finished before the kill landed
+        runs = [float(t["at"]) for t in trail if t["what"] == "run" and float(t["at"]) > at]
+        if runs:
+            whats = " ".join(f"{t['what']}@{float(t['at']) - at:+.1f}" for t in trail)
+            near = [f"{what}@{when - at:+.1f}" for when, what in chaos.log if -1 < when - at < 60]
+            waits.append((min(runs) - at, f"{event_id}: {whats}; chaos: {', '.join(near)}"))
+    slowest = [story for _, story in sorted(waits, reverse=True)[:2]]
+    return {**describe([w for w, _ in waits]), "slowest": slowest}
+
+
+def _reschedules(conns: Connections, acked: list[str]) -> int:
+    return sum(
+        1
+        for e in acked
+        for t in events.trail(conns.text, "userdb", e)
+        if t["what"] in ("retrying", "rate_limited")
+    )
+
+
+def _completed_at(conns: Connections, event_id: str) -> float:
+    return float(events.load_hash(conns.text, "userdb", event_id).get("completed_at") or 0)
+
+
+def _events(conns: Connections, acked: list[str]) -> list[Any]:
+    return [e for i in acked if (e := events.load(conns.text, "userdb", i)) is not None]
 
 
 def _verify(
     conns: Connections, sandbox: Sandbox, rids: list[str], acked: list[str]
 ) -> dict[str, Any]:
-    """Every acknowledged event done; one 200 DELETE and one audit entry per record."""
+    """Every acknowledged event done; at most one 200 DELETE and one audit entry per record."""
     deletes = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
     ok = collections.Counter(
         str(r["path"]).rsplit("/", 1)[-1] for r in deletes if r["status"] == 200
     )
     audited = collections.Counter(e["record_id"] for e in audit.entries(conns.text))
-    not_done = [
-        e
-        for e in acked
-        if (ev := events.load(conns.text, "userdb", e)) is None or ev.status != "done"
-    ]
+    done = sum(1 for e in _events(conns, acked) if e.status == "done")
     runs = [
         sum(1 for t in events.trail(conns.text, "userdb", e) if t["what"] == "run") for e in acked
     ]
     problems = {
-        "events not done": len(not_done),
-        "records without exactly one 200 DELETE": sum(1 for rid in rids if ok[rid] != 1),
+        "acknowledged events not done": len(set(acked)) - done,
+        "records with two or more 200 DELETEs": sum(1 for rid in rids if ok[rid] > 1),
         "records without exactly one audit entry": sum(1 for rid in rids if audited[rid] != 1),
         "records still in the sandbox": len(sandbox.state.records.get("contacts", {})),
     }
@@ -141,8 +251,8 @@ def _verify(
             print(f"record {rid}: {ok[rid]} x 200, {audited[rid]} audit entries", file=sys.stderr)
     figures = {
         "DELETE calls": len(deletes),
-        "statuses": dict(collections.Counter(r["status"] for r in deletes)),
-        "runs per event (max)": max(runs),
+        "DELETE answers": dict(collections.Counter(str(r["status"]) for r in deletes)),
+        "runs per event (max)": max(runs, default=0),
         "events run more than once": sum(1 for r in runs if r > 1),
     }
     return {"problems": problems, "figures": figures}
@@ -150,73 +260,21 @@ def _verify(
 
 def main() -> None:
     """Run the chaos once and print its figures; exit 1 if anything accepted was lost."""
-    args = _args()
-    with tempfile.TemporaryDirectory(prefix="zc-chaos-", dir="/tmp") as tmp, _quiet_redis(tmp):
-        result = _run(args, Path(tmp))
-    print(f"events: {args.events}; workers: {args.workers}; chaos for {args.seconds:.0f} s")
-    for name, value in {**result["figures"], **result["problems"]}.items():
-        print(f"{name}: {value}")
+    args = options(__doc__, events=2000, workers=4, seconds=90.0, seed=1)
+    plan = Plan(args.events, args.workers, args.seconds, args.seed)
+    with tempfile.TemporaryDirectory(prefix="zc-chaos-", dir="/tmp") as tmp, quiet_redis(tmp):
+        result = run(plan, Path(tmp))
+    report(plan, result)
     if any(result["problems"].values()):
         sys.exit(1)
 
 
-def _run(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
-    """Feed, kill and restart, drain; returns the verdict with the figures."""
-    store = Redis(directory / "r")
-    sandbox = Sandbox(token=ZEEG_TOKEN).start()
-    sandbox.state.set_faults(latency_ms=20)
-    procs = Workers(
-        directory, store.url, sandbox, zeeg={"rate_limit_per_second": 100.0, "burst": 5}
-    )
-    try:
-        conns = connect(store.url)
-        rids = _seed(conns, sandbox, args.events)
-        acked: list[str] = []
-        started = time.monotonic()
-        feed = (conns, args.events, args.seconds * 0.8, acked)
-        feeder = threading.Thread(target=_feed, args=feed)
-        feeder.start()
-        procs.start(args.workers)
-        counts = _chaos(procs, store, random.Random(args.seed), started + args.seconds)
-        feeder.join()
-        wait_until(_quiet(all_done(conns.text, args.events)), 600, "the drain\n" + procs.logs())
-        result = _verify(conns, sandbox, rids, acked)
-        result["figures"] = {
-            "events accepted": len(acked),
-            **counts,
-            "all done after (s)": round(time.monotonic() - started, 1),
-            **result["figures"],
-        }
-        return result
-    finally:
-        procs.stop()
-        sandbox.stop()
-        store.sup.shutdown()
-
-
-@contextlib.contextmanager
-def _quiet_redis(directory: str) -> Iterator[None]:
-    """Send what the redis-servers print (they inherit stdout) to a file while they run."""
-    saved = os.dup(1)
-    with open(os.path.join(directory, "redis.log"), "wb") as log:
-        os.dup2(log.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-
-
-def _quiet(check: Any) -> Any:
-    """check(), counting a Redis hiccup as not yet."""
-
-    def wrapped() -> bool:
-        try:
-            return bool(check())
-        except redis.exceptions.RedisError:
-            return False
-
-    return wrapped
+def report(plan: Plan, result: dict[str, Any]) -> None:
+    """Print the figures and the problems (each should be 0)."""
+    what = f"{plan.events} events, {plan.workers} workers, {plan.seconds:.0f} s"
+    print(f"chaos: {what}, seed {plan.seed}")
+    for name, value in {**result["figures"], **result["problems"]}.items():
+        print(f"  {name}: {value}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,90 @@
+"""Crash recovery through real workers: jobs taken but not started, a dead scheduler's lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rq.scheduler import RQScheduler
+
+from consumer.devtools.sandbox import Sandbox
+from consumer.queue import erasure_queue
+from consumer.settings import Settings
+from consumer.store import events
+from consumer.store.connection import Connections
+from tests.bench.chaos_parts import horses_of
+from tests.helpers import accept_event
+from tests.workers import Workers, accept_mapped, all_done, kill_tree, wait_until
+
+
+def test_a_job_taken_by_a_killed_worker_but_not_started_runs_within_seconds(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
+) -> None:
+    """A job left in RQ's intermediate queue (its taker died) runs again within 10 s, not 60."""
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    queue = erasure_queue(conns.raw)
+    # What a worker killed between taking the job and starting it leaves behind.
+    assert conns.raw.lmove(queue.key, queue.intermediate_queue.key) is not None
+    procs = Workers(tmp_path, redis_server.url, sandbox)
+    started = time.monotonic()
+    try:
+        procs.start(1)
+        wait_until(all_done(conns.text, 1), 10, "the stranded job\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert time.monotonic() - started < 10
+    assert rid not in sandbox.state.records["contacts"]
+    assert conns.raw.llen(queue.intermediate_queue.key) == 0
+
+
+def test_a_retry_scheduled_after_its_scheduler_was_killed_runs_within_seconds(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
+) -> None:
+    """The scheduler lock of a SIGKILLed worker is released: a retry runs within 10 s, not 61."""
+    procs = Workers(tmp_path, redis_server.url, sandbox)
+    lock = RQScheduler.get_locking_key(erasure_queue(conns.raw).name)
+    (first,) = procs.start(1)
+    try:
+        wait_until(lambda: conns.raw.exists(lock) == 1, 15, "the first scheduler\n" + procs.logs())
+        kill_tree(first.pid, signal.SIGKILL)
+        first.wait(5)
+        sandbox.state.set_faults(script=[{"status": 503}])
+        (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+        started = time.monotonic()
+        procs.start(1)
+        wait_until(all_done(conns.text, 1), 10, "the scheduled retry\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert time.monotonic() - started < 10
+    assert [t["what"] for t in events.trail(conns.text, "userdb", "evt-0")].count("retrying") == 1
+    assert rid not in sandbox.state.records["contacts"]
+
+
+def test_a_job_whose_horse_was_killed_runs_again_before_the_backlog(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
+) -> None:
+    """The crash retry goes to the front of the queue: it does not wait behind 20 later events."""
+    sandbox.state.set_faults(script=[{"delay_ms": 3000, "answer": True, "only": "DELETE"}])
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    procs = Workers(tmp_path, redis_server.url, sandbox)
+    (proc,) = procs.start(1)
+    try:
+        running = lambda: events.load(conns.text, "userdb", "evt-0").status == "running"  # noqa: E731
+        wait_until(running, 15, "the first run\n" + procs.logs())
+        for i in range(1, 21):
+            accept_event(conns, f"evt-{i}", f"u-none-{i}", time.time())
+        for horse in horses_of(conns.raw, proc.pid):
+            os.kill(horse, signal.SIGKILL)
+        wait_until(all_done(conns.text, 21), 30, "the drain\n" + procs.logs())
+    finally:
+        procs.stop()
+    runs = [
+        float(t["at"]) for t in events.trail(conns.text, "userdb", "evt-0") if t["what"] == "run"
+    ]
+    later = [
+        float(t["at"]) for t in events.trail(conns.text, "userdb", "evt-1") if t["what"] == "run"
+    ]
+    assert len(runs) == 2 and runs[1] < later[0]
