@@ -60,16 +60,17 @@ def _alive(pid: int) -> bool:
 def test_sigkilled_worker_mid_request_leaves_an_event_that_ends_deleted_once(
     workers: Workers, settings: Settings, conns: Connections, sandbox: Sandbox
 ) -> None:
-    """Kill -9 of worker and work horse during the DELETE: RQ retries it, one successful DELETE."""
+    """Kill -9 of the worker (it runs the DELETE itself) and its scheduler process during the
+    DELETE: RQ retries it, one successful DELETE."""
     sandbox.state.set_faults(script=[{"delay_ms": 10000, "only": "DELETE"}])
     (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
     (first,) = workers.start(1)
     wait_until(lambda: not sandbox.state.faults["script"], 30, "the DELETE to be in flight")
-    horse = descendants(first.pid)
-    assert horse, "the work horse should be running the DELETE"
+    children = descendants(first.pid)
+    assert children, "the worker's RQ scheduler process should be running beside it"
     kill_tree(first.pid, signal.SIGKILL)
     first.wait(10)
-    wait_until(lambda: not any(_alive(pid) for pid in horse), 10, "the work horse to die")
+    wait_until(lambda: not any(_alive(pid) for pid in children), 10, "its children to die")
     workers.start(1)
     wait_until(all_done(conns.text, 1), 60, "the event to be done\n" + workers.logs())
     outcomes = events.target_outcomes(conns.text, "userdb", "evt-0")["contacts"]
