@@ -5,14 +5,18 @@ its external id's index entry and RQ job, all or none).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+from redis._parsers.encoders import Encoder
 from redis.client import Pipeline
+from redis.commands.core import Script
 from redis.typing import EncodableT
 
 from consumer.logs import fields
@@ -97,32 +101,36 @@ def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
     return result
 
 
-# KEYS[1]: the dedupe key. ARGV[1], ARGV[2]: how many words the writes of a new event and its
-# metrics take; then the writes, the new event's metrics and the duplicate's metrics, each
-# command as its length then its words. Returns the earlier job id of a duplicate, else runs
-# every write and returns false. A script is atomic, and a full Redis refuses its first
-# write, so it writes all or nothing. Metrics go through pcall: a metrics write refused
-# (a full Redis) never changes the answer.
+# KEYS[1]: the dedupe key. ARGV[1..3]: the writes of a new event, its metrics and a
+# duplicate's metrics, each one MessagePack array of words (script_args) in which a command
+# is its length then its words. (Three arguments instead of about 170: redis-py packs each
+# argument in Python, word by word, which was the largest cost of a webhook; cmsgpack
+# unpacks them in C.) Returns the earlier job id of a duplicate, else runs every write and
+# returns false. A script is atomic, and a full Redis refuses its first write, so it writes
+# all or nothing. Metrics go through pcall: a metrics write refused (a full Redis) never
+# changes the answer.
 _WRITE_IF_NEW = """
-local function run(from, to, call)
-  local i = from
-  while i <= to do
-    local n = tonumber(ARGV[i])
-    call(unpack(ARGV, i + 1, i + n))
+local function run(packed, call)
+  local words = cmsgpack.unpack(packed)
+  local i = 1
+  while i <= #words do
+    local n = tonumber(words[i])
+    call(unpack(words, i + 1, i + n))
     i = i + n + 1
   end
 end
-local writes_end = 2 + tonumber(ARGV[1])
-local new_end = writes_end + tonumber(ARGV[2])
 local existing = redis.call('GET', KEYS[1])
 if existing then
-  run(new_end + 1, #ARGV, redis.pcall)
+  run(ARGV[3], redis.pcall)
   return existing
 end
-run(3, writes_end, redis.call)
-run(writes_end + 1, new_end, redis.pcall)
+run(ARGV[1], redis.call)
+run(ARGV[2], redis.pcall)
 return false
 """
+# MessagePack's array 32 and str 32 headers: one size of header whatever the length.
+_ARRAY, _STR = b"\xdd", b"\xdb"
+_U32 = struct.Struct(">I").pack
 
 
 def _words(pipe: Pipeline) -> list[EncodableT]:
@@ -131,6 +139,30 @@ def _words(pipe: Pipeline) -> list[EncodableT]:
     for args, _options in pipe.command_stack:
         words += [len(args), *args]
     return words
+
+
+def script_args(encoder: Encoder, *groups: list[EncodableT]) -> list[bytes]:
+    """_WRITE_IF_NEW's ARGV for groups of words (writes, new metrics, duplicate metrics).
+
+    Each word is the bytes the client's encoder makes of it (its encoding for a str, the
+    encoder itself for anything else), as when it was a command argument of its own.
+    """
+    encoding, errors = encoder.encoding, encoder.encoding_errors
+    encode: Callable[[EncodableT], bytes] = encoder.encode  # untyped in redis-py
+    args = []
+    for words in groups:
+        data = [
+            w.encode(encoding, errors) if type(w) is str else w if type(w) is bytes else encode(w)
+            for w in words
+        ]
+        args.append(b"".join([_ARRAY + _U32(len(data)), *[_STR + _U32(len(w)) + w for w in data]]))
+    return args
+
+
+@functools.lru_cache(maxsize=16)
+def _script(r: redis.Redis) -> Script:
+    """_WRITE_IF_NEW registered on r once (its SHA1 is computed when it is registered)."""
+    return r.register_script(_WRITE_IF_NEW)
 
 
 def _write_if_new(
@@ -146,10 +178,9 @@ def _write_if_new(
     same script.
     """
     on_new, on_duplicate = metrics_of
-    recorded, new, duplicate = _words(writes), _words(on_new), _words(on_duplicate)
-    script = r.register_script(_WRITE_IF_NEW)
-    args: list[EncodableT] = [len(recorded), len(new), *recorded, *new, *duplicate]
-    existing = run_replicated(r, script, [dedupe_key], args, replicas)
+    groups = _words(writes), _words(on_new), _words(on_duplicate)
+    args = script_args(r.get_encoder(), *groups)
+    existing = run_replicated(r, _script(r), [dedupe_key], list(args), replicas)
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)
