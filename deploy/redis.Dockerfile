@@ -8,4 +8,5 @@ RUN apt-get update -qq \
 USER redis
 WORKDIR /data
 EXPOSE 6379
-CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no"]
+# hash-max-listpack-value 256: job and event hashes stay compact listpacks (docs/redis.md).
+CMD ["redis-server", "--hash-max-listpack-value", "256", "--bind", "0.0.0.0", "--protected-mode", "no"]

@@ -97,6 +97,13 @@ def _stop_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+# A hash whose every value fits hash-max-listpack-value is one compact listpack; one longer
+# value makes it a hashtable with per-field overhead. RQ's call blob (about 85 bytes) and an
+# event's outcome JSON (about 125) pass the default 64: at 256 a job hash takes 408 bytes, not
+# 952, and a done event's hash 712, not 1,304 (docs/redis.md). compose.yaml and the image match.
+REDIS_MEMORY_ARGS = ("--hash-max-listpack-value", "256")
+
+
 def start_redis(sup: Supervisor, data_dir: Path) -> str:
     """An embedded redis-server on a unix socket in data_dir, AOF fsynced on every write.
 
@@ -133,6 +140,7 @@ def _redis_argv(binary: str, sock: Path, data_dir: Path) -> list[str]:
         "noeviction",
         "--save",
         "",
+        *REDIS_MEMORY_ARGS,
         # Its own log goes to a file beside its data: the console carries our lines only (one
         # JSON object each under LOG_FORMAT=json).
         "--logfile",

@@ -11,12 +11,14 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
+
 from consumer import intake
 from consumer.models import Event, Outcome, ParsedEvent
 from consumer.ops import Ops
 from consumer.ops.events import Filters, search_events
 from consumer.ops.status import sla_risk
-from consumer.queue import erasure_queue
+from consumer.queue import Queue, erasure_queue
 from consumer.store import audit, keys
 from consumer.store.connection import connect
 from tests.helpers import RedisServer, make_settings
@@ -26,30 +28,37 @@ def _usage(r: object, key: str) -> int:
     return int(r.memory_usage(key, samples=0) or 0)  # type: ignore[attr-defined]
 
 
+def write(r: redis.Redis, queue: Queue, n: int, now: float) -> ParsedEvent:
+    """Accept n events and append one audit entry each to the chain; returns the first event."""
+    sample = None
+    for i in range(n):
+        event = ParsedEvent(
+            "userdb",
+            f"evt_{uuid.uuid4().hex}",
+            "contact.deleted",
+            f"user_{i:08d}",
+            now,
+            ("contacts",),
+        )
+        intake.accept(
+            r, queue, event, now=now, dedupe_ttl_days=7, retention_days=30, job_timeout=300
+        )
+        outcome = Outcome("contacts", "deleted", str(uuid.uuid4()), 200)
+        with r.pipeline() as pipe:  # the chain's link, as store.outcomes.record writes it
+            audit.append(pipe, Event(**event.__dict__), outcome, now, audit.head(r))
+            pipe.execute()
+        sample = sample or event
+    assert sample is not None
+    return sample
+
+
 def main(n: int = 10_000) -> None:
     """Write n events and n audit entries, then print bytes per entry of each structure."""
     server = RedisServer(Path(tempfile.mkdtemp())).start()
     try:
         conns = connect(server.url)
         r, queue, now = conns.text, erasure_queue(conns.raw), time.time()
-        sample = None
-        for i in range(n):
-            event = ParsedEvent(
-                "userdb",
-                f"evt_{uuid.uuid4().hex}",
-                "contact.deleted",
-                f"user_{i:08d}",
-                now,
-                ("contacts",),
-            )
-            intake.accept(
-                r, queue, event, now=now, dedupe_ttl_days=7, retention_days=30, job_timeout=300
-            )
-            stored = Event(**event.__dict__)
-            outcome = Outcome("contacts", "deleted", str(uuid.uuid4()), 200)
-            audit.append(r, stored, outcome, now, 400)
-            sample = sample or event
-        assert sample is not None
+        sample = write(r, queue, n, now)
         per = {
             "event log stream entry": _usage(r, keys.EVENT_LOG) / n,
             "audit stream entry": _usage(r, keys.AUDIT) / n,

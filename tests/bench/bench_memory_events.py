@@ -3,10 +3,12 @@
     .venv/bin/python -m tests.bench.bench_memory_events [--events 2000]
 
 In flight: n mapped events accepted (event hash, trail, dedupe key, pending index, event log
-entry, RQ job hash and queue entry). Completed: the same events erased by one in-process
-worker against the sandbox, then their RQ jobs and results expired (deleted here, as their
-TTL would): what stays is the event hash, trail, dedupe key, event log and audit entries and
-the erased marker, until retention trims them.
+entry, lookup index, RQ job hash and queue entry). Completed: the same events erased by one
+in-process worker against the sandbox, then their RQ jobs and results expired (deleted here,
+as their TTL would): what stays is the event hash, trail, dedupe key, event log and audit
+entries with their index members, the erased marker and the chart, until retention trims
+them. Measured twice in one run: under the Redis the project starts (runner.REDIS_MEMORY_ARGS,
+the top-level figures) and under redis-server's defaults (`redis_defaults`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import redis
 
 from consumer.delivery import jobs
 from consumer.delivery.worker import make_worker
+from consumer.devtools import runner
 from consumer.devtools.sandbox import Sandbox
 from consumer.queue import erasure_queue
 from consumer.store import keys
@@ -33,57 +36,97 @@ def _used(r: redis.Redis) -> int:
     return int(r.info("memory")["used_memory"])
 
 
-def _usage(r: redis.Redis, key: str) -> int:
-    return int(r.memory_usage(key, samples=0) or 0)
+def _usage(r: redis.Redis, key: str, per: int = 1) -> tuple[int, str]:
+    """MEMORY USAGE of key (divided among per items) and its OBJECT ENCODING."""
+    size = int(r.memory_usage(key, samples=0) or 0)
+    return round(size / per), str(r.object("encoding", key) or "-")
 
 
 def _expire_jobs(raw: redis.Redis) -> None:
-    """Do what the jobs' result TTL does a day later: their hashes and results go."""
-    for pattern in ("rq:job:*", "rq:results:*"):
+    """Do what the jobs' result TTL does an hour later: their hashes, results and registry
+    entries go (RQ's hourly registry cleanup drops the expired ones)."""
+    for pattern in ("rq:job:*", "rq:results:*", "rq:finished:*"):
         for key in raw.scan_iter(pattern, count=1000):
             raw.delete(key)
 
 
-def run(n: int, directory: Path) -> dict[str, Any]:
+def _in_flight_parts(r: redis.Redis, n: int) -> dict[str, tuple[int, str]]:
+    """Bytes (and encoding) of each key an in-flight evt-0 holds; shared keys per event."""
+    return {
+        "rq job hash": _usage(r, f"rq:job:{r.hget(keys.event('userdb', 'evt-0'), 'job_id')}"),
+        "rq queue entry": _usage(r, f"rq:queue:{keys.QUEUE}", n),
+        "event hash": _usage(r, keys.event("userdb", "evt-0")),
+        "trail": _usage(r, keys.trail("userdb", "evt-0")),
+        "dedupe key": _usage(r, keys.dedupe("userdb", "evt-0")),
+        "pending index member": _usage(r, keys.PENDING, n),
+        "event log entry": _usage(r, keys.EVENT_LOG, n),
+        "lookup index zset": _usage(r, keys.event_index("userdb", "u-0")),
+    }
+
+
+def _completed_parts(r: redis.Redis, n: int, rid: str) -> dict[str, tuple[int, str]]:
+    """Bytes (and encoding) of each key a completed evt-0 keeps once its job expired."""
+    charts = list(r.scan_iter(keys.chart_minute(0).replace(":0", ":*")))
+    return {
+        "event hash": _usage(r, keys.event("userdb", "evt-0")),
+        "trail": _usage(r, keys.trail("userdb", "evt-0")),
+        "dedupe key": _usage(r, keys.dedupe("userdb", "evt-0")),
+        "event log entry": _usage(r, keys.EVENT_LOG, n),
+        "lookup index zset": _usage(r, keys.event_index("userdb", "u-0")),
+        "audit entry": _usage(r, keys.AUDIT, n),
+        "audit index: external id": _usage(r, keys.audit_by_external("userdb", "u-0")),
+        "audit index: record": _usage(r, keys.audit_by_record("contacts", rid)),
+        "erased marker": _usage(r, keys.erased("contacts", rid)),
+        "chart": (round(sum(_usage(r, k)[0] for k in charts) / n), "listpack"),
+    }
+
+
+def run(n: int, directory: Path, *redis_args: str) -> dict[str, Any]:
     """Accept n events, measure; erase them, expire their jobs, measure again."""
-    server = RedisServer(directory / "redis").start()
+    server = RedisServer(directory, *redis_args).start()
     sandbox = Sandbox(token=ZEEG_TOKEN).start()
     try:
         conns = connect(server.url)
         settings = make_settings(sandbox.url, zeeg={"rate_limit_per_second": 0})
         base = _used(conns.text)
-        accept_mapped(settings, conns.text, conns.raw, sandbox, n)
-        mapped = sum(_usage(conns.text, k) for k in conns.text.scan_iter("zc:map:*"))
-        job_id = conns.text.hget(keys.event("userdb", "evt-0"), "job_id")
-        parts = {
-            "rq job hash": _usage(conns.text, f"rq:job:{job_id}"),
-            "event hash": _usage(conns.text, keys.event("userdb", "evt-0")),
-            "trail": _usage(conns.text, keys.trail("userdb", "evt-0")),
-            "dedupe key": _usage(conns.text, keys.dedupe("userdb", "evt-0")),
-        }
+        rids = accept_mapped(settings, conns.text, conns.raw, sandbox, n)
+        mapped = sum(_usage(conns.text, k)[0] for k in conns.text.scan_iter("zc:map:*"))
         in_flight = (_used(conns.text) - base - mapped) / n
+        parts = _in_flight_parts(conns.text, n)
         jobs.set_context(context(settings, conns))
         make_worker(settings, erasure_queue(conns.raw)).work(burst=True, logging_level="WARNING")
         jobs.set_context(None)
         _expire_jobs(conns.raw)
-        parts["completed event hash"] = _usage(conns.text, keys.event("userdb", "evt-0"))
-        parts["completed trail"] = _usage(conns.text, keys.trail("userdb", "evt-0"))
-        completed = (_used(conns.text) - base) / n
+        completed = (_used(conns.text) - base) / n  # the mappings went with the records
+        done = _completed_parts(conns.text, n, rids[0])
     finally:
         sandbox.stop()
         server.stop()
-    return {"bytes_per_in_flight_event": in_flight, "bytes_per_completed_event": completed, **parts}
+    return {
+        "bytes_per_in_flight_event": in_flight,
+        "bytes_per_completed_event": completed,
+        "in_flight": parts,
+        "completed": done,
+    }
 
 
 def main() -> dict[str, Any]:
-    """Run the memory measurement; print and return its figures."""
+    """Measure under the Redis the project starts, then under redis-server's defaults."""
     args: argparse.Namespace = options(__doc__, events=2000)
     with tempfile.TemporaryDirectory() as tmp:
-        found = run(args.events, Path(tmp))
-    print(f"memory per event, {args.events} events (INFO used_memory deltas):")
-    for name, value in found.items():
-        print(f"  {name:28} {value:8.0f} bytes")
+        found = run(args.events, Path(tmp) / "project", *runner.REDIS_MEMORY_ARGS)
+        found["redis_defaults"] = run(args.events, Path(tmp) / "defaults")
+    for name, figures in (("project's redis", found), ("redis defaults", found["redis_defaults"])):
+        _print(f"{name} {' '.join(runner.REDIS_MEMORY_ARGS) if figures is found else ''}", figures)
     return found
+
+
+def _print(name: str, figures: dict[str, Any]) -> None:
+    print(f"{name}: INFO used_memory per event (mappings excluded), MEMORY USAGE per key:")
+    for state in ("in_flight", "completed"):
+        print(f"  {state:28} {figures[f'bytes_per_{state}_event']:8.0f} bytes per event")
+        for part, (size, encoding) in figures[state].items():
+            print(f"    {part:26} {size:8} bytes  {encoding}")
 
 
 if __name__ == "__main__":
