@@ -8,14 +8,13 @@ export. It proves what this service recorded and signed, not what Zeeg stores.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
 
 from consumer import __version__, signing
 from consumer.errors import Conflict
-from consumer.models import EventStatus
+from consumer.models import EventStatus, json_object
 from consumer.ops import Ops, iso, shown_int
 from consumer.ops import events as ev
 from consumer.store import audit, checkpoints, events, index, keys, search
@@ -89,10 +88,7 @@ def _record(fields: dict[str, str]) -> dict[str, Any]:
 
 def verify(text: str, public_key: str) -> str | None:
     """Why a receipt file does not verify under the public key, or None when it does."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return "the file is not JSON"
-    if not isinstance(doc, dict) or doc.get("type") != "erasure-receipt":
+    doc = json_object(text)
+    if doc is None or doc.get("type") != "erasure-receipt":
         return "the file is not an erasure receipt"
     return signing.problem(doc, signing.load_public(public_key))
