@@ -88,6 +88,7 @@ ALERTS_INCIDENTS = f"{PREFIX}:alerts:incidents"  # hash: open incident kind -> J
 ALERTS_HOLD_SINCE = f"{PREFIX}:alerts:hold_since"  # string: when a 429 hold was first seen
 ALERTS_FAILED_CURSOR = f"{PREFIX}:alerts:failed:cursor"  # string: highest score alerted
 ALERTS_FAILED_AT_CURSOR = f"{PREFIX}:alerts:failed:at_cursor"  # set: job ids at that score
+ALERTS_UNSENT = f"{PREFIX}:alerts:unsent"  # list: alerts the webhook did not take, oldest first
 
 
 def chart_minute(minute: int) -> str:
