@@ -242,6 +242,9 @@ def test_two_sweeps_at_once_enqueue_once(
         t.start()
     for t in threads:
         t.join(10)
+    for c in clients:
+        c.text.close()
+        c.raw.close()
     assert sorted(results) == [0, 1]
     assert erasure_queue(conns.raw).get_job_ids() == [_job_id(conns)]
     assert orphans.sweep(conns, sweeping, now + 4) == 0  # the new job is alive
@@ -284,6 +287,8 @@ def test_a_redis_error_skips_the_sweep_without_raising(
     dead = connect("redis://127.0.0.1:9/0")
     with caplog.at_level(logging.WARNING, "consumer.delivery.orphans"):
         assert orphans.sweep(dead, sweeping) == 0
+    dead.text.close()
+    dead.raw.close()
     assert "orphan sweep skipped: ConnectionError" in caplog.text
 
 
