@@ -19,7 +19,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import utcformat
 
-from consumer.delivery import orphans
+from consumer.delivery import liveness, orphans
 from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
 from consumer.queue import erasure_queue, job_key
@@ -316,3 +316,21 @@ def test_the_cursor_moves_past_a_full_batch(
     _lose(conns, old)
     assert _sweeps(conns, sweeping, times=4) == 1
     assert _job_id(conns, "evt-2") != old
+
+
+def test_past_the_head_of_a_long_queue_nothing_is_taken_for_lost(
+    conns: Connections, sandbox: Sandbox, sweeping: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep reads QUEUE_READ jobs of the queue: a job behind them is left alone, and so
+    is a lost one while the queue is longer (it is taken once the queue is shorter)."""
+    monkeypatch.setattr(liveness, "QUEUE_READ", 1)
+    for i in range(2):
+        _one_event(conns, sandbox, f"evt-{i}")
+    deep = _job_id(conns, "evt-1")
+    _, lost = _one_event(conns, sandbox, "evt-2")
+    _lose(conns, lost)
+    assert _sweeps(conns, sweeping, times=3) == 0
+    assert (_job_id(conns, "evt-1"), _job_id(conns, "evt-2")) == (deep, lost)
+    monkeypatch.setattr(liveness, "QUEUE_READ", 2)
+    assert _sweeps(conns, sweeping, times=2) == 1
+    assert _job_id(conns, "evt-1") == deep and _job_id(conns, "evt-2") != lost
