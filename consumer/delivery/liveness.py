@@ -36,6 +36,7 @@ class Verdict(StrEnum):
     ALIVE = "alive"  # in a queue or a registry, or in a worker's executions
     BEATING = "beating"  # in none of them, but its heartbeat is fresh: being run
     UNKNOWN = "unknown"  # in none of them, but the queue is longer than QUEUE_READ
+    UNREADABLE = "unreadable"  # the event's or the job's key holds another type
     NOWHERE = "nowhere"
 
 
@@ -65,7 +66,11 @@ def where(
             pipe.smembers(WORKER_EXECUTIONS_KEY_TEMPLATE.format(name))
         for w in wanted:
             _read_places(pipe, queue, w)
-        started, waiting, length, queued, *rest = pipe.execute()
+        # A job or event key of another type spoils only its own verdict (UNREADABLE).
+        started, waiting, length, queued, *rest = pipe.execute(raise_on_error=False)
+    for reply in (started, waiting, length, queued, *rest[: len(workers)]):
+        if isinstance(reply, Exception):
+            raise reply  # RQ's own keys are unreadable: RQ fails too, the sweep waits
     taken = {_text(m).partition(":")[0] for m in started} | {_text(j) for j in waiting}
     taken |= {_text(j) for j in queued}
     whole = int(length) <= QUEUE_READ
@@ -91,6 +96,8 @@ def _read_places(pipe: Pipeline, queue: Queue, w: Wanted) -> None:
 def _verdict(
     w: Wanted, taken: set[str], replies: list[object], now: float, fresh: float, whole: bool
 ) -> Verdict:
+    if any(isinstance(r, Exception) for r in replies):
+        return Verdict.UNREADABLE
     state, beat, *places = replies
     if [_text(v) if v is not None else None for v in state] != [w.status, w.job_id]:  # type: ignore[attr-defined]
         return Verdict.MOVED

@@ -140,13 +140,15 @@ def _idle(r: redis.Redis, members: list[str], cutoff: float) -> list[Suspect]:
             source, _, event_id = member.partition(":")
             pipe.hgetall(keys.event(source, event_id))
             pipe.lindex(keys.trail(source, event_id), -1)
-        replies = pipe.execute()
+        replies = pipe.execute(raise_on_error=False)  # a key of another type: that event only
     found = []
     for member, data, last in zip(members, replies[::2], replies[1::2], strict=True):
         if not data:
             continue  # past retention: the trim drops its pending entry
         if (
-            any(not data.get(f) for f in _NEEDED)
+            isinstance(data, Exception)
+            or isinstance(last, Exception)
+            or any(not data.get(f) for f in _NEEDED)
             or events.pending_member(data["source"], data["event_id"]) != member
         ):
             log.warning("orphan sweep: event %s is incomplete, skipped", member[:200])
@@ -177,6 +179,9 @@ def _alive_nowhere(ops: Ops, suspects: list[Suspect], now: float) -> list[Suspec
     verdicts = liveness.where(
         ops.conns.raw, ops.queue, wanted, now, d.job_heartbeat_seconds + d.heartbeat_grace_seconds
     )
+    for s, v in zip(suspects, verdicts, strict=True):
+        if v == liveness.Verdict.UNREADABLE:
+            log.warning("orphan sweep: job %s of %s is unreadable, skipped", s.job_id, s.member)
     alive = [s for s, v in zip(suspects, verdicts, strict=True) if v == liveness.Verdict.ALIVE]
     if alive:
         ops.r.delete(*(keys.orphan_seen(s.data["source"], s.data["event_id"]) for s in alive))

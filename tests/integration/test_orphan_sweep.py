@@ -198,7 +198,7 @@ def test_a_job_run_by_a_real_worker_without_its_registry_entries_is_left_alone(
     env = {"REDIS_URL": redis_server.url}
     settings = make_settings(sandbox.url, env=env, delivery={"orphan_after_seconds": 0.5})
     (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
-    sandbox.state.set_faults(script=[{"only": "DELETE", "delay_ms": 3000, "answer": True}])
+    sandbox.state.set_faults(script=[{"only": "DELETE", "delay_ms": 2500, "answer": True}])
     job_id = _job_id(conns)
     workers = Workers(tmp_path, redis_server.url, sandbox)  # its own sweep waits 120 s
     workers.start(1)
@@ -211,7 +211,7 @@ def test_a_job_run_by_a_real_worker_without_its_registry_entries_is_left_alone(
         conns.raw.delete(*lost, *conns.raw.keys("rq:worker:*:executions"))
         conns.raw.hdel(job_key(job_id), "last_heartbeat")  # RQ's next beat deletes the hash
         swept = 0
-        for _ in range(5):
+        for _ in range(4):  # idle at 0.5 s, seen at 1 s, confirmed at 2 s: the scan decides
             time.sleep(0.5)
             swept += orphans.sweep(conns, settings)
         assert swept == 0 and _job_id(conns) == job_id
@@ -265,19 +265,28 @@ def test_a_sweep_waits_for_the_lock_another_holds(
 def test_bad_data_is_skipped_with_a_warning_and_the_rest_swept(
     conns: Connections, sandbox: Sandbox, sweeping: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A half-present event and an undecodable job are skipped; a good orphan is requeued."""
+    """A half-present event, a key of another type and an undecodable job are skipped with a
+    warning; a good orphan in the same batch is requeued."""
     _, good = _one_event(conns, sandbox, "evt-0")
     _, bad = _one_event(conns, sandbox, "evt-1")
+    _, other = _one_event(conns, sandbox, "evt-2")
+    _lose(conns, other)
+    conns.raw.set(job_key(other), "a string, not a job hash")
     _lose(conns, good)
     _lose(conns, bad, keep_hash=True)
     conns.raw.hset(job_key(bad), "data", b"\x00 not JSON")
     conns.text.zadd(keys.PENDING, {"userdb:evt-half": 1.0})
     conns.text.hset(keys.event("userdb", "evt-half"), mapping={"status": "queued", "job_id": "j"})
+    conns.text.zadd(keys.PENDING, {"userdb:evt-string": 1.0})
+    conns.text.set(keys.event("userdb", "evt-string"), "not a hash")
     with caplog.at_level(logging.WARNING, "consumer.delivery.orphans"):
         assert _sweeps(conns, sweeping) == 1
     assert _job_id(conns, "evt-0") != good and _job_id(conns, "evt-1") == bad
     assert "event userdb:evt-half is incomplete, skipped" in caplog.text
+    assert "event userdb:evt-string is incomplete, skipped" in caplog.text
     assert f"job {bad} of userdb/evt-1 does not decode" in caplog.text
+    assert f"job {other} of userdb:evt-2 is unreadable, skipped" in caplog.text
+    assert _job_id(conns, "evt-2") == other
 
 
 def test_a_redis_error_skips_the_sweep_without_raising(
