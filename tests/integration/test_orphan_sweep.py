@@ -343,3 +343,17 @@ def test_past_the_head_of_a_long_queue_nothing_is_taken_for_lost(
     monkeypatch.setattr(liveness, "QUEUE_READ", 2)
     assert _sweeps(conns, sweeping, times=2) == 1
     assert _job_id(conns, "evt-1") == deep and _job_id(conns, "evt-2") != lost
+
+
+def test_a_job_marked_started_that_nothing_runs_is_replaced(
+    conns: Connections, sandbox: Sandbox, sweeping: Settings
+) -> None:
+    """Its hash says started, no registry, worker or heartbeat does: deleted, one new job."""
+    rid, old = _one_event(conns, sandbox)
+    _lose(conns, old, keep_hash=True)
+    conns.raw.hset(job_key(old), "status", "started")
+    assert _sweeps(conns, sweeping) == 1
+    assert not conns.raw.exists(job_key(old))
+    assert erasure_queue(conns.raw).get_job_ids() == [_job_id(conns)]
+    drain(sweeping, conns)
+    assert [r["path"].rsplit("/", 1)[-1] for r in deletes(sandbox, 200)] == [rid]
