@@ -120,3 +120,13 @@ def audit_by_external(source: str, external_id: str) -> str:
 def audit_by_record(obj: str, record_id: str) -> str:
     """Sorted set: audit stream ids of one record's entries, scored by id time (ms)."""
     return f"{PREFIX}:idx:au:rec:{obj}:{record_id}"
+
+
+# The orphan sweep (delivery/orphans.py): pending events whose RQ job is alive nowhere.
+ORPHAN_LOCK = f"{PREFIX}:orphans:lock"  # string with a TTL: one worker sweeps at a time
+ORPHAN_CURSOR = f"{PREFIX}:orphans:cursor"  # string: the pending rank the next sweep starts at
+
+
+def orphan_seen(source: str, event_id: str) -> str:
+    """String with a TTL: "<job id> <epoch seconds>", when the sweep first saw it orphaned."""
+    return f"{PREFIX}:orphans:seen:{source}:{event_id}"
