@@ -126,7 +126,7 @@ def _answer(
         return None  # an ignored event, counted by the view
     try:
         result = app_state.intake.accept(item, now, intake_tally(src.name, started))
-    except Exception as e:  # noqa: BLE001 - the view raises it again: Flask's handlers answer
+    except Exception as e:  # any failure: the view raises it again, so Flask answers it
         environ[FAILED] = e
         return None
     answer = {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
