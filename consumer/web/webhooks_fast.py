@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from werkzeug.datastructures import EnvironHeaders
 
-from consumer.errors import ConsumerError
 from consumer.models import ParsedEvent
 from consumer.settings import SourceConfig
 from consumer.sources import verify
@@ -50,7 +49,7 @@ class WebhookFastPath:
         """Answer the request here if it is a one-event webhook that is stored, else in Flask."""
         started = time.perf_counter()
         app_state = state(self.flask_app)
-        src = _source(environ, app_state)
+        src = _source(environ, app_state, self.flask_app.config.get("MAX_CONTENT_LENGTH"))
         if src is not None:
             body = _body(environ)
             answer = None if body is None else _answer(app_state, src, body, environ, started)
@@ -62,7 +61,9 @@ class WebhookFastPath:
         return self.app(environ, start_response)
 
 
-def _source(environ: WSGIEnvironment, app_state: AppState) -> SourceConfig | None:
+def _source(
+    environ: WSGIEnvironment, app_state: AppState, limit: int | None
+) -> SourceConfig | None:
     """The source of a request this layer may answer, None for any other request."""
     path = environ.get("PATH_INFO", "")
     if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(PREFIX):
@@ -75,11 +76,11 @@ def _source(environ: WSGIEnvironment, app_state: AppState) -> SourceConfig | Non
     length = environ.get("CONTENT_LENGTH", "")
     # Flask's request.is_json reads the type before any ";"; a chunked body has no length
     # (Flask counts it against the limit as it reads), and too long a body is Flask's 413.
-    if content_type.split(";", 1)[0].strip().lower() != JSON or not length.isdecimal():
+    if content_type.split(";", 1)[0].strip().lower() != JSON:
         return None
-    if int(length) > app_state.settings.intake.max_body_bytes:
+    if not (length.isascii() and length.isdigit()):
         return None
-    return src
+    return None if limit is not None and int(length) > limit else src
 
 
 class _Unread(io.RawIOBase):
@@ -119,7 +120,9 @@ def _answer(
     now = app_state.clock()
     try:
         parsed = read(src, body, verify(src, body, headers, now).headers)
-    except ConsumerError:  # a refused signature, a bad body: Flask answers and counts it
+    # A refused signature or a bad body (ConsumerError), or anything unforeseen: the view
+    # meets it again, and Flask answers and counts it as it always did.
+    except Exception:
         return None
     (item,) = parsed.items  # not a batch source: one item
     if not isinstance(item, ParsedEvent):
