@@ -1,11 +1,12 @@
 """POST /webhooks/<source> for one signed event, answered before Flask's request machinery.
 
-Flask's request context, routing, session, hooks and jsonify cost about as much per webhook
-as the event's own checks (docs/benchmarks.md). This WSGI layer answers only what it can
-answer exactly as the view in web/webhooks.py does: a POST to a configured source that takes
-one event per request, with a JSON body of a known length within the limit, whose signature
-and event check out and whose event is accepted or a duplicate. The answer is the view's
-(the same status, headers and body, its metrics written by the intake script).
+Flask's request context, routing, session, hooks and jsonify cost about 200 us per webhook
+(docs/benchmarks.md), more than verifying and parsing the event. This WSGI layer answers
+only what it can answer exactly as the view in web/webhooks.py does: a POST to a configured
+source that takes one event per request, with a JSON body of a known length within the
+limit, whose signature and event check out and whose event is accepted or a duplicate. The
+answer is the view's (the same status, headers and body, its metrics written by the intake
+script).
 
 Everything else goes to Flask, untouched but for the body, which is handed back to be read
 again: another path or method, a chunked or oversized body, another content type, a batch

@@ -71,3 +71,16 @@ def test_a_template_that_cannot_rebuild_rqs_writes_is_never_used(
     assert queue_template.template(queue, 60) is None
     assert "erasure jobs go through RQ's enqueue" in caplog.text
     assert _times_as_one(fallback.command_stack) == _times_as_one(by_rq.command_stack)
+
+
+def test_jobs_written_without_an_enqueued_at_turn_the_template_off(
+    conns: Connections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job hash of another shape (no enqueued_at to find) is RQ's to write, not an error."""
+    monkeypatch.setattr(queue_template, "_at", lambda commands, job_id: None)
+    queue = erasure_queue(conns.raw)
+    by_rq, fallback = _recording(conns), _recording(conns)
+    enqueue(queue, "userdb", "evt-1", "d" * 32, 60, by_rq)
+    queue_template.enqueue_erasure(queue, "userdb", "evt-1", "d" * 32, 60, fallback)
+    assert queue_template.template(queue, 60) is None
+    assert _times_as_one(fallback.command_stack) == _times_as_one(by_rq.command_stack)
