@@ -21,7 +21,8 @@ from redis.typing import EncodableT
 
 from consumer.logs import fields
 from consumer.models import Mapping, ParsedEvent, check_external_id
-from consumer.queue import Queue, enqueue
+from consumer.queue import Queue
+from consumer.queue_template import enqueue_erasure
 from consumer.settings import Settings, SourceConfig
 from consumer.store import events, index, keys, mappings, metrics
 from consumer.store.connection import replicas_to_wait, run_replicated
@@ -68,13 +69,14 @@ def accept(
     dedupe_key = keys.dedupe(event.source, event.event_id)
     job_id = uuid.uuid4().hex
     # A pipeline that is never executed only records: the writes of today's transaction,
-    # RQ's own job writes (Queue.enqueue with pipeline=) among them, sent in one script.
+    # RQ's own job writes (Queue.enqueue's, copied from a template: queue_template.py)
+    # among them, sent in one script.
     writes = r.pipeline()
     writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
     writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
     events.write_new(writes, event, job_id, now, retention_days)
     index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
-    enqueue(queue, event.source, event.event_id, job_id, job_timeout, writes)
+    enqueue_erasure(queue, event.source, event.event_id, job_id, job_timeout, writes)
     counted = {status: r.pipeline() for status in ("accepted", "duplicate")}
     metrics.incr(counted["duplicate"], metrics.DUPLICATES, source=event.source)
     for status, pipe in counted.items():

@@ -19,6 +19,7 @@ from consumer.web import admin, admin_mappings, admin_receipts, health, openapi,
 from consumer.web.errors import register_errors
 from consumer.web.proxy import TrustedProxyFix
 from consumer.web.state import AppState, install
+from consumer.web.webhooks_fast import WebhookFastPath
 
 
 def create_app(
@@ -48,7 +49,7 @@ def create_app(
     app.before_request(_limit_chunked)
     # X-Forwarded-For only from [web] trusted_proxies: the admin trail's "by" is an address.
     app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
-        app.wsgi_app, networks(settings.web.trusted_proxies)
+        WebhookFastPath(app.wsgi_app, app), networks(settings.web.trusted_proxies)
     )
     register_errors(app)
     return app

@@ -9,6 +9,7 @@ as soon as the client hangs up), never a 500. See README "Serving in production"
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import sys
 import time
@@ -145,6 +146,15 @@ class _DeadlineConn(gthread.TConn):  # type: ignore[misc]
 
 class DeadlineThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
     """gunicorn's threaded worker, reading each request against a deadline."""
+
+    def load_wsgi(self) -> None:
+        """Load the app, then freeze what it built out of the garbage collector's sight."""
+        super().load_wsgi()
+        # The app, its settings and every imported module live as long as the worker: a
+        # full collection rescanning them paused a worker for up to 56 ms (a webhook takes
+        # under 1 ms), which is the p99 of a whole run. Frozen, a full collection takes
+        # about 0.5 ms (docs/benchmarks.md).
+        gc.freeze()
 
     def accept(self, listener: Any) -> None:
         """Accept a connection and hand it to a thread (gthread's accept, our connection)."""

@@ -37,6 +37,9 @@ OKTA_CHALLENGE = "x-okta-verification-challenge"
 LATER = "zc_metrics_later"
 # Set once the intake script counted the answer itself (one round trip per webhook).
 COUNTED = "zc_metrics_counted"
+# The environ key under which the fast path (web/webhooks_fast.py) leaves the error its
+# intake raised: the view raises it where it would store the event, so Flask answers it.
+FAILED = "zeeg_consumer.intake_error"
 
 
 @bp.record_once
@@ -72,7 +75,7 @@ def receive(source: str) -> ResponseReturnValue:
         (item,) = parsed.items
         if isinstance(item, Rejected):
             raise item.error
-        result = _intake(src.name, item, now, _tally(src.name, started))
+        result = _intake(src.name, item, now, intake_tally(src.name, started))
         return jsonify(result), 202 if result["status"] == "accepted" else 200
     results = [{"index": i, **_intake(src.name, it, now)} for i, it in enumerate(parsed.items)]
     elapsed = time.perf_counter() - started  # a batch's intake ends with its last event's
@@ -97,7 +100,7 @@ def _later(write: Callable[[Writer], None]) -> None:
     g.setdefault(LATER, []).append(write)
 
 
-def _tally(source: str, started: float) -> Tally:
+def intake_tally(source: str, started: float) -> Tally:
     """The metrics the intake script writes for a single event: the answer and the latency."""
 
     def tally(pipe: Writer, status: str) -> None:
@@ -128,6 +131,9 @@ def _intake(source: str, item: Item, now: float, tally: Tally | None = None) -> 
     if isinstance(item, Ignored):
         _later(lambda pipe: metrics.incr(pipe, metrics.IGNORED, source=source))
         return {"status": "ignored", "event_id": item.event_id, "reason": item.reason}
+    failed = request.environ.pop(FAILED, None)
+    if isinstance(failed, Exception):
+        raise failed
     result = state().intake.accept(item, now, tally)
     if tally is not None:
         setattr(g, COUNTED, True)
