@@ -11,15 +11,17 @@ auth pause and the 429 hold, so passing the delivery gate costs one round trip:
 - the climb back follows a cubic centred on the base (as TCP CUBIC does): fast at first,
   flat near the base (the limit found, so the next 429 comes late), then faster and faster
   the longer calls go without a 429, so the rate is back at the configured one within
-  about 1.2 x CLIMB_SECONDS of any cut, however deep; each granted token also adds
-  step/rate (about INCREASE of the cut rate per second, the additive increase);
+  about 1.2 x CLIMB_SECONDS of any cut, however deep. A 429 past the plateau with the same
+  base (within 10%: the limit found again) doubles the time scale of the next probe past
+  it, up to PROBE_MAX times, so a real limit draws fewer 429s; any other cut resets it.
+  Each granted token also adds step/rate (about INCREASE of the cut rate per second);
 - it never goes above the configured rate, nor below FLOOR of it (at least MIN_RATE).
 
 Bucket hash fields: `tokens`, `at` (ms, Redis time), `rate` (the rate as of the last call),
 `cut_at` (ms of the last cut, for the cooldown), `step` (the additive increase per second),
 `sec`/`n`/`prev` (grants in this and the previous second), `short_at` (ms a call last waited
-for a token), `base`/`since`/`k` (the cubic: its plateau, its start in ms, and the seconds
-from its start to the plateau).
+for a token), `base`/`since`/`k`/`probe` (the cubic: its plateau, its start in ms, the
+seconds from its start to the plateau, and the time scale past the plateau).
 A hash written before the adaptive rate (only tokens and at) reads as the configured rate;
 one written before the cubic (no `since`) climbs straight back to it on its next call.
 """
