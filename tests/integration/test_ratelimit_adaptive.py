@@ -66,6 +66,21 @@ def test_after_a_deep_cut_the_rate_climbs_back_to_the_configured_one_in_bounded_
     assert _seconds_since_the_cut(conns, 1.25 * ratelimit.CLIMB_SECONDS) == 100.0
 
 
+def test_a_limit_found_again_past_the_plateau_is_probed_past_more_slowly(
+    conns: Connections,
+) -> None:
+    """A 429 past the plateau at the same base doubles the probe's time scale; one before resets."""
+    ratelimit.slow_down(conns.text, 100.0)
+    plateau = float(conns.text.hget(keys.BUCKET, "k") or 0)
+    _seconds_since_the_cut(conns, plateau + 1)
+    conns.text.hset(keys.BUCKET, "cut_at", 0)  # the cooldown is long past
+    assert ratelimit.slow_down(conns.text, 100.0) == pytest.approx(90.0, abs=0.1)
+    assert float(conns.text.hget(keys.BUCKET, "probe") or 0) == 2 * ratelimit.CLIMB_SECONDS
+    conns.text.hset(keys.BUCKET, "cut_at", 0)
+    ratelimit.slow_down(conns.text, 100.0)  # a second 429 at once: an outage, not the limit
+    assert float(conns.text.hget(keys.BUCKET, "probe") or 0) == ratelimit.CLIMB_SECONDS
+
+
 def test_granted_tokens_raise_the_rate_but_never_above_the_configured_one(
     conns: Connections,
 ) -> None:
