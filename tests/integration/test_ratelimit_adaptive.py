@@ -25,10 +25,60 @@ def test_a_429_cuts_the_rate_once_per_cooldown(conns: Connections) -> None:
 
 
 def test_the_cut_starts_from_the_rate_granted_in_the_last_second(conns: Connections) -> None:
-    """Configured 200/s, 10 tokens granted: the cut lands near 10 * FACTOR, not 180."""
+    """Configured 200/s, 10 tokens granted, then a call waits: the cut lands near 9, not 180."""
     for _ in range(10):
         ratelimit.pass_gate(conns.text, 200.0, 1000)
+    conns.text.hset(keys.BUCKET, "tokens", 0)  # demand ran out of tokens: the bucket binds
+    assert ratelimit.pass_gate(conns.text, 200.0, 1000)[0] == ratelimit.NO_TOKEN
     assert ratelimit.slow_down(conns.text, 200.0) == pytest.approx(10 * ratelimit.FACTOR, abs=0.5)
+
+
+def test_a_cut_taken_while_the_bucket_was_idle_stays_near_the_rate(conns: Connections) -> None:
+    """A few tokens granted, none waited for (an outage, a trickle): the cut is FACTOR of it."""
+    for _ in range(3):
+        assert ratelimit.pass_gate(conns.text, 100.0, 1000)[0] == ratelimit.GO
+    assert ratelimit.slow_down(conns.text, 100.0) == pytest.approx(100.0 * ratelimit.FACTOR)
+    assert ratelimit.pass_gate(conns.text, 100.0, 1000)[0] == ratelimit.GO
+    assert ratelimit.current_rate(conns.text) >= 100.0 * ratelimit.FACTOR
+
+
+def _seconds_since_the_cut(conns: Connections, seconds: float) -> float:
+    """Move the climb's start `seconds` back (Redis time drives it), take a token, the rate."""
+    now_ms = int(conns.text.time()[0] * 1000)
+    conns.text.hset(keys.BUCKET, mapping={"since": now_ms - int(seconds * 1000), "tokens": 1})
+    assert ratelimit.pass_gate(conns.text, 100.0, 1)[0] == ratelimit.GO
+    return ratelimit.current_rate(conns.text)
+
+
+def test_after_a_deep_cut_the_rate_climbs_back_to_the_configured_one_in_bounded_time(
+    conns: Connections,
+) -> None:
+    """Cut to 2.7 of 100: near 3 at the plateau, then faster and faster, 100 within 20 s."""
+    for _ in range(3):
+        ratelimit.pass_gate(conns.text, 100.0, 1000)
+    conns.text.hset(keys.BUCKET, "tokens", 0)
+    ratelimit.pass_gate(conns.text, 100.0, 1000)
+    assert ratelimit.slow_down(conns.text, 100.0) == pytest.approx(3 * ratelimit.FACTOR)
+    plateau = float(conns.text.hget(keys.BUCKET, "k") or 0)
+    assert 2.7 < _seconds_since_the_cut(conns, plateau) < 3.1
+    rates = [_seconds_since_the_cut(conns, plateau + s) for s in (4, 5, 10, 11)]
+    assert rates[3] - rates[2] > rates[1] - rates[0] > 0  # the longer without a 429, the faster
+    assert _seconds_since_the_cut(conns, 1.25 * ratelimit.CLIMB_SECONDS) == 100.0
+
+
+def test_a_limit_found_again_past_the_plateau_is_probed_past_more_slowly(
+    conns: Connections,
+) -> None:
+    """A 429 past the plateau at the same base doubles the probe's time scale; one before resets."""
+    ratelimit.slow_down(conns.text, 100.0)
+    plateau = float(conns.text.hget(keys.BUCKET, "k") or 0)
+    _seconds_since_the_cut(conns, plateau + 1)
+    conns.text.hset(keys.BUCKET, "cut_at", 0)  # the cooldown is long past
+    assert ratelimit.slow_down(conns.text, 100.0) == pytest.approx(90.0, abs=0.1)
+    assert float(conns.text.hget(keys.BUCKET, "probe") or 0) == 2 * ratelimit.CLIMB_SECONDS
+    conns.text.hset(keys.BUCKET, "cut_at", 0)
+    ratelimit.slow_down(conns.text, 100.0)  # a second 429 at once: an outage, not the limit
+    assert float(conns.text.hget(keys.BUCKET, "probe") or 0) == ratelimit.CLIMB_SECONDS
 
 
 def test_granted_tokens_raise_the_rate_but_never_above_the_configured_one(
