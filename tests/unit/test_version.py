@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import version
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -26,3 +28,12 @@ def test_cli_prints_the_version() -> None:
 def test_openapi_info_version_is_the_package_version() -> None:
     """/openapi.json's info.version is the package version, not a copy of it."""
     assert document()["info"]["version"] == __version__
+
+
+def test_the_changelog_has_an_unreleased_section_then_this_version() -> None:
+    """CHANGELOG.md (Keep a Changelog): [Unreleased] first, then a dated section of the
+    installed version; a merge that drops a release section fails here."""
+    text = (Path(__file__).parents[2] / "CHANGELOG.md").read_text(encoding="utf-8")
+    heads = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", text, flags=re.M)
+    assert heads[0] == ("Unreleased", "")
+    assert (__version__, heads[1][1]) == heads[1] and heads[1][1] != ""
