@@ -9,11 +9,18 @@ as their TTL would): what stays is the event hash, trail, dedupe key, event log 
 entries with their index members, the erased marker and the chart, until retention trims
 them. Measured twice in one run: under the Redis the project starts (runner.REDIS_MEMORY_ARGS,
 the top-level figures) and under redis-server's defaults (`redis_defaults`).
+
+Each state also has its breakdown by key pattern (`by_pattern`: ids replaced by `*`): the
+keys and MEMORY USAGE per event; for the completed state also the `INFO used_memory` freed
+per event when that pattern's keys are deleted, one pattern after the other at the end (a
+key's expiry entry and its share of the dictionaries are counted there, not in MEMORY USAGE;
+a dictionary that shrinks shows in the pattern whose deletion shrank it).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -48,6 +55,48 @@ def _expire_jobs(raw: redis.Redis) -> None:
     for pattern in ("rq:job:*", "rq:results:*", "rq:finished:*"):
         for key in raw.scan_iter(pattern, count=1000):
             raw.delete(key)
+
+
+# Key families whose keys end in ids (the rest are one key each): their pattern is this + "*".
+_FAMILIES = (
+    "zc:idx:au:ext:",
+    "zc:idx:au:rec:",
+    "zc:idx:ev:",
+    "zc:event:",
+    "zc:trail:",
+    "zc:dedupe:",
+    "zc:map:",
+    "zc:erased:",
+    "zc:tomb:",
+    "zc:claim:",
+    "zc:chart:",
+    "rq:job:",
+    "rq:results:",
+    "rq:worker:",
+)
+
+
+def pattern(key: str) -> str:
+    """The pattern of a key: its family's prefix and `*`, or the key itself."""
+    return next((f"{f}*" for f in _FAMILIES if key.startswith(f)), key)
+
+
+def by_pattern(r: redis.Redis, n: int, *, free: bool = True) -> dict[str, dict[str, float]]:
+    """Per key pattern (largest first): keys, MEMORY USAGE per event and, if free, the
+    used_memory freed per event by deleting its keys (destructive: measure last)."""
+    found: dict[str, list[str]] = collections.defaultdict(list)
+    for key in r.scan_iter(count=1000):
+        found[pattern(key)].append(key)
+    usage = {p: sum(_usage(r, k)[0] for k in names) for p, names in found.items()}
+    rows = {}
+    for p in sorted(found, key=lambda p: -usage[p]):
+        rows[p] = {"keys": len(found[p]), "memory_usage": round(usage[p] / n, 1)}
+    for p in rows if free else ():
+        before = _used(r)
+        for i in range(0, len(found[p]), 500):
+            r.unlink(*found[p][i : i + 500])
+        rows[p]["freed"] = round((before - _used(r)) / n, 1)
+    return rows
 
 
 def _in_flight_parts(r: redis.Redis, n: int) -> dict[str, tuple[int, str]]:
@@ -93,12 +142,14 @@ def run(n: int, directory: Path, *redis_args: str) -> dict[str, Any]:
         mapped = sum(_usage(conns.text, k)[0] for k in conns.text.scan_iter("zc:map:*"))
         in_flight = (_used(conns.text) - base - mapped) / n
         parts = _in_flight_parts(conns.text, n)
+        in_flight_patterns = by_pattern(conns.text, n, free=False)
         jobs.set_context(context(settings, conns))
         make_worker(settings, erasure_queue(conns.raw)).work(burst=True, logging_level="WARNING")
         jobs.set_context(None)
         _expire_jobs(conns.raw)
         completed = (_used(conns.text) - base) / n  # the mappings went with the records
         done = _completed_parts(conns.text, n, rids[0])
+        done_patterns = by_pattern(conns.text, n)
     finally:
         sandbox.stop()
         server.stop()
@@ -107,6 +158,7 @@ def run(n: int, directory: Path, *redis_args: str) -> dict[str, Any]:
         "bytes_per_completed_event": completed,
         "in_flight": parts,
         "completed": done,
+        "by_pattern": {"in_flight": in_flight_patterns, "completed": done_patterns},
     }
 
 
@@ -127,6 +179,10 @@ def _print(name: str, figures: dict[str, Any]) -> None:
         print(f"  {state:28} {figures[f'bytes_per_{state}_event']:8.0f} bytes per event")
         for part, (size, encoding) in figures[state].items():
             print(f"    {part:26} {size:8} bytes  {encoding}")
+        print(f"  {state} by key pattern: keys, MEMORY USAGE and used_memory freed per event")
+        for name, row in figures["by_pattern"][state].items():
+            freed = f"{row['freed']:8.1f}" if "freed" in row else ""
+            print(f"    {name:34} {row['keys']:6} {row['memory_usage']:8.1f} {freed}")
 
 
 if __name__ == "__main__":
