@@ -14,7 +14,8 @@ Each state also has its breakdown by key pattern (`by_pattern`: ids replaced by 
 keys and MEMORY USAGE per event; for the completed state also the `INFO used_memory` freed
 per event when that pattern's keys are deleted, one pattern after the other at the end (a
 key's expiry entry and its share of the dictionaries are counted there, not in MEMORY USAGE;
-a dictionary that shrinks shows in the pattern whose deletion shrank it).
+a dictionary that shrinks shows in the pattern whose deletion shrank it), and what is left
+per event once every key is deleted (Redis's own memory sized for the peak of the run).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def by_pattern(r: redis.Redis, n: int, *, free: bool = True) -> dict[str, dict[s
     for p in rows if free else ():
         before = _used(r)
         for i in range(0, len(found[p]), 500):
-            r.unlink(*found[p][i : i + 500])
+            r.delete(*found[p][i : i + 500])  # DEL frees at once (UNLINK may free later)
         rows[p]["freed"] = round((before - _used(r)) / n, 1)
     return rows
 
@@ -150,6 +151,7 @@ def run(n: int, directory: Path, *redis_args: str) -> dict[str, Any]:
         completed = (_used(conns.text) - base) / n  # the mappings went with the records
         done = _completed_parts(conns.text, n, rids[0])
         done_patterns = by_pattern(conns.text, n)
+        left = (_used(conns.text) - base) / n  # not in any key: Redis's own, sized for the peak
     finally:
         sandbox.stop()
         server.stop()
@@ -159,6 +161,7 @@ def run(n: int, directory: Path, *redis_args: str) -> dict[str, Any]:
         "in_flight": parts,
         "completed": done,
         "by_pattern": {"in_flight": in_flight_patterns, "completed": done_patterns},
+        "bytes_per_event_left_without_keys": left,
     }
 
 
@@ -183,6 +186,8 @@ def _print(name: str, figures: dict[str, Any]) -> None:
         for name, row in figures["by_pattern"][state].items():
             freed = f"{row['freed']:8.1f}" if "freed" in row else ""
             print(f"    {name:34} {row['keys']:6} {row['memory_usage']:8.1f} {freed}")
+    left = figures["bytes_per_event_left_without_keys"]
+    print(f"  used_memory per event left once every key is deleted: {left:.0f} bytes")
 
 
 if __name__ == "__main__":
