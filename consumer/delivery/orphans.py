@@ -145,6 +145,8 @@ def _idle(r: redis.Redis, members: list[str], cutoff: float) -> list[Suspect]:
     for member, data, last in zip(members, replies[::2], replies[1::2], strict=True):
         if not data:
             continue  # past retention: the trim drops its pending entry
+        if isinstance(data, dict):  # the fields a 0.3.0 hash leaves out (its key names them)
+            data = events.complete(data, *member.partition(":")[::2])
         if (
             isinstance(data, Exception)
             or isinstance(last, Exception)

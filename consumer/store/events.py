@@ -3,12 +3,14 @@ its status (the transitions models.EventStatus draws). No other module writes th
 
 Hash fields beside the stored event: `status`, `job_id`, `attempts`, `last_error`,
 `completed_at`, `replayed`, `replay_reason`, and `t:<object>` a target's outcomes once it is
-done. store.outcomes writes the per-record fields beside them as the erasure goes.
+done (store.outcome_fields: their format). store.outcomes writes the per-record fields beside
+them as the erasure goes. The stored event leaves out what its key says (`source`,
+`event_id`) and what is empty (`occurred_at`, `hints`, `attempts` 0): load_hash puts them
+back. Hashes written before 0.3.0 hold them all and read the same.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -16,7 +18,12 @@ import redis
 from redis.client import Pipeline
 
 from consumer.models import Event, EventStatus, Outcome, ParsedEvent
-from consumer.store import keys, metrics
+from consumer.store import keys, metrics, outcome_fields
+from consumer.store.outcome_fields import CREATED, RECORD, TARGET
+from consumer.store.outcome_fields import target_outcomes as _stored_outcomes
+from consumer.store.trail import append_trail, attempts, note, trail
+
+__all__ = ["CREATED", "RECORD", "TARGET", "append_trail", "attempts", "note", "trail"]
 
 DAY = 86400
 # The fields kept of an event, in the order they are stored (the event log holds them too).
@@ -30,7 +37,10 @@ LOG_FIELDS = (
     "targets",
     "hints",
 )
-TARGET, RECORD, CREATED = "t:", "o:", "a:"  # prefixes of the per-target and per-record fields
+# Left out of the hash when they hold these (load_hash puts them back): the key names the
+# first two, the others are the values of an event without them.
+_IMPLIED = ("source", "event_id")
+_DEFAULTS = {"occurred_at": "", "hints": "{}", "attempts": "0"}
 
 
 def event_fields(event: ParsedEvent, received_at: float) -> dict[Any, Any]:
@@ -48,12 +58,17 @@ def write_new(
     fields = event_fields(event, now)
     ttl = int(retention_days * DAY)
     key = keys.event(event.source, event.event_id)
+    # No trail yet: its first entry (the first run's) creates it; trail() reads `received`.
     pipe.delete(key, keys.trail(event.source, event.event_id))
-    pipe.hset(key, mapping={**fields, **_queued(job_id)})
+    pipe.hset(key, mapping=_stored({**fields, **_queued(job_id)}))
     pipe.expire(key, ttl)
-    append_trail(pipe, event.source, event.event_id, {"at": now, "what": "received"}, ttl)
     pipe.zadd(keys.PENDING, {pending_member(event.source, event.event_id): now})
     pipe.xadd(keys.EVENT_LOG, fields, minid=_min_id(now, retention_days), approximate=True)
+
+
+def _stored(fields: dict[Any, Any]) -> dict[Any, Any]:
+    """The hash fields of fields: without those its key implies or that hold their default."""
+    return {k: v for k, v in fields.items() if k not in _IMPLIED and _DEFAULTS.get(k) != v}
 
 
 def _queued(job_id: str) -> dict[Any, Any]:
@@ -65,29 +80,6 @@ def _min_id(now: float, retention_days: float) -> str:
     return str(int((now - retention_days * DAY) * 1000))
 
 
-def append_trail(
-    r: redis.Redis | Pipeline, source: str, event_id: str, entry: dict[str, Any], ttl: int = 0
-) -> None:
-    """Add one entry to an event's trail."""
-    key = keys.trail(source, event_id)
-    # On a plain client, one round trip for both commands (a caller's pipe batches anyway).
-    pipe = r if isinstance(r, Pipeline) else r.pipeline(transaction=False)
-    pipe.rpush(key, json.dumps(entry, separators=(",", ":")))
-    if ttl:
-        pipe.expire(key, ttl)
-    else:
-        # Keep the trail as long as its event hash: the TTL both got when the event was
-        # written; only a trail that has none (created by this push) gets one.
-        pipe.expire(key, 40 * DAY, nx=True)
-    if pipe is not r:
-        pipe.execute()
-
-
-def note(r: redis.Redis, source: str, event_id: str, what: str, now: float, **fields: Any) -> None:
-    """An operator's action on the trail (a manual erasure, a resume): what, who, why."""
-    append_trail(r, source, event_id, {"at": now, "what": what, **fields})
-
-
 def load(r: redis.Redis, source: str, event_id: str) -> Event | None:
     """The stored event, or None if unknown or expired."""
     data = load_hash(r, source, event_id)
@@ -95,29 +87,21 @@ def load(r: redis.Redis, source: str, event_id: str) -> Event | None:
 
 
 def load_hash(r: redis.Redis, source: str, event_id: str) -> dict[str, str]:
-    """The stored hash of an event as it is, {} if unknown or expired."""
+    """The stored hash of an event with the fields it leaves out, {} if unknown or expired."""
     data: dict[str, str] = r.hgetall(keys.event(source, event_id))  # type: ignore[assignment]
-    return data
+    return complete(data, source, event_id)
+
+
+def complete(data: dict[str, str], source: str, event_id: str) -> dict[str, str]:
+    """A stored event hash with the fields it leaves out put back ({} stays {})."""
+    if not data:
+        return data
+    return {"source": source, "event_id": event_id, **_DEFAULTS, **data}
 
 
 def exists(r: redis.Redis, source: str, event_id: str) -> bool:
     """Whether the event is still stored (not past retention)."""
     return bool(r.exists(keys.event(source, event_id)))
-
-
-def trail(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
-    """An event's history, oldest first."""
-    entries: list[str] = r.lrange(keys.trail(source, event_id), 0, -1)  # type: ignore[assignment]
-    return [_trail_entry(e) for e in entries]
-
-
-def _trail_entry(text: str) -> dict[str, Any]:
-    """One trail entry; one that is not a JSON object (a hand edit) is kept raw, not fatal."""
-    try:
-        entry = json.loads(text)
-    except ValueError:
-        entry = None
-    return entry if isinstance(entry, dict) else {"what": "unreadable", "raw": text}
 
 
 def update(r: redis.Redis | Pipeline, source: str, event_id: str, **fields: str | int) -> None:
@@ -132,12 +116,12 @@ def _targets_done(data: Mapping[str, str]) -> Iterator[tuple[str, str]]:
 
 def shown_outcomes(data: Mapping[str, str]) -> dict[str, list[str] | str]:
     """Per target object its outcome names, or the stored text itself if it is unreadable."""
-    return {obj: _outcome_names(value) for obj, value in _targets_done(data)}
+    return {obj: _outcome_names(obj, value, data) for obj, value in _targets_done(data)}
 
 
-def _outcome_names(value: str) -> list[str] | str:
+def _outcome_names(obj: str, value: str, data: Mapping[str, str]) -> list[str] | str:
     try:
-        return [str(o["outcome"]) for o in json.loads(value)]
+        return [o.outcome for o in _stored_outcomes(obj, value, data)]
     except (ValueError, TypeError, KeyError):
         return value
 
@@ -145,14 +129,16 @@ def _outcome_names(value: str) -> list[str] | str:
 def target_outcomes(r: redis.Redis, source: str, event_id: str) -> dict[str, list[Outcome]]:
     """Terminal outcomes recorded so far, per target object."""
     data = load_hash(r, source, event_id)
-    return {obj: Outcome.many_from_json(value) for obj, value in _targets_done(data)}
+    return {obj: _stored_outcomes(obj, value, data) for obj, value in _targets_done(data)}
 
 
 def record_target(
     r: redis.Redis | Pipeline, source: str, event_id: str, obj: str, outcomes: list[Outcome]
 ) -> None:
-    """Complete a target: mark the object done with its outcomes."""
-    r.hset(keys.event(source, event_id), f"{TARGET}{obj}", Outcome.many_to_json(outcomes))
+    """Complete a target: mark the object done with its outcomes (each one kept under its
+    record's field is stored as a reference to it: store.outcome_fields)."""
+    args = outcome_fields.target_args(obj, outcomes)
+    r.eval(outcome_fields.TARGET_SCRIPT, 1, keys.event(source, event_id), *args)
 
 
 def pending_member(source: str, event_id: str) -> str:
@@ -244,9 +230,12 @@ def reset_for_replay(
     source, event_id = data["source"], data["event_id"]
     key = keys.event(source, event_id)
     stale = [k for k in data if k.startswith((TARGET, RECORD))] + ["completed_at", "last_error"]
+    stale += list(_DEFAULTS)  # written again below unless they hold their default
     pipe.hdel(key, *stale)
     fields: dict[Any, Any] = {k: data.get(k, "") for k in LOG_FIELDS}
-    pipe.hset(key, mapping={**fields, **_queued(job_id), "replayed": "1", "replay_reason": reason})
+    # A hash written before 0.3.0 keeps the fields it holds (hset never removes one).
+    fields = {**_stored({**fields, **_queued(job_id)}), "replayed": "1", "replay_reason": reason}
+    pipe.hset(key, mapping=fields)
     pipe.expire(key, ttl)
     entry = {"at": now, "what": "replayed", "by": by, "reason": reason, "dedupe": "bypassed"}
     entry.update(job_id=job_id, previous_job_id=data.get("job_id"))
@@ -273,11 +262,6 @@ def reset_for_requeue(
     entry = {"at": now, "what": "requeued", "by": by, "reason": reason}
     entry.update(job_id=job_id, previous_job_id=previous)
     append_trail(pipe, source, event_id, entry)
-
-
-def attempts(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
-    """The calls made for an event, oldest first: time, object, record, status or error."""
-    return [e for e in trail(r, source, event_id) if e.get("what") == "attempt"]
 
 
 def pending_count(r: redis.Redis) -> int:

@@ -3,8 +3,8 @@ first run to record it wins; its audit entry, trail entry and counter in the sam
 transaction), the record an `assert:` resolver created, and each call made to Zeeg.
 
 Fields of the event hash (store.events owns the rest): `o:<object>:<record>` one record's
-outcome as JSON; `o:<object>:` the target's outcome when it found no record (not_mapped);
-`a:<object>` the id of the record assert: created.
+outcome as JSON (store.outcome_fields: its format); `o:<object>:` the target's outcome when
+it found no record (not_mapped); `a:<object>` the id of the record assert: created.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from redis.exceptions import WatchError
 
 from consumer.models import NOT_MAPPED, Event, Outcome
 from consumer.store import audit, chart, events, index, keys, metrics
+from consumer.store.outcome_fields import pack, record_field, unpack
 
 
 def note_attempt(
@@ -47,20 +48,16 @@ def note_attempt(
 
 def recorded(r: redis.Redis, event: Event, obj: str, record_id: str) -> Outcome | None:
     """The outcome an earlier run of this event recorded for one record, if any."""
-    earlier = r.hget(keys.event(event.source, event.event_id), _field(obj, record_id))
-    return Outcome.from_json(str(earlier)) if earlier else None
+    earlier = r.hget(keys.event(event.source, event.event_id), record_field(obj, record_id))
+    return unpack(obj, record_id, str(earlier)) if earlier else None
 
 
 def recorded_ids(r: redis.Redis, event: Event, obj: str) -> list[str]:
     """The record ids of obj whose outcome this event recorded, in the order recorded."""
-    prefix = _field(obj, "")
+    prefix = record_field(obj, "")
     names: list[str] = r.hkeys(keys.event(event.source, event.event_id))  # type: ignore[assignment]
     # `o:<object>:` (no record id) holds the target's not_mapped, not a record.
     return [name[len(prefix) :] for name in names if name.startswith(prefix) and name != prefix]
-
-
-def _field(obj: str, record_id: str) -> str:
-    return f"{events.RECORD}{obj}:{record_id}"
 
 
 def note_created(r: redis.Redis, event: Event, obj: str, record_id: str) -> None:
@@ -100,11 +97,11 @@ def record(
                 pipe.watch(keys.AUDIT_HEAD, key)  # type: ignore[no-untyped-call]
                 earlier = pipe.hget(key, field) if field else None
                 if earlier:
-                    return Outcome.from_json(str(earlier))
+                    return unpack(outcome.object, outcome.record_id or "", str(earlier))
                 prev = audit.head(pipe)
                 pipe.multi()
                 if field:
-                    pipe.hset(key, field, outcome.to_json())
+                    pipe.hset(key, field, pack(outcome))
                 _write_outcome(pipe, event, outcome, now, prev)
                 return None
             except WatchError:
@@ -114,8 +111,8 @@ def record(
 def _kept_as(outcome: Outcome, per_record: bool) -> str | None:
     """The event field that keeps this outcome (the first run's wins), or None if not kept."""
     if per_record:
-        return _field(outcome.object, outcome.record_id or "")
-    return _field(outcome.object, "") if outcome.outcome == NOT_MAPPED else None
+        return record_field(outcome.object, outcome.record_id or "")
+    return record_field(outcome.object, "") if outcome.outcome == NOT_MAPPED else None
 
 
 def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:
