@@ -1,6 +1,12 @@
-"""Crash recovery RQ leaves slow: jobs a killed worker took but never started, and the
-scheduler lock a killed worker's scheduler still holds.
+"""Crash recovery RQ leaves slow: a killed worker's running job, jobs it took but never
+started, and the scheduler lock its scheduler still holds.
 
+A running job's heartbeat (its score in the started registry) lapses job_heartbeat +
+heartbeat_grace seconds after its worker's last beat. RQ retries it only in its registry
+cleaning, which runs under a lock that a worker killed (or cut from Redis) mid-clean leaves
+behind for up to CLEAN_LOCK_MAX_SECONDS: every worker's maintenance here retries it, at the
+front of its queue, as soon as the heartbeat has lapsed, whoever holds that lock. Only a
+lapsed heartbeat counts: a slow job whose worker lives keeps beating and is never re-run.
 RQ moves a job from the queue to `<queue>:intermediate` before it registers it as started; a
 worker killed in between strands it for a minute (RQ's cleanup then fails it). RQ's
 scheduler lock lives `interval + 60` s after its holder dies, and no retry is enqueued
@@ -20,12 +26,14 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import redis
 from rq import Queue
+from rq.job import JobStatus
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
-from rq.utils import utcparse
+from rq.utils import parse_composite_key, utcparse
 from rq.worker import BaseWorker
 
 STRANDED_SECONDS = 2.0  # a live worker moves a job on within milliseconds
@@ -42,14 +50,50 @@ return 0
 """
 
 
+# Claim one started entry whose heartbeat lapsed: the one caller it returns 1 to retries it.
+_CLAIM = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) < tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
 def recover(connection: redis.Redis, queues: Iterable[Queue], now: float | None = None) -> int:
-    """Requeue stranded jobs and release dead schedulers' locks; returns how many, in all."""
+    """Retry abandoned jobs, requeue stranded ones, release dead schedulers' locks; how many."""
     at = time.time() if now is None else now
     fixed = 0
     for queue in queues:
+        fixed += retry_abandoned(queue, at)
         fixed += requeue_stranded(queue, at)
         fixed += release_dead_scheduler_lock(connection, queue.name, at)
     return fixed
+
+
+def retry_abandoned(queue: Queue, now: float) -> int:
+    """Jobs whose heartbeat lapsed before now (their worker died): retried at the front.
+
+    A job with no retry left is left to RQ's cleaning, which fails it.
+    """
+    started = queue.started_job_registry
+    expired = cast("list[bytes]", queue.connection.zrangebyscore(started.key, 0, now))
+    entries = [_text(e) for e in expired]
+    if not entries:
+        return 0
+    claim = queue.connection.register_script(_CLAIM)
+    retried = 0
+    for entry in entries:
+        job = queue.fetch_job(parse_composite_key(entry)[0])
+        if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
+            continue  # gone or finished: RQ's cleaning drops the leftover entry
+        if not job.retries_left or not claim(keys=[started.key], args=[entry, now]):
+            continue  # no retry left, or another worker claimed it first
+        with queue.connection.pipeline() as pipe:
+            job.retry(queue, pipe)  # at the front: the job carries enqueue_at_front
+            pipe.execute()
+        retried += 1
+    return retried
 
 
 def requeue_stranded(queue: Queue, now: float) -> int:

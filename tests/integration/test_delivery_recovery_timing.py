@@ -1,0 +1,80 @@
+"""How fast a SIGKILLed worker's job runs again, and that a slow live job is never re-run."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from consumer.devtools.sandbox import Sandbox
+from consumer.queue import erasure_queue
+from consumer.settings import Settings
+from consumer.settings.model import DeliverySettings
+from consumer.store import events
+from consumer.store.connection import Connections
+from tests.workers import Workers, accept_mapped, kill_tree, wait_until
+
+# The shipped recovery timings: a killed job runs again within heartbeat + grace + maintenance.
+DEFAULTS = DeliverySettings()
+TIMINGS = {
+    "maintenance_interval_seconds": DEFAULTS.maintenance_interval_seconds,
+    "job_heartbeat_seconds": DEFAULTS.job_heartbeat_seconds,
+    "heartbeat_grace_seconds": DEFAULTS.heartbeat_grace_seconds,
+}
+BOUND = sum(TIMINGS.values())
+
+
+def runs(conns: Connections, event_id: str) -> list[float]:
+    """When each run of the event started."""
+    trail = events.trail(conns.text, "userdb", event_id)
+    return [float(t["at"]) for t in trail if t["what"] == "run"]
+
+
+def test_a_job_whose_worker_is_killed_mid_job_runs_again_within_the_default_bound(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
+) -> None:
+    """With the default timings the job runs again within 18 s of the SIGKILL (was about 60),
+    even while RQ's registry-cleaning lock is held by a worker killed mid-clean."""
+    assert BOUND <= 20
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    sandbox.state.set_faults(script=[{"delay_ms": 2000, "answer": True, "only": "DELETE"}])
+    procs = Workers(tmp_path, redis_server.url, sandbox, delivery=TIMINGS)
+    (doomed,) = procs.start(1)
+    try:
+        wait_until(lambda: len(runs(conns, "evt-0")) == 1, 15, "the first run\n" + procs.logs())
+        procs.start(1)  # the live worker that must bring the job back
+        # What a worker killed mid-clean (or a Redis kill mid-clean) leaves: RQ's own lock.
+        conns.raw.set(erasure_queue(conns.raw).registry_cleaning_key, 1, ex=899)
+        kill_tree(doomed.pid, signal.SIGKILL)
+        killed = time.time()
+        doomed.wait(5)
+        again = lambda: len(runs(conns, "evt-0")) >= 2  # noqa: E731
+        wait_until(again, BOUND + 10, "the run after the kill\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert runs(conns, "evt-0")[1] - killed < BOUND + 2
+    assert events.load(conns.text, "userdb", "evt-0").status == "done"
+
+
+def test_a_slow_job_whose_worker_lives_is_not_run_again(
+    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
+) -> None:
+    """A DELETE slower than the job's heartbeat TTL and several maintenance ticks: one run.
+
+    The fast timings (maintenance 1 s, heartbeat 1 s, grace 2 s) would re-run a job whose
+    heartbeat were not renewed after 3 s; this one takes 5 s while a second worker maintains.
+    """
+    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    sandbox.state.set_faults(script=[{"delay_ms": 5000, "answer": True, "only": "DELETE"}])
+    procs = Workers(tmp_path, redis_server.url, sandbox)
+    procs.start(2)
+    try:
+        done = lambda: events.load(conns.text, "userdb", "evt-0").status == "done"  # noqa: E731
+        wait_until(done, 20, "the slow job\n" + procs.logs())
+        time.sleep(1.5)  # a wrongly retried copy would have started by now
+    finally:
+        procs.stop()
+    assert len(runs(conns, "evt-0")) == 1
+    deletes = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
+    assert [r["path"].rsplit("/", 1)[-1] for r in deletes] == [rid]
