@@ -88,6 +88,7 @@ class ErasureWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
         execution = self.prepare_execution(job)
+        recovery.started(self.connection, job)  # registered: no longer "taken, not started"
         beat = _Heartbeat(self, job, execution)
         beat.start()
         try:
@@ -140,6 +141,7 @@ def make_worker(
         **options,
     )
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
+    worker.queue_class = recovery.TakingQueue  # takes jobs through RQ's intermediate list
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
         worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)

@@ -13,6 +13,7 @@ from consumer.settings import Settings
 from consumer.settings.model import DeliverySettings
 from consumer.store import events
 from consumer.store.connection import Connections
+from tests.bench.chaos_parts import held_by
 from tests.workers import Workers, accept_mapped, kill_tree, wait_until
 
 # The shipped recovery timings: a killed job runs again within heartbeat + grace + maintenance.
@@ -40,10 +41,10 @@ def test_a_job_whose_worker_is_killed_mid_job_runs_again_within_the_default_boun
     accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
     sandbox.state.set_faults(script=[{"delay_ms": 2000, "answer": True, "only": "DELETE"}])
     procs = Workers(tmp_path, redis_server.url, sandbox, delivery=TIMINGS)
-    (doomed,) = procs.start(1)
+    both = procs.start(2)  # one takes the job and is killed, the other brings it back
     try:
         wait_until(lambda: len(runs(conns, "evt-0")) == 1, 15, "the first run\n" + procs.logs())
-        procs.start(1)  # the live worker that must bring the job back
+        (doomed,) = [p for p in both if held_by(conns.raw, p.pid)]
         # What a worker killed mid-clean (or a Redis kill mid-clean) leaves: RQ's own lock.
         conns.raw.set(erasure_queue(conns.raw).registry_cleaning_key, 1, ex=899)
         kill_tree(doomed.pid, signal.SIGKILL)
@@ -63,16 +64,16 @@ def test_a_slow_job_whose_worker_lives_is_not_run_again(
     """A DELETE slower than the job's heartbeat TTL and several maintenance ticks: one run.
 
     The fast timings (maintenance 1 s, heartbeat 1 s, grace 2 s) would re-run a job whose
-    heartbeat were not renewed after 3 s; this one takes 5 s while a second worker maintains.
+    heartbeat were not renewed after 3 s; this one takes 4.5 s while a second one maintains.
     """
     (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
-    sandbox.state.set_faults(script=[{"delay_ms": 5000, "answer": True, "only": "DELETE"}])
+    sandbox.state.set_faults(script=[{"delay_ms": 4500, "answer": True, "only": "DELETE"}])
     procs = Workers(tmp_path, redis_server.url, sandbox)
     procs.start(2)
     try:
         done = lambda: events.load(conns.text, "userdb", "evt-0").status == "done"  # noqa: E731
         wait_until(done, 20, "the slow job\n" + procs.logs())
-        time.sleep(1.5)  # a wrongly retried copy would have started by now
+        time.sleep(0.5)  # a wrongly retried copy would have started by now
     finally:
         procs.stop()
     assert len(runs(conns, "evt-0")) == 1
