@@ -169,12 +169,11 @@ def held_by(raw: redis.Redis, pid: int) -> list[tuple[str, str]]:
 
 
 def stranded(raw: redis.Redis) -> list[tuple[str, str]]:
-    """(source, event_id) of jobs taken from the queue that no worker has started."""
+    """(source, event_id) of jobs taken from the queue that no worker has started (queued)."""
     queue = erasure_queue(raw)
     try:
         waiting = queue.intermediate_queue.get_job_ids()
-        ids = [j for j in waiting if j not in queue.started_job_registry]
-        return [q.event for q in jobs.fetch_many(queue, ids) if q.event]
+        return [q.event for q in jobs.fetch_many(queue, waiting) if q.event and q.status == "queued"]
     except redis.exceptions.RedisError:
         return []
 
