@@ -172,8 +172,8 @@ def stranded(raw: redis.Redis) -> list[tuple[str, str]]:
     """(source, event_id) of jobs taken from the queue that no worker has started (queued)."""
     queue = erasure_queue(raw)
     try:
-        waiting = queue.intermediate_queue.get_job_ids()
-        return [q.event for q in jobs.fetch_many(queue, waiting) if q.event and q.status == "queued"]
+        taken = jobs.fetch_many(queue, queue.intermediate_queue.get_job_ids())
+        return [q.event for q in taken if q.event and q.status == "queued"]
     except redis.exceptions.RedisError:
         return []
 
