@@ -8,9 +8,10 @@ behind for up to CLEAN_LOCK_MAX_SECONDS: every worker's maintenance here retries
 front of its queue, as soon as the heartbeat has lapsed, whoever holds that lock. Only a
 lapsed heartbeat counts: a slow job whose worker lives keeps beating and is never re-run.
 RQ moves a job from the queue to `<queue>:intermediate` before it registers it as started,
-but only for a worker on one queue: ours listen on two, and TakingQueue does it for them
-(started() removes the entry once the job is registered). A worker killed in between strands
-the job for a minute (RQ's cleanup then fails it); with RQ's multi-queue pop it was lost. RQ's
+but only for a worker on one queue: ours listen on two, and TakingQueue does it for them (the
+worker removes the entry in the transaction that marks the job started). A worker killed in
+between strands the job for a minute (RQ's cleanup then fails it); with RQ's multi-queue pop
+it was lost. RQ's
 scheduler lock lives `interval + 60` s after its holder dies, and no retry is enqueued
 meanwhile. Each worker's maintenance calls recover(): a stranded job goes back to the front
 of its queue once it has been seen there across STRANDED_SECONDS, and a lock whose
@@ -34,7 +35,7 @@ import redis
 from rq import Queue
 from rq.exceptions import DequeueTimeout
 from rq.intermediate_queue import IntermediateQueue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 from rq.utils import parse_composite_key, utcparse
@@ -87,26 +88,24 @@ class TakingQueue(Queue):
                 return last, job_id
 
 
-def started(connection: redis.Redis, job: Job) -> None:
-    """The job is in the started registry now: its intermediate entry (and RQ's stamp) go."""
-    taken = _taken(Queue(job.origin, connection=connection).key)
-    with connection.pipeline(transaction=False) as pipe:
-        pipe.lrem(taken, 1, job.id)
-        pipe.delete(f"{taken}:first_seen:{job.id}")
-        pipe.execute()
-
-
 def _taken(queue_key: str) -> str:
     return IntermediateQueue.get_intermediate_queue_key(queue_key)
 
 
 # Claim one started entry whose heartbeat lapsed: the one caller it returns 1 to retries it.
+# An entry of a job running again elsewhere (a live entry of the same job) is only dropped.
 _CLAIM = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) < tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
+if not score or tonumber(score) >= tonumber(ARGV[2]) then
+  return 0
 end
-return 0
+redis.call('ZREM', KEYS[1], ARGV[1])
+for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf')) do
+  if string.sub(entry, 1, string.len(ARGV[3])) == ARGV[3] then
+    return 0
+  end
+end
+return 1
 """
 
 
@@ -134,11 +133,12 @@ def retry_abandoned(queue: Queue, now: float) -> int:
     claim = queue.connection.register_script(_CLAIM)
     retried = 0
     for entry in entries:
-        job = queue.fetch_job(parse_composite_key(entry)[0])
+        job_id = parse_composite_key(entry)[0]
+        job = queue.fetch_job(job_id)
         if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
-            continue  # gone or finished: RQ's cleaning drops the leftover entry
-        if not job.retries_left or not claim(keys=[started.key], args=[entry, now]):
-            continue  # no retry left, or another worker claimed it first
+            continue  # gone, over, or not started (its intermediate entry brings it back)
+        if not job.retries_left or not claim(keys=[started.key], args=[entry, now, f"{job_id}:"]):
+            continue  # no retry left, claimed by another worker, or running again elsewhere
         with queue.connection.pipeline() as pipe:
             job.retry(queue, pipe)  # at the front: the job carries enqueue_at_front
             pipe.execute()

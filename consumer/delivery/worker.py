@@ -85,10 +85,13 @@ class ErasureWorker(SimpleWorker):
             super().heartbeat(timeout, pipe)
             pipe.execute()
 
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """RQ's, its intermediate entry removed as it starts (RQ does it for one queue only)."""
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)  # recovery.py
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
         execution = self.prepare_execution(job)
-        recovery.started(self.connection, job)  # registered: no longer "taken, not started"
         beat = _Heartbeat(self, job, execution)
         beat.start()
         try:

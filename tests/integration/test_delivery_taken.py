@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from rq.job import JobStatus
+
+from consumer.delivery import recovery
 from consumer.delivery.worker import make_worker
 from consumer.devtools.sandbox import Sandbox
 from consumer.queue import admin_queue, erasure_queue
@@ -57,3 +61,28 @@ def test_jobs_run_by_a_worker_leave_nothing_in_the_intermediate_list(
     assert len(sandbox.state.requests()) == 3
     assert conns.raw.llen(queue.intermediate_queue.key) == 0
     assert list(conns.raw.scan_iter(f"{queue.intermediate_queue.key}:first_seen:*")) == []
+
+
+def test_a_lapsed_entry_of_a_job_running_again_elsewhere_is_dropped_not_retried(
+    sandbox: Sandbox, conns: Connections, settings: Settings
+) -> None:
+    """An old execution's heartbeat lapsed, but the job runs again with a live one: no retry.
+
+    (A job requeued from the intermediate list after its worker died between registering
+    and starting it.) Without the live entry, the same lapsed entry is retried, at the front.
+    """
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 2)
+    queue = erasure_queue(conns.raw)
+    first, second = queue.get_job_ids()
+    conns.raw.lrem(queue.key, 1, first)
+    queue.fetch_job(first).set_status(JobStatus.STARTED)
+    now = time.time()
+    conns.raw.zadd(
+        queue.started_job_registry.key, {f"{first}:old": now - 1, f"{first}:new": now + 60}
+    )
+    assert recovery.retry_abandoned(queue, now) == 0
+    assert queue.get_job_ids() == [second]
+    assert conns.raw.zrange(queue.started_job_registry.key, 0, -1) == [f"{first}:new".encode()]
+    conns.raw.zadd(queue.started_job_registry.key, {f"{first}:new": now - 1})
+    assert recovery.retry_abandoned(queue, now) == 1
+    assert queue.get_job_ids() == [first, second]
