@@ -1,4 +1,8 @@
-"""How fast a SIGKILLed worker's job runs again, and that a slow live job is never re-run."""
+"""How fast a SIGKILLed worker's job runs again with the default recovery timings.
+
+That a slow job whose worker lives is never re-run (a second worker maintaining meanwhile) is
+test_delivery_worker_reuse.py::test_a_job_longer_than_its_heartbeat_ttl_is_not_taken_for_abandoned.
+"""
 
 from __future__ import annotations
 
@@ -56,26 +60,3 @@ def test_a_job_whose_worker_is_killed_mid_job_runs_again_within_the_default_boun
         procs.stop()
     assert runs(conns, "evt-0")[1] - killed < BOUND + 2
     assert events.load(conns.text, "userdb", "evt-0").status == "done"
-
-
-def test_a_slow_job_whose_worker_lives_is_not_run_again(
-    sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
-) -> None:
-    """A DELETE slower than the job's heartbeat TTL and several maintenance ticks: one run.
-
-    The fast timings (maintenance 1 s, heartbeat 1 s, grace 2 s) would re-run a job whose
-    heartbeat were not renewed after 3 s; this one takes 4.5 s while a second one maintains.
-    """
-    (rid,) = accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
-    sandbox.state.set_faults(script=[{"delay_ms": 4500, "answer": True, "only": "DELETE"}])
-    procs = Workers(tmp_path, redis_server.url, sandbox)
-    procs.start(2)
-    try:
-        done = lambda: events.load(conns.text, "userdb", "evt-0").status == "done"  # noqa: E731
-        wait_until(done, 20, "the slow job\n" + procs.logs())
-        time.sleep(0.5)  # a wrongly retried copy would have started by now
-    finally:
-        procs.stop()
-    assert len(runs(conns, "evt-0")) == 1
-    deletes = [r for r in sandbox.state.requests() if r["method"] == "DELETE"]
-    assert [r["path"].rsplit("/", 1)[-1] for r in deletes] == [rid]
