@@ -17,6 +17,7 @@ ConsumerError                 root
 ├── BadKey                    a signing or public key that cannot be read (never quoted)
 ├── InvalidIdentifier         an object slug, record id or external id of the wrong shape
 ├── InvalidFile               a mapping file refused as a whole (empty, wrong columns)
+├── ArchiveError              an audit archive that cannot be written (directory, conflict)
 ├── ZeegError                 a call to Zeeg that did not succeed
 │   ├── ZeegTransient         429, 5xx, timeout, connection: retry later
 │   ├── ZeegAuth              401, 403: pause delivery
@@ -134,6 +135,10 @@ class InvalidIdentifier(ConsumerError):
 
 class InvalidFile(ConsumerError):
     """A mapping import file that is refused as a whole: empty, or with the wrong columns."""
+
+
+class ArchiveError(ConsumerError):
+    """An archive could not be written (directory missing or not writable, a conflicting file)."""
 
 
 class ZeegError(ConsumerError):

@@ -169,6 +169,15 @@ def stored_seconds(value: str | None) -> float | None:
     return seconds if 0 < seconds < 253402300800.0 else None
 
 
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object text holds, or None if it is not JSON or not an object (a hand edit)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def _stored_count(value: str | None) -> int:
     text = value or ""
     return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else 0

@@ -9,6 +9,7 @@ is a secret: nothing here logs it, or an exception's text, which would quote it.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import queue
 import threading
@@ -95,6 +96,8 @@ class Sender:
         try:
             store.remember(self.r, {**entry, "text": alert.text, "delivered": delivered})
             metrics.incr(self.r, "zeeg_consumer_alerts_total", kind=alert.kind, result=result)
+            if not delivered and alert.kind != "test":  # the operator sees a test fail at once
+                store.keep_unsent(self.r, dataclasses.asdict(alert))
         except redis.exceptions.RedisError as e:
             log.warning("alert %s %s not recorded: %s", alert.kind, alert.state, type(e).__name__)
         return delivered

@@ -10,6 +10,7 @@ import click
 
 from consumer.cli.common import AsciiInt, get_ops, operator_command
 from consumer.cli.output import emit, json_option, table
+from consumer.models import json_object
 from consumer.ops import archive as ar
 from consumer.ops import audit as au
 from consumer.ops import lookup, parse_time
@@ -130,11 +131,8 @@ def audit_verify(
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise click.ClickException("the checkpoint file is not JSON") from None
-    if not isinstance(doc, dict):
+    doc = json_object(text)
+    if doc is None:
         raise click.ClickException("the checkpoint file is not a JSON object")
     return doc
 

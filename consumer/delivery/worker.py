@@ -32,7 +32,7 @@ from rq.serializers import JSONSerializer
 from rq.worker.base import BaseWorker, WorkerStatus
 
 from consumer import alerts
-from consumer.delivery import recovery
+from consumer.delivery import orphans, recovery
 from consumer.ops import archive
 from consumer.queue import admin_queue
 from consumer.settings import Settings
@@ -148,6 +148,7 @@ def make_worker(
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
         worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)
+        worker.housekeeping = orphans.with_sweep(worker.housekeeping, text, queue, settings)
     return worker
 
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from consumer import audit_chain, signing
+from consumer.errors import ArchiveError
 from consumer.ops import audit as au
 from consumer.settings import Settings
 from consumer.signing import SigningKey
 from consumer.store import archive, index
-from consumer.store.archive import ARCHIVE_CHECKPOINT, ArchiveError
+from consumer.store.archive import ARCHIVE_CHECKPOINT
 
 if TYPE_CHECKING:  # only consumer.signing speaks cryptography
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

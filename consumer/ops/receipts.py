@@ -8,22 +8,23 @@ export. It proves what this service recorded and signed, not what Zeeg stores.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
 
 from consumer import __version__, signing
 from consumer.errors import Conflict
-from consumer.models import EventStatus
+from consumer.models import EventStatus, json_object
 from consumer.ops import Ops, iso, shown_int
 from consumer.ops import events as ev
-from consumer.store import audit, checkpoints, events
+from consumer.store import audit, checkpoints, events, index, keys, search
 
 TERMINAL = (EventStatus.DONE, EventStatus.FAILED)
 # How far an audit entry's stream id (the Redis server's clock) may lie from the outcome's
 # trail time (the worker's clock), in seconds: the window each lookup reads around an outcome.
 CLOCK_SLACK = 60.0
+# The most audit entries one person's index is read for: every event about them, each record.
+PERSON_ENTRIES = 10_000
 
 
 def receipt(ops: Ops, source: str, event_id: str) -> dict[str, Any]:
@@ -39,28 +40,38 @@ def receipt(ops: Ops, source: str, event_id: str) -> dict[str, Any]:
         doc[name] = shown[name]
     for name in ("received_at", "occurred_at", "completed_at", "last_error"):
         doc[name] = shown[name]
-    doc["records"] = audit_records(ops.r, source, event_id)
+    doc["records"] = audit_records(ops.r, source, event_id, shown["external_id"])
     doc["chain_head"] = checkpoints.chain_state(ops.r)["head"]
     doc["issued_at"] = iso(ops.clock())
     return signing.sign(doc, ops.settings.signing_key)
 
 
-def audit_records(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
-    """The event's audit entries, oldest first, found around each outcome on its trail."""
+def audit_records(
+    r: redis.Redis, source: str, event_id: str, external_id: str | None
+) -> list[dict[str, Any]]:
+    """The event's audit entries, oldest first: read through the person's audit index once it
+    is complete, found around each outcome on the event's trail before that."""
+    if external_id and index.is_ready(r, "audit"):
+        key = keys.audit_by_external(source, external_id)
+        rows = search.indexed_audit(r, [key], None, None, PERSON_ENTRIES)
+    else:
+        rows = _around_outcomes(r, source, event_id)
+    found = {i: f for i, f in rows if f.get("event_id") == event_id and f.get("source") == source}
+    return [_record({**found[i], "id": i}) for i in sorted(found, key=search.id_order)]
+
+
+def _around_outcomes(
+    r: redis.Redis, source: str, event_id: str
+) -> list[tuple[str, dict[str, str]]]:
+    """The audit entries within CLOCK_SLACK of each outcome on the event's trail."""
     found: dict[str, dict[str, str]] = {}
     for entry in events.trail(r, source, event_id):
         at = entry.get("at")
         if entry.get("what") != "outcome" or not isinstance(at, int | float):
             continue
         for row in audit.entries(r, at - CLOCK_SLACK, at + CLOCK_SLACK):
-            if row.get("event_id") == event_id and row.get("source") == source:
-                found[row["id"]] = row
-    return [_record(found[entry_id]) for entry_id in sorted(found, key=_id_order)]
-
-
-def _id_order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
+            found[row["id"]] = row
+    return list(found.items())
 
 
 def _record(fields: dict[str, str]) -> dict[str, Any]:
@@ -77,10 +88,7 @@ def _record(fields: dict[str, str]) -> dict[str, Any]:
 
 def verify(text: str, public_key: str) -> str | None:
     """Why a receipt file does not verify under the public key, or None when it does."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return "the file is not JSON"
-    if not isinstance(doc, dict) or doc.get("type") != "erasure-receipt":
+    doc = json_object(text)
+    if doc is None or doc.get("type") != "erasure-receipt":
         return "the file is not an erasure receipt"
     return signing.problem(doc, signing.load_public(public_key))

@@ -46,6 +46,9 @@ class DeliverySettings:
     job_heartbeat_seconds: int = 3
     heartbeat_grace_seconds: int = field(default=10, metadata=ZERO_OK)
     max_wait_in_job_seconds: float = field(default=1.5, metadata=ZERO_OK)
+    # An unfinished event whose RQ job is alive nowhere (in no queue or registry, run by no
+    # worker) this long after its last activity is re-enqueued by the orphan sweep; 0: never.
+    orphan_after_seconds: float = field(default=120.0, metadata=ZERO_OK)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ from typing import Any
 
 import redis
 
+from consumer.models import json_object
 from consumer.store import keys
 
 RECENT_LIMIT = 50
+UNSENT_LIMIT = 100  # alerts kept for a later try while the webhook is down; the oldest go
 
 
 def open_incident(r: redis.Redis, kind: str, details: dict[str, Any]) -> bool:
@@ -92,6 +94,21 @@ def remember(r: redis.Redis, entry: dict[str, Any]) -> None:
         pipe.lpush(keys.ALERTS_RECENT, json.dumps(entry))
         pipe.ltrim(keys.ALERTS_RECENT, 0, RECENT_LIMIT - 1)
         pipe.execute()
+
+
+def keep_unsent(r: redis.Redis, entry: dict[str, Any]) -> None:
+    """Keep an alert the webhook did not take, to try again later (the last UNSENT_LIMIT)."""
+    with r.pipeline() as pipe:
+        pipe.rpush(keys.ALERTS_UNSENT, json.dumps(entry))
+        pipe.ltrim(keys.ALERTS_UNSENT, -UNSENT_LIMIT, -1)
+        pipe.execute()
+
+
+def take_unsent(r: redis.Redis, count: int) -> list[dict[str, Any]]:
+    """Up to count kept alerts, oldest first, each handed to exactly one caller (LPOP)."""
+    rows: list[Any] = r.lpop(keys.ALERTS_UNSENT, count) or []  # type: ignore[assignment]
+    found = [json_object(row) for row in rows]
+    return [entry for entry in found if entry is not None]  # a hand edit is dropped
 
 
 def recent(r: redis.Redis, limit: int = RECENT_LIMIT) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from consumer.errors import ConsumerError
+from consumer.errors import ArchiveError
 from consumer.store import keys
 
 DAY_MS = 86_400_000
@@ -29,10 +29,6 @@ LOCK_SECONDS = 600
 # Fields of a checkpoint a rewrite of the same day may change (the time it was made, and
 # whether and how it was signed): two files that differ only there hold the same archive.
 VOLATILE = ("created_at", "signed", "signature")
-
-
-class ArchiveError(ConsumerError):
-    """An archive could not be written (directory missing or not writable, a conflicting file)."""
 
 
 def day_of(ms: int) -> str:

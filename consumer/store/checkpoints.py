@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from consumer import signing
+from consumer.models import json_object
 from consumer.signing import SigningKey
 from consumer.store import keys
 
@@ -72,8 +73,4 @@ def latest(r: redis.Redis, limit: int = 10) -> list[dict[str, Any]]:
 
 
 def _doc(text: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        doc = None
-    return doc if isinstance(doc, dict) else {"type": "unreadable", "raw": text}
+    return json_object(text) or {"type": "unreadable", "raw": text}

@@ -30,6 +30,10 @@ OPTIONS: dict[str, Any] = {
     "health_check_interval": 30,
 }
 
+# The text client decodes every reply; bytes that are not UTF-8 (a hand edit, a restore from
+# another tool) read as U+FFFD rather than raising in every reader, and nothing this service
+# writes is affected, since it writes only text it validated.
+TEXT: dict[str, Any] = {"decode_responses": True, "encoding_errors": "replace"}
 
 # How long an intake write waits for its replicas (WAIT): a replica acknowledges at once when
 # asked (the primary sends it REPLCONF GETACK), so this bounds a round trip, not a sync.
@@ -84,12 +88,12 @@ def connect(url: str | None, sentinel: RedisSentinel | None = None) -> Connectio
         manager = sentinel_manager(sentinel)
         kind = _SentinelSSLConnection if sentinel.tls else _SentinelConnection
         return Connections(
-            text=_master(manager, sentinel.master, kind, decode_responses=True),
+            text=_master(manager, sentinel.master, kind, **TEXT),
             raw=_master(manager, sentinel.master, kind),
         )
     url = url or DEFAULT_URL
     return Connections(
-        text=redis.Redis.from_url(url, decode_responses=True, **OPTIONS),
+        text=redis.Redis.from_url(url, **TEXT, **OPTIONS),
         raw=redis.Redis.from_url(url, **OPTIONS),
     )
 

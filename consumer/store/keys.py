@@ -88,6 +88,7 @@ ALERTS_INCIDENTS = f"{PREFIX}:alerts:incidents"  # hash: open incident kind -> J
 ALERTS_HOLD_SINCE = f"{PREFIX}:alerts:hold_since"  # string: when a 429 hold was first seen
 ALERTS_FAILED_CURSOR = f"{PREFIX}:alerts:failed:cursor"  # string: highest score alerted
 ALERTS_FAILED_AT_CURSOR = f"{PREFIX}:alerts:failed:at_cursor"  # set: job ids at that score
+ALERTS_UNSENT = f"{PREFIX}:alerts:unsent"  # list: alerts the webhook did not take, oldest first
 
 
 def chart_minute(minute: int) -> str:
@@ -119,3 +120,13 @@ def audit_by_external(source: str, external_id: str) -> str:
 def audit_by_record(obj: str, record_id: str) -> str:
     """Sorted set: audit stream ids of one record's entries, scored by id time (ms)."""
     return f"{PREFIX}:idx:au:rec:{obj}:{record_id}"
+
+
+# The orphan sweep (delivery/orphans.py): pending events whose RQ job is alive nowhere.
+ORPHAN_LOCK = f"{PREFIX}:orphans:lock"  # string with a TTL: one worker sweeps at a time
+ORPHAN_CURSOR = f"{PREFIX}:orphans:cursor"  # string: the pending rank the next sweep starts at
+
+
+def orphan_seen(source: str, event_id: str) -> str:
+    """String with a TTL: "<job id> <epoch seconds>", when the sweep first saw it orphaned."""
+    return f"{PREFIX}:orphans:seen:{source}:{event_id}"

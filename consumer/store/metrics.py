@@ -45,6 +45,7 @@ OUTCOMES = "zeeg_consumer_outcomes_total"
 ZEEG_REQUESTS = "zeeg_consumer_zeeg_requests_total"
 ZEEG_ANSWERS = "zeeg_consumer_zeeg_answers_total"
 ALERTS = "zeeg_consumer_alerts_total"
+ORPHANS_REQUEUED = "zeeg_consumer_orphans_requeued_total"
 EVENT_SECONDS = "zeeg_consumer_event_latency_seconds"
 ZEEG_SECONDS = "zeeg_consumer_zeeg_request_seconds"
 INTAKE_SECONDS = "zeeg_consumer_intake_seconds"
@@ -70,6 +71,7 @@ COUNTERS = {
         Declared(ZEEG_REQUESTS, "Calls to the Zeeg API by HTTP status.", ("status",)),
         Declared(ZEEG_ANSWERS, "Zeeg API answers by status class, or network.", ("class",)),
         Declared(ALERTS, "Alerts sent, by kind and result.", ("kind", "result")),
+        Declared(ORPHANS_REQUEUED, "Orphaned jobs re-enqueued by the sweep, by job.", ("job",)),
     )
 }
 HISTOGRAMS = {

@@ -85,14 +85,15 @@ def indexed_audit(
     with r.pipeline(transaction=False) as pipe:
         for key in index_keys:
             pipe.zrevrangebyscore(key, high, low, start=0, num=limit)
-        ids = sorted({i for found in pipe.execute() for i in found}, key=_id_order, reverse=True)
+        ids = sorted({i for found in pipe.execute() for i in found}, key=id_order, reverse=True)
     with r.pipeline(transaction=False) as pipe:
         for entry_id in ids[:limit]:
             pipe.xrange(keys.AUDIT, entry_id, entry_id)
         return [rows[0] for rows in pipe.execute() if rows]
 
 
-def _id_order(entry_id: str) -> tuple[int, int]:
+def id_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as a sortable (ms, sequence) pair."""
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 

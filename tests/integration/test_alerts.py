@@ -322,4 +322,40 @@ def test_alert_keys_are_these_literal_strings(conns: Connections) -> None:
     assert keys.ALERTS_HOLD_SINCE == "zc:alerts:hold_since"
     assert keys.ALERTS_FAILED_CURSOR == "zc:alerts:failed:cursor"
     assert keys.ALERTS_FAILED_AT_CURSOR == "zc:alerts:failed:at_cursor"
+    assert keys.ALERTS_UNSENT == "zc:alerts:unsent"
     assert FailedJobRegistry(queue=erasure_queue(conns.raw)).key == keys.RQ_FAILED
+
+
+def test_an_alert_the_webhook_did_not_take_is_sent_by_a_later_evaluation_once(
+    settings: Settings, conns: Connections, receiver: Receiver
+) -> None:
+    """The receiver down: the pause alert is kept; up again: the next evaluation sends it,
+    marked delayed with its time, once; the one after sends nothing more."""
+    receiver.status = 503
+    pause.pause(conns.text, "Zeeg answered 401", time.time())
+    watcher = _watcher(settings, conns, receiver.url, attempts=1)
+    watcher()
+    watcher.sender.flush()
+    assert receiver.kinds() == [("paused", "firing")]
+    receiver.status = 200
+    watcher()
+    watcher.sender.flush()
+    assert receiver.kinds() == [("paused", "firing")] * 2
+    assert receiver.bodies[1]["text"].startswith("[delayed from 20")
+    assert alerts.recent(conns.text, 1)[0]["delivered"] is True
+    watcher()
+    watcher.sender.flush()
+    assert len(receiver.bodies) == 2 and conns.text.llen(keys.ALERTS_UNSENT) == 0
+
+
+def test_a_kept_alert_older_than_a_day_or_unreadable_is_dropped_not_sent(
+    settings: Settings, conns: Connections, receiver: Receiver
+) -> None:
+    """A day-old unsent alert and a hand-edited entry are dropped; the evaluation goes on."""
+    old = {"kind": "paused", "state": "firing", "text": "t", "ts": time.time() - 90000}
+    alerts.keep_unsent(conns.text, {**old, "details": {}})
+    conns.text.rpush(keys.ALERTS_UNSENT, "not json", '{"kind": "paused"}')
+    watcher = _watcher(settings, conns, receiver.url)
+    watcher()
+    watcher.sender.flush()
+    assert receiver.bodies == [] and conns.text.llen(keys.ALERTS_UNSENT) == 0

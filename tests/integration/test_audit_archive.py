@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from consumer.cli import main
 from consumer.delivery.worker import make_worker
+from consumer.errors import ArchiveError
 from consumer.models import Event, Outcome
 from consumer.ops import archive as ar
 from consumer.ops.audit import export
@@ -186,7 +187,7 @@ def test_an_existing_archive_with_other_content_is_never_overwritten(
     out.mkdir()
     first = out / archive.file_name(archive.day_of(history[0]))
     first.write_text('{"other": true}\n')
-    with pytest.raises(archive.ArchiveError, match="exists with other content"):
+    with pytest.raises(ArchiveError, match="exists with other content"):
         ar.archive_due(conns.text, str(out), time.time())
     assert first.read_text() == '{"other": true}\n'
     assert archive.last_archived(conns.text) is None

@@ -16,7 +16,7 @@ from consumer import signing
 from consumer.devtools.sandbox import Sandbox
 from consumer.settings import Settings
 from consumer.signing import SigningKey
-from consumer.store import checkpoints, keys
+from consumer.store import checkpoints, index, keys
 from consumer.store.connection import Connections
 from consumer.web import create_app
 from tests.helpers import ADMIN_TOKEN, RedisServer, drain, make_settings, mapped, post
@@ -216,3 +216,18 @@ def test_a_workers_maintenance_takes_the_hourly_checkpoint(
     worker.run_maintenance_tasks()
     (taken,) = checkpoints.latest(conns.text)
     assert taken["reason"] == "hourly" and taken["signed"] is True
+
+
+def test_a_receipt_reads_the_audit_index_once_complete_not_the_trail(
+    cli: Any, erased: str, key: tuple[str, SigningKey], conns: Connections
+) -> None:
+    """With the audit index complete, a receipt finds the record's audit entry through the
+    person's index: it still names the record once the event's trail is gone."""
+    assert index.backfill(conns.text, "audit", retention_days=30)
+    conns.text.delete(keys.trail("userdb", "e-1"))
+    result = cli("receipt", "userdb", "e-1", extra_env={"AUDIT_SIGNING_KEY": key[0]})
+    assert result.exit_code == 0, result.output
+    ((entry_id, fields),) = conns.text.xrange(keys.AUDIT)
+    (record,) = json.loads(result.stdout)["records"]
+    assert record["record_id"] == erased and record["audit_id"] == entry_id
+    assert record["audit_hash"] == fields["hash"]

@@ -345,3 +345,18 @@ def test_a_hand_edited_linked_at_reads_as_unknown_age(
     result = cli("mappings", "export", "--format", "jsonl")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[0])["record_id"] == RID
+
+
+def test_stored_bytes_that_are_not_utf8_read_as_replacement_characters(
+    cli: Any, admin: FlaskClient, settings: Settings, client: FlaskClient, conns: Connections
+) -> None:
+    """A stored field holding bytes that are not UTF-8 (a hand edit, a restore from a foreign
+    tool) is read with U+FFFD in their place: events show and the admin API answer, not crash."""
+    body = userdb_body("e-bytes", "u-bytes")
+    assert webhook(client, "userdb", body, signed(settings, "userdb", body)).status_code == 202
+    conns.raw.hset(keys.event("userdb", "e-bytes"), "last_error", b"bad \xff\xfe bytes")
+    result = cli("events", "show", "userdb", "e-bytes", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["last_error"] == "bad \ufffd\ufffd bytes"
+    answer = admin.get("/admin/events/userdb/e-bytes")
+    assert answer.status_code == 200 and answer.get_json()["last_error"] == "bad \ufffd\ufffd bytes"

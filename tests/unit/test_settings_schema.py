@@ -69,7 +69,7 @@ def test_zeeg_token_is_no_key_of_the_file() -> None:
 
 
 def test_exactly_the_numbers_where_zero_means_something_accept_zero() -> None:
-    """No limit, no backoff, no grace, no wait, no tolerance: every other number is positive."""
+    """No limit, backoff, grace, wait, tolerance or sweep: every other number is positive."""
     zero_ok = {
         key
         for cls in sections().values()
@@ -83,6 +83,7 @@ def test_exactly_the_numbers_where_zero_means_something_accept_zero() -> None:
         "heartbeat_grace_seconds",
         "max_wait_in_job_seconds",
         "tolerance_seconds",
+        "orphan_after_seconds",  # 0: no orphan sweep
     }
 
 
