@@ -224,34 +224,46 @@ def _kill_worker(raw: redis.Redis, pid: int, kind: str, chaos: Chaos) -> None:
         chaos.victims.append((at, kind, "idle", ""))
 
 
+# A job that recorded one of these had handed its event to a scheduled job before the kill:
+# the next run is that retry's, at the back of the queue (a backlog wait, not a recovery).
+HANDED_OFF = ("retrying", "rate_limited", "auth_paused")
+
+
 def _recovery(conns: Connections, chaos: Chaos) -> dict[str, Any]:
     """Seconds from each kill to the next run of an event the killed worker held."""
     waits: list[tuple[float, str]] = []
+    handed: list[float] = []
     chaos.kill_table = []
     for at, kind, path, event_id in chaos.victims:
-        wait = _rerun_after(conns, at, event_id) if event_id else None
-        chaos.kill_table.append(_kill_row(at - chaos.started, kind, path, event_id, wait))
+        trail = events.trail(conns.text, "userdb", event_id) if event_id else []
+        wait = _rerun_after(trail, at) if event_id else None
+        before = [t["what"] for t in trail if float(t["at"]) <= at]
+        off = bool(before) and before[-1] in HANDED_OFF
+        chaos.kill_table.append(_kill_row(at - chaos.started, kind, path, event_id, wait, off))
         if wait is None:
             continue
-        trail = events.trail(conns.text, "userdb", event_id)
+        if off:
+            handed.append(wait)
+            continue
         whats = " ".join(f"{t['what']}@{float(t['at']) - at:+.1f}" for t in trail)
         near = [f"{what}@{when - at:+.1f}" for when, what in chaos.log if -1 < when - at < 60]
         waits.append((wait, f"{event_id}: {whats}; chaos: {', '.join(near)}"))
     slowest = [story for _, story in sorted(waits, reverse=True)[:2]]
-    return {**describe([w for w, _ in waits]), "slowest": slowest}
+    return {**describe([w for w, _ in waits]), "slowest": slowest, "handed off": describe(handed)}
 
 
-def _rerun_after(conns: Connections, at: float, event_id: str) -> float | None:
+def _rerun_after(trail: list[dict[str, Any]], at: float) -> float | None:
     """Seconds from at to the event's next run; None if it was done before at (or never ran)."""
-    trail = events.trail(conns.text, "userdb", event_id)
     if any(t["what"] == "done" and float(t["at"]) <= at for t in trail):
         return None  # it finished before the kill landed
     runs = [float(t["at"]) for t in trail if t["what"] == "run" and float(t["at"]) > at]
     return min(runs) - at if runs else None
 
 
-def _kill_row(at: float, kind: str, path: str, event_id: str, wait: float | None) -> str:
+def _kill_row(at: float, kind: str, path: str, event_id: str, wait: float | None, off: bool) -> str:
     again = "finished before the kill" if wait is None else f"ran again after {wait:.1f} s"
+    if off and wait is not None:
+        again += " (its job had scheduled its retry before the kill: not a recovery)"
     held = f"{path} {event_id}" if event_id else "nothing (idle)"
     return f"+{at:5.1f} s {kind:8} held {held}: {again if event_id else '-'}"
 
