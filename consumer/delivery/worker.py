@@ -85,6 +85,10 @@ class ErasureWorker(SimpleWorker):
             super().heartbeat(timeout, pipe)
             pipe.execute()
 
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """RQ's, its intermediate entry removed as it starts (RQ does it for one queue only)."""
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)  # recovery.py
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
         execution = self.prepare_execution(job)
@@ -140,6 +144,7 @@ def make_worker(
         **options,
     )
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
+    worker.queue_class = recovery.TakingQueue  # takes jobs through RQ's intermediate list
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
         worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)

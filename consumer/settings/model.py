@@ -39,10 +39,12 @@ class DeliverySettings:
     backoff_max_seconds: float = field(default=60.0, metadata=ZERO_OK)
     sla_hours: float = 72.0
     auth_probe_seconds: float = 60.0
-    maintenance_interval_seconds: int = 30
+    # A SIGKILLed worker's job runs again within job_heartbeat + heartbeat_grace +
+    # maintenance_interval seconds: 18 s (docs/resilience.md, "how fast ... comes back").
+    maintenance_interval_seconds: int = 5
     job_timeout_seconds: int = 300
-    job_heartbeat_seconds: int = 10
-    heartbeat_grace_seconds: int = field(default=20, metadata=ZERO_OK)
+    job_heartbeat_seconds: int = 3
+    heartbeat_grace_seconds: int = field(default=10, metadata=ZERO_OK)
     max_wait_in_job_seconds: float = field(default=1.5, metadata=ZERO_OK)
     # An unfinished event whose RQ job is alive nowhere (in no queue or registry, run by no
     # worker) this long after its last activity is re-enqueued by the orphan sweep; 0: never.

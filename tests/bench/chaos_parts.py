@@ -169,24 +169,47 @@ def held_by(raw: redis.Redis, pid: int) -> list[tuple[str, str]]:
 
 
 def stranded(raw: redis.Redis) -> list[tuple[str, str]]:
-    """(source, event_id) of jobs taken from the queue that no worker has started."""
+    """(source, event_id) of jobs taken from the queue that no worker has started (queued)."""
     queue = erasure_queue(raw)
     try:
-        waiting = queue.intermediate_queue.get_job_ids()
-        ids = [j for j in waiting if j not in queue.started_job_registry]
-        return [q.event for q in jobs.fetch_many(queue, ids) if q.event]
+        taken = jobs.fetch_many(queue, queue.intermediate_queue.get_job_ids())
+        return [q.event for q in taken if q.event and q.status == "queued"]
     except redis.exceptions.RedisError:
         return []
 
 
-def horses_of(raw: redis.Redis, pid: int) -> list[int]:
-    """The work horse(s) of a worker process: its children but its scheduler process."""
-    try:
-        children = {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-        schedulers = {int(raw.hget(k, "pid") or 0) for k in raw.scan_iter("rq:scheduler:*")}
-    except (FileNotFoundError, redis.exceptions.RedisError):
-        return []
-    return sorted(children - schedulers)
+class Overdue(threading.Thread):
+    """Samples, every 0.5 s, how late the oldest due scheduled job (a retry) is, and who holds
+    the scheduler lock then: the wait of retries on a (dead) worker's scheduler."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.raw = redis.Redis.from_url(url, socket_timeout=2)
+        self.stopping = threading.Event()
+        self.worst: tuple[float, str] = (0.0, "")
+
+    def run(self) -> None:
+        """Sample until stop()."""
+        while not self.stopping.wait(0.5):
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self._sample(time.time())
+
+    def _sample(self, now: float) -> None:
+        due = self.raw.zrangebyscore("rq:scheduled:zc-erasure", 0, now, 0, 1, withscores=True)
+        if not due or now - due[0][1] <= self.worst[0]:
+            return
+        holder = self.raw.get("rq:scheduler-lock:zc-erasure")
+        beat = (
+            self.raw.hget(f"rq:scheduler:{holder.decode()}", "last_heartbeat") if holder else None
+        )
+        state = f"lock {holder!r}, its last beat {beat!r}, at {time.strftime('%T')}"
+        self.worst = (now - due[0][1], state)
+
+    def stop(self) -> dict[str, Any]:
+        """Stop sampling; the worst lateness seen (s) and the scheduler lock then."""
+        self.stopping.set()
+        self.join(5)
+        return {"max late (s)": round(self.worst[0], 1), "then": self.worst[1]}
 
 
 def percentile(values: list[float], p: float) -> float:
