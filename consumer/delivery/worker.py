@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,9 @@ import redis
 from redis.client import Pipeline
 from rq import Queue, SimpleWorker
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.rate_limit import release_slot
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker.base import BaseWorker, WorkerStatus
 
@@ -44,6 +47,7 @@ _RQ_GRACE = 60  # what RQ adds to the monitoring interval in get_heartbeat_ttl
 # RQ's per-queue registry-cleaning lock lasts 899 s and is only released when the cleaning
 # ends: a worker killed (or cut from Redis) mid-clean would stop crash recovery for 15 min.
 CLEAN_LOCK_MAX_SECONDS = 60
+HEARTBEAT_COALESCE_SECONDS = 1.0
 
 
 class ErasureWorker(SimpleWorker):
@@ -52,6 +56,9 @@ class ErasureWorker(SimpleWorker):
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
     maintained_at: float | None = None  # when maintenance last completed (the health probe)
+    _beat: _Heartbeat | None = None
+    _beaten_at = -math.inf  # time.monotonic() of the last default-TTL heartbeat
+    _suspension_checked_at = -math.inf
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -77,7 +84,17 @@ class ErasureWorker(SimpleWorker):
         return max(1, ttl - _RQ_GRACE + self.heartbeat_grace_seconds)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
-        """RQ's worker heartbeat, its three commands in one round trip when given no pipeline."""
+        """RQ's worker heartbeat, its three commands in one round trip when given no pipeline.
+
+        RQ beats with its default TTL up to four times per job (the suspension check, twice
+        around the dequeue, after the job): one within HEARTBEAT_COALESCE_SECONDS of the last
+        such beat is skipped, as the worker key's TTL (worker_ttl + 60 s) is barely touched.
+        A beat with another TTL (a job's) is always written, and the next default one too.
+        """
+        now = time.monotonic()
+        if timeout is None and now - self._beaten_at < HEARTBEAT_COALESCE_SECONDS:
+            return
+        self._beaten_at = now if timeout is None else -math.inf
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
             return
@@ -88,35 +105,127 @@ class ErasureWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
         execution = self.prepare_execution(job)
-        beat = _Heartbeat(self, job, execution)
-        beat.start()
+        if self._beat is None:
+            self._beat = _Heartbeat(self)
+            self._beat.start()
+        self._beat.watch(job, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
-            beat.stop()
-        self.set_state(WorkerStatus.IDLE)
+            self._beat.unwatch()
+        if self._state != WorkerStatus.IDLE:  # a failed job: handle_job_success did not
+            with self.connection.pipeline() as pipe:
+                self._idle(pipe)
+                pipe.execute()
+
+    def _idle(self, pipe: Pipeline) -> None:
+        """IDLE, and the heartbeat the work loop sends after a job (coalesced there)."""
+        self.set_state(WorkerStatus.IDLE, pipe)
+        self.heartbeat(pipeline=pipe)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for `rq suspend` (one round trip), at most once a second between jobs."""
+        now = time.monotonic()
+        if now - self._suspension_checked_at < HEARTBEAT_COALESCE_SECONDS:
+            return
+        self._suspension_checked_at = now
+        super().check_for_suspension(burst)
+
+    def handle_job_success(
+        self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
+    ) -> None:
+        """RQ's success bookkeeping in one transaction; RQ's own takes three round trips.
+
+        RQ WATCHes the job's dependents and reads them (SMEMBERS) before its MULTI, to move
+        them in it. Our jobs have none: the same writes go in one MULTI that counts them, and
+        a job that has some after all (enqueued by other code) gets RQ's own enqueue_dependents
+        after it. A repeating job takes RQ's path unchanged.
+        """
+        if job.repeats_left:
+            super().handle_job_success(job, queue, started_job_registry, execution)
+            return
+        with self.connection.pipeline() as pipe:
+            pipe.scard(job.dependents_key)
+            self.increment_successful_job_count(pipeline=pipe)
+            assert job.ended_at is not None and job.started_at is not None  # set by perform_job
+            self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+            result_ttl = job.get_result_ttl(self.default_result_ttl)
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipe,
+                    worker_name=self.name,
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+            job._status = JobStatus.FINISHED
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            self._idle(pipe)  # what execute_job writes next, in the same round trip
+            dependents = pipe.execute()[0]
+        if dependents:
+            queue.enqueue_dependents(job)
+        release_slot(job)
+        self.log.info("Successfully completed job %s on worker %s", job.id, self.name)
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        """RQ's worker state, not written again when it is already the state this worker set.
+
+        Only this worker writes its state: after a job RQ sets IDLE twice (after the job and
+        before the next dequeue), one round trip each.
+        """
+        if pipeline is None and state == getattr(self, "_state", None):
+            return
+        super().set_state(state, pipeline)
+
+    def teardown(self) -> None:
+        """RQ's teardown (the worker's death registered), and the heartbeat thread ended."""
+        if self._beat is not None:
+            self._beat.stop()
+            self._beat = None
+        super().teardown()  # type: ignore[no-untyped-call]  # rq leaves it untyped
 
 
 class _Heartbeat(threading.Thread):
-    """Renews a running job's heartbeat (worker, execution, job) every monitoring interval."""
+    """Renews the running job's heartbeat (worker, execution, job) every monitoring interval.
 
-    def __init__(self, worker: ErasureWorker, job: Job, execution: Execution) -> None:
-        super().__init__(name=f"heartbeat-{job.id}", daemon=True)
-        self._worker, self._job, self._execution = worker, job, execution
+    One thread per worker for all its jobs (a thread per job cost a start and a join, whose
+    wake-up waits for the scheduler: milliseconds per job on a busy machine). A beat holds
+    the lock, so unwatch() returns only once no beat of that job can still be written.
+    """
+
+    def __init__(self, worker: ErasureWorker) -> None:
+        super().__init__(name=f"heartbeat-{worker.name}", daemon=True)
+        self._worker = worker
+        self._lock = threading.Lock()
+        self._current: tuple[Job, Execution] | None = None
         self._done = threading.Event()
+
+    def watch(self, job: Job, execution: Execution) -> None:
+        """Beat for this job from now on."""
+        with self._lock:
+            self._current = (job, execution)
+
+    def unwatch(self) -> None:
+        """Stop beating for the current job; waits only for a beat in progress."""
+        with self._lock:
+            self._current = None
 
     def run(self) -> None:
         """Beat until stopped; a Redis error skips one beat (the grace covers a few)."""
         while not self._done.wait(self._worker.job_monitoring_interval):
-            try:
-                self._worker.maintain_heartbeats(self._job, self._execution)
-            except redis.exceptions.RedisError as e:
-                log.warning("job heartbeat skipped: %s", type(e).__name__)
+            with self._lock:
+                if self._current is None:
+                    continue
+                try:
+                    self._worker.maintain_heartbeats(*self._current)
+                except redis.exceptions.RedisError as e:
+                    log.warning("job heartbeat skipped: %s", type(e).__name__)
 
     def stop(self) -> None:
-        """Stop beating and wait for a beat in progress to end."""
+        """End the thread (at its next wake-up; it is a daemon)."""
         self._done.set()
-        self.join()
 
 
 def make_worker(
