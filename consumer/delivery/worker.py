@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,10 +31,12 @@ from rq.job import Job, JobStatus
 from rq.rate_limit import release_slot
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import now
 from rq.worker.base import BaseWorker, WorkerStatus
 
 from consumer import alerts
 from consumer.delivery import orphans, recovery
+from consumer.delivery.heartbeat import JobHeartbeat
 from consumer.ops import archive
 from consumer.queue import admin_queue
 from consumer.settings import Settings
@@ -56,9 +57,10 @@ class ErasureWorker(SimpleWorker):
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
     maintained_at: float | None = None  # when maintenance last completed (the health probe)
-    _beat: _Heartbeat | None = None
+    _beat: JobHeartbeat | None = None
     _beaten_at = -math.inf  # time.monotonic() of the last default-TTL heartbeat
     _suspension_checked_at = -math.inf
+    _prepared = False  # _prepare did what perform_job's prepare_job_execution would
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -104,9 +106,9 @@ class ErasureWorker(SimpleWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
-        execution = self.prepare_execution(job)
+        execution = self._prepare(job)
         if self._beat is None:
-            self._beat = _Heartbeat(self)
+            self._beat = JobHeartbeat(self)
             self._beat.start()
         self._beat.watch(job, execution)
         try:
@@ -130,6 +132,38 @@ class ErasureWorker(SimpleWorker):
             return
         self._suspension_checked_at = now
         super().check_for_suspension(burst)
+
+    def _prepare(self, job: Job) -> Execution:
+        """RQ's prepare_execution and prepare_job_execution in one transaction (RQ: two)."""
+        with self.connection.pipeline() as pipe:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            self.heartbeat(ttl, pipeline=pipe)
+            job.heartbeat(now(), ttl, pipeline=pipe)
+            job.prepare_for_execution(self.name, pipeline=pipe)
+            pipe.persist(job.key)
+            if len(self.queues) == 1:  # as perform_job decides it
+                pipe.lrem(
+                    Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id
+                )
+            pipe.execute()
+        self._prepared = True
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Done by _prepare already (perform_job calls this first): RQ's, once, otherwise."""
+        if self._prepared:
+            self._prepared = False
+            return
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        """RQ's, called as a job is dequeued; the default heartbeat RQ sends right after is
+        skipped (coalesced), as the job's preparation beats a moment later."""
+        self._beaten_at = time.monotonic()
+        super().reorder_queues(reference_queue)
 
     def handle_job_success(
         self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
@@ -167,7 +201,8 @@ class ErasureWorker(SimpleWorker):
         if dependents:
             queue.enqueue_dependents(job)
         release_slot(job)
-        self.log.info("Successfully completed job %s on worker %s", job.id, self.name)
+        taken = job.ended_at - job.started_at
+        self.log.info("Successfully completed job %s in %ss on worker %s", job.id, taken, self.name)
 
     def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
         """RQ's worker state, not written again when it is already the state this worker set.
@@ -185,47 +220,6 @@ class ErasureWorker(SimpleWorker):
             self._beat.stop()
             self._beat = None
         super().teardown()  # type: ignore[no-untyped-call]  # rq leaves it untyped
-
-
-class _Heartbeat(threading.Thread):
-    """Renews the running job's heartbeat (worker, execution, job) every monitoring interval.
-
-    One thread per worker for all its jobs (a thread per job cost a start and a join, whose
-    wake-up waits for the scheduler: milliseconds per job on a busy machine). A beat holds
-    the lock, so unwatch() returns only once no beat of that job can still be written.
-    """
-
-    def __init__(self, worker: ErasureWorker) -> None:
-        super().__init__(name=f"heartbeat-{worker.name}", daemon=True)
-        self._worker = worker
-        self._lock = threading.Lock()
-        self._current: tuple[Job, Execution] | None = None
-        self._done = threading.Event()
-
-    def watch(self, job: Job, execution: Execution) -> None:
-        """Beat for this job from now on."""
-        with self._lock:
-            self._current = (job, execution)
-
-    def unwatch(self) -> None:
-        """Stop beating for the current job; waits only for a beat in progress."""
-        with self._lock:
-            self._current = None
-
-    def run(self) -> None:
-        """Beat until stopped; a Redis error skips one beat (the grace covers a few)."""
-        while not self._done.wait(self._worker.job_monitoring_interval):
-            with self._lock:
-                if self._current is None:
-                    continue
-                try:
-                    self._worker.maintain_heartbeats(*self._current)
-                except redis.exceptions.RedisError as e:
-                    log.warning("job heartbeat skipped: %s", type(e).__name__)
-
-    def stop(self) -> None:
-        """End the thread (at its next wake-up; it is a daemon)."""
-        self._done.set()
 
 
 def make_worker(
