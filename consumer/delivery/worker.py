@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
-from rq import Queue, SimpleWorker
+from rq import Queue, Retry, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.rate_limit import release_slot
@@ -61,6 +61,7 @@ class ErasureWorker(SimpleWorker):
     _beaten_at = -math.inf  # time.monotonic() of the last default-TTL heartbeat
     _suspension_checked_at = -math.inf
     _prepared = False  # _prepare did what perform_job's prepare_job_execution would
+    _end_beat: int | None = None  # a success's end heartbeat TTL, written with its MULTI
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -165,6 +166,28 @@ class ErasureWorker(SimpleWorker):
         self._beaten_at = time.monotonic()
         super().reorder_queues(reference_queue)
 
+    def _finalize_success(self, job: Job, queue: Queue, execution: Execution, value: Any) -> None:
+        """RQ's, the job's end heartbeat written in handle_job_success's transaction."""
+        self._end_beat = None if isinstance(value, Retry) else -1  # -1: not called yet
+        try:
+            super()._finalize_success(job, queue, execution, value)
+        finally:
+            self._end_beat = None
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ's end of a job (its ended_at, its heartbeat); the heartbeat deferred on success."""
+        if self._end_beat is None:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)
+            return
+        job.ended_at = now()
+        self._end_beat = heartbeat_ttl
+
+    def _write_end_beat(self, job: Job, pipe: Pipeline | None) -> None:
+        """The heartbeat handle_execution_ended deferred, into pipe (None: at once)."""
+        if self._end_beat is not None and self._end_beat >= 0:
+            job.heartbeat(now(), self._end_beat, pipeline=pipe)
+        self._end_beat = None
+
     def handle_job_success(
         self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
     ) -> None:
@@ -176,9 +199,11 @@ class ErasureWorker(SimpleWorker):
         after it. A repeating job takes RQ's path unchanged.
         """
         if job.repeats_left:
+            self._write_end_beat(job, None)
             super().handle_job_success(job, queue, started_job_registry, execution)
             return
         with self.connection.pipeline() as pipe:
+            self._write_end_beat(job, pipe)
             pipe.scard(job.dependents_key)
             self.increment_successful_job_count(pipeline=pipe)
             assert job.ended_at is not None and job.started_at is not None  # set by perform_job

@@ -142,9 +142,11 @@ def _outcome_names(value: str) -> list[str] | str:
         return value
 
 
-def target_outcomes(r: redis.Redis, source: str, event_id: str) -> dict[str, list[Outcome]]:
-    """Terminal outcomes recorded so far, per target object."""
-    data = load_hash(r, source, event_id)
+def target_outcomes(
+    r: redis.Redis, source: str, event_id: str, data: dict[str, str] | None = None
+) -> dict[str, list[Outcome]]:
+    """Terminal outcomes recorded so far, per target object (from data, the hash, if read)."""
+    data = load_hash(r, source, event_id) if data is None else data
     return {obj: Outcome.many_from_json(value) for obj, value in _targets_done(data)}
 
 
