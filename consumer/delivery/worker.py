@@ -116,15 +116,9 @@ class ErasureWorker(SimpleWorker):
             self.perform_job(job, queue, execution)
         finally:
             self._beat.unwatch()
-        if self._state != WorkerStatus.IDLE:  # a failed job: handle_job_success did not
-            with self.connection.pipeline() as pipe:
-                self._idle(pipe)
-                pipe.execute()
-
-    def _idle(self, pipe: Pipeline) -> None:
-        """IDLE, and the heartbeat the work loop sends after a job (coalesced there)."""
-        self.set_state(WorkerStatus.IDLE, pipe)
-        self.heartbeat(pipeline=pipe)
+        # No IDLE here, unlike SimpleWorker: RQ sets it again before its next dequeue, and that
+        # write is the one to keep. On a full Redis it fails before a job is popped (never
+        # after, which would strand the job), as RQ's own loop does.
 
     def check_for_suspension(self, burst: bool) -> None:
         """RQ's check for `rq suspend` (one round trip), at most once a second between jobs."""
@@ -221,23 +215,13 @@ class ErasureWorker(SimpleWorker):
             job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
             job._status = JobStatus.FINISHED
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
-            self._idle(pipe)  # what execute_job writes next, in the same round trip
+            self.heartbeat(pipeline=pipe)  # the work loop's next one, coalesced there
             dependents = pipe.execute()[0]
         if dependents:
             queue.enqueue_dependents(job)
         release_slot(job)
         taken = job.ended_at - job.started_at
         self.log.info("Successfully completed job %s in %ss on worker %s", job.id, taken, self.name)
-
-    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
-        """RQ's worker state, not written again when it is already the state this worker set.
-
-        Only this worker writes its state: after a job RQ sets IDLE twice (after the job and
-        before the next dequeue), one round trip each.
-        """
-        if pipeline is None and state == getattr(self, "_state", None):
-            return
-        super().set_state(state, pipeline)
 
     def teardown(self) -> None:
         """RQ's teardown (the worker's death registered), and the heartbeat thread ended."""
