@@ -17,11 +17,14 @@ record still found is deleted once more, then flagged: a failed outcome and a fa
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+
+import redis
+from redis.client import Pipeline
 
 from consumer import models
 from consumer.delivery.context import Context
-from consumer.errors import DeliveryDeferred, InvalidIdentifier, ZeegError, ZeegRejected
+from consumer.delivery.resolve import LINK, Record, resolve
+from consumer.errors import DeliveryDeferred, ZeegError, ZeegRejected
 from consumer.intake import LATE_LINK
 from consumer.logs import fields
 from consumer.models import Event, EventStatus, Outcome
@@ -31,69 +34,8 @@ from consumer.zeeg.crm import RecordLookup
 
 log = logging.getLogger(__name__)
 CLAIM_WAIT_SECONDS = 1.0  # a run finding a record claimed by another looks again this much later
-LINK = "link"  # a late link's one resolver step: the record it names, while still linked
 STILL_FOUND = "still found after DELETE answered 2xx twice (zeeg.verify_deletions)"
-
-
-@dataclass(frozen=True)
-class Record:
-    """A resolved record id; linked_at when known (stale guard); created by assert: or not."""
-
-    record_id: str
-    linked_at: float | None = None
-    created: bool = False
-
-
-def resolve(ctx: Context, event: Event, target: Target) -> list[Record]:
-    """Record ids for one target: the first resolver in the chain that finds any wins."""
-    for step in target.resolve:
-        found = _resolve_step(ctx, event, target.object, step)
-        if found:
-            return found
-    return []
-
-
-def _resolve_step(ctx: Context, event: Event, obj: str, step: str) -> list[Record]:
-    if step == LINK:
-        return _late_link(ctx, event, obj)
-    if step.startswith("payload:"):
-        return [Record(rid) for rid in event.hints.get(obj, ())]
-    if step == "store":
-        return [
-            Record(m.record_id, m.linked_at)
-            for m in mappings.get(ctx.r, event.source, obj, event.external_id)
-        ]
-    if step.startswith("assert:") and not ctx.settings.zeeg.dry_run:
-        return [_assert(ctx, event, obj, step[len("assert:") :])]
-    return []
-
-
-def _late_link(ctx: Context, event: Event, obj: str) -> list[Record]:
-    """A late-link erasure concerns exactly the record it names, and only while it is linked."""
-    linked = {
-        m.record_id: m.linked_at for m in mappings.get(ctx.r, event.source, obj, event.external_id)
-    }
-    # Unlinked before the job ran (an operator undoing a bad import): nothing to delete.
-    return [Record(rid, linked[rid]) for rid in event.hints.get(obj, ()) if rid in linked]
-
-
-def _assert(ctx: Context, event: Event, obj: str, attribute: str) -> Record:
-    """Upsert by attribute = external id: 200 is the record to delete, 201 one we created.
-
-    The created id is kept on the event first, so a retry whose upsert now matches the
-    record we created still knows it as ours (not_mapped, not deleted).
-    """
-    try:
-        result = ctx.zeeg.upsert(obj, {attribute: event.external_id}, attribute)
-    except InvalidIdentifier as e:
-        raise ZeegRejected(f"upsert answered without a valid record id: {e}") from e
-    if result.created:
-        outcomes.note_created(ctx.r, event, obj, result.record_id)
-        return Record(result.record_id, None, created=True)
-    if outcomes.created(ctx.r, event, obj) == result.record_id:
-        return Record(result.record_id, None, created=True)
-    # createdAt as linked_at: a contact re-created after the event survives its replay.
-    return Record(result.record_id, result.created_at)
+Writer = redis.Redis | Pipeline  # a client, or a pipeline batching writes into one round trip
 
 
 def erase_target(ctx: Context, event: Event, target: Target) -> list[Outcome]:
@@ -148,13 +90,22 @@ def _tombstone(ctx: Context, event: Event, target: Target) -> None:
 
 
 def _erase_record(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
-    """One record's outcome, under a claim: a concurrent run of the event waits for it."""
+    """One record's outcome, under a claim: a concurrent run of the event waits for it.
+
+    Its mapping goes (see _unmap) and the claim is given back in one round trip, in order.
+    """
     if not claims.take(ctx.r, obj, rec.record_id, event.job_id, _claim_ttl(ctx)):
         raise DeliveryDeferred(EventStatus.RETRYING, ctx.rng.uniform(0.5, 1.5) * CLAIM_WAIT_SECONDS)
     try:
-        return _erase_claimed(ctx, event, obj, rec)
-    finally:
+        outcome = _erase_claimed(ctx, event, obj, rec)
+    except BaseException:  # a job timeout too: the claim goes back, the exception goes on
         claims.release(ctx.r, obj, rec.record_id, event.job_id)
+        raise
+    with ctx.r.pipeline(transaction=False) as pipe:
+        _unmap(pipe, event, outcome)
+        claims.release(pipe, obj, rec.record_id, event.job_id)
+        pipe.execute()
+    return outcome
 
 
 def _claim_ttl(ctx: Context) -> int:
@@ -169,7 +120,7 @@ def _claim_ttl(ctx: Context) -> int:
 def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
     earlier = outcomes.recorded(ctx.r, event, obj, rec.record_id)
     if earlier:  # done in an earlier run of this same event (its mapping maybe not removed)
-        return _unmap(ctx, event, earlier)
+        return earlier
     if rec.created:
         return _erase_created(ctx, event, obj, rec)
     if _is_stale(rec, event):
@@ -179,24 +130,31 @@ def _erase_claimed(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome
     if mappings.is_erased(ctx.r, obj, rec.record_id):
         outcome = Outcome(obj, models.ALREADY_DELETED, rec.record_id, None, "deletion recorded")
     else:
-        status = _call_delete(ctx, event, obj, rec.record_id)
+        # Unverified, the deletion is marked with the DELETE's trail entry (one round trip);
+        # verified, only once the lookups agree.
+        check = ctx.settings.zeeg.verify_deletions
+        status = _call_delete(ctx, event, obj, rec.record_id, mark=not check)
         kind = models.ALREADY_DELETED if status == 404 else models.DELETED
         verified = _verified(ctx, event, obj, rec.record_id, status)
         outcome = Outcome(obj, kind, rec.record_id, status, verified=verified)
-        ttl = int(ctx.settings.retention.tombstone_days * 86400)
-        mappings.mark_erased(ctx.r, obj, rec.record_id, f"{event.source}/{event.event_id}", ttl)
-    return _unmap(ctx, event, _record(ctx, event, outcome, per_record=True))
+        if check:
+            _mark_erased(ctx, ctx.r, event, obj, rec.record_id)
+    return _record(ctx, event, outcome, per_record=True)
 
 
-def _unmap(ctx: Context, event: Event, outcome: Outcome) -> Outcome:
+def _mark_erased(ctx: Context, r: Writer, event: Event, obj: str, record_id: str) -> None:
+    ttl = int(ctx.settings.retention.tombstone_days * 86400)
+    mappings.mark_erased(r, obj, record_id, f"{event.source}/{event.event_id}", ttl)
+
+
+def _unmap(r: Writer, event: Event, outcome: Outcome) -> None:
     """Remove a deleted record's mapping, only once its outcome is recorded.
 
     The other order, cut by a crash, leaves a re-run finding no mapping: a not_mapped
     outcome instead of the deletion that happened.
     """
     if outcome.outcome in (models.DELETED, models.ALREADY_DELETED) and outcome.record_id:
-        mappings.remove(ctx.r, event.source, outcome.object, event.external_id, outcome.record_id)
-    return outcome
+        mappings.remove(r, event.source, outcome.object, event.external_id, outcome.record_id)
 
 
 def _erase_created(ctx: Context, event: Event, obj: str, rec: Record) -> Outcome:
@@ -217,14 +175,22 @@ def _is_stale(rec: Record, event: Event) -> bool:
     return rec.linked_at > occurred
 
 
-def _call_delete(ctx: Context, event: Event, obj: str, record_id: str) -> int:
-    """One DELETE, with its attempt written to the event's trail either way."""
-    try:
-        result = ctx.zeeg.delete_record(obj, record_id)
-    except ZeegError as e:
-        outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), e.status, str(e))
-        raise
-    outcomes.note_attempt(ctx.r, event, (obj, record_id), ctx.clock(), result.status)
+def _call_delete(
+    ctx: Context, event: Event, obj: str, record_id: str, *, mark: bool = False
+) -> int:
+    """One DELETE, with its attempt written to the event's trail either way (one round trip);
+    mark: the record's deletion is marked in the same round trip once Zeeg answered."""
+    with ctx.r.pipeline(transaction=False) as pipe:
+        try:
+            result = ctx.zeeg.delete_record(obj, record_id)
+        except ZeegError as e:
+            outcomes.note_attempt(pipe, event, (obj, record_id), ctx.clock(), e.status, str(e))
+            pipe.execute()
+            raise
+        outcomes.note_attempt(pipe, event, (obj, record_id), ctx.clock(), result.status)
+        if mark:
+            _mark_erased(ctx, pipe, event, obj, record_id)
+        pipe.execute()
     return result.status
 
 

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") -> dict[str, Any]:
     """Erase every target of one stored event; returns a JSON-able summary."""
-    event = events.load(ctx.r, source, event_id)
+    data = events.load_hash(ctx.r, source, event_id)  # read once: the event and its targets
+    event = Event.from_hash(data) if data.get("external_id") else None
     if event is None:
         # Lost or past retention: fail visibly (the failed registry) rather than end quietly.
         log.error(
@@ -49,7 +50,7 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     events.mark_running(ctx.r, source, event_id, job_id or event.job_id, ctx.clock())
     event = dataclasses.replace(event, job_id=job_id or event.job_id)  # owns its record claims
     try:
-        done = _erase_all(ctx, event)
+        done = _erase_all(ctx, event, events.target_outcomes(ctx.r, source, event_id, data))
     except DeliveryDeferred as e:
         return _reschedule(ctx, event, e.delay, EventStatus(e.why), _deferred_why(e.why))
     except ZeegTransient as e:
@@ -66,9 +67,10 @@ def handle_delivery(ctx: Context, source: str, event_id: str, job_id: str = "") 
     }
 
 
-def _erase_all(ctx: Context, event: Event) -> dict[str, list[Outcome]]:
-    """Each target not yet done in an earlier run, its outcomes recorded as it completes."""
-    done = events.target_outcomes(ctx.r, event.source, event.event_id)
+def _erase_all(
+    ctx: Context, event: Event, done: dict[str, list[Outcome]]
+) -> dict[str, list[Outcome]]:
+    """Each target not yet done (done: by an earlier run), its outcomes recorded as it completes."""
     for target in _targets(ctx, event):
         if target.object not in done:
             done[target.object] = erase_target(ctx, event, target)

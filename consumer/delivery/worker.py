@@ -18,21 +18,25 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from redis.client import Pipeline
-from rq import Queue, SimpleWorker
+from rq import Queue, Retry, SimpleWorker
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.rate_limit import release_slot
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import now
 from rq.worker.base import BaseWorker, WorkerStatus
 
 from consumer import alerts
 from consumer.delivery import orphans, recovery
+from consumer.delivery.heartbeat import JobHeartbeat
 from consumer.ops import archive
 from consumer.queue import admin_queue
 from consumer.settings import Settings
@@ -44,6 +48,7 @@ _RQ_GRACE = 60  # what RQ adds to the monitoring interval in get_heartbeat_ttl
 # RQ's per-queue registry-cleaning lock lasts 899 s and is only released when the cleaning
 # ends: a worker killed (or cut from Redis) mid-clean would stop crash recovery for 15 min.
 CLEAN_LOCK_MAX_SECONDS = 60
+HEARTBEAT_COALESCE_SECONDS = 1.0
 
 
 class ErasureWorker(SimpleWorker):
@@ -52,6 +57,11 @@ class ErasureWorker(SimpleWorker):
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
     maintained_at: float | None = None  # when maintenance last completed (the health probe)
+    _beat: JobHeartbeat | None = None
+    _beaten_at = -math.inf  # time.monotonic() of the last default-TTL heartbeat
+    _suspension_checked_at = -math.inf
+    _prepared = False  # _prepare did what perform_job's prepare_job_execution would
+    _end_beat: int | None = None  # a success's end heartbeat TTL, written with its MULTI
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -77,7 +87,17 @@ class ErasureWorker(SimpleWorker):
         return max(1, ttl - _RQ_GRACE + self.heartbeat_grace_seconds)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
-        """RQ's worker heartbeat, its three commands in one round trip when given no pipeline."""
+        """RQ's worker heartbeat, its three commands in one round trip when given no pipeline.
+
+        RQ beats with its default TTL up to four times per job (the suspension check, twice
+        around the dequeue, after the job): one within HEARTBEAT_COALESCE_SECONDS of the last
+        such beat is skipped, as the worker key's TTL (worker_ttl + 60 s) is barely touched.
+        A beat with another TTL (a job's) is always written, and the next default one too.
+        """
+        now = time.monotonic()
+        if timeout is None and now - self._beaten_at < HEARTBEAT_COALESCE_SECONDS:
+            return
+        self._beaten_at = now if timeout is None else -math.inf
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
             return
@@ -91,36 +111,128 @@ class ErasureWorker(SimpleWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
-        execution = self.prepare_execution(job)
-        beat = _Heartbeat(self, job, execution)
-        beat.start()
+        execution = self._prepare(job)
+        if self._beat is None:
+            self._beat = JobHeartbeat(self)
+            self._beat.start()
+        self._beat.watch(job, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
-            beat.stop()
-        self.set_state(WorkerStatus.IDLE)
+            self._beat.unwatch()
+        # No IDLE here, unlike SimpleWorker: RQ sets it again before its next dequeue, and that
+        # write is the one to keep. On a full Redis it fails before a job is popped (never
+        # after, which would strand the job), as RQ's own loop does.
 
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for `rq suspend` (one round trip), at most once a second between jobs."""
+        now = time.monotonic()
+        if now - self._suspension_checked_at < HEARTBEAT_COALESCE_SECONDS:
+            return
+        self._suspension_checked_at = now
+        super().check_for_suspension(burst)
 
-class _Heartbeat(threading.Thread):
-    """Renews a running job's heartbeat (worker, execution, job) every monitoring interval."""
+    def _prepare(self, job: Job) -> Execution:
+        """RQ's prepare_execution and prepare_job_execution in one transaction (RQ: two)."""
+        with self.connection.pipeline() as pipe:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            self.heartbeat(ttl, pipeline=pipe)
+            job.heartbeat(now(), ttl, pipeline=pipe)
+            job.prepare_for_execution(self.name, pipeline=pipe)
+            pipe.persist(job.key)
+            if len(self.queues) == 1:  # as perform_job decides it
+                pipe.lrem(
+                    Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id
+                )
+            pipe.execute()
+        self._prepared = True
+        return execution
 
-    def __init__(self, worker: ErasureWorker, job: Job, execution: Execution) -> None:
-        super().__init__(name=f"heartbeat-{job.id}", daemon=True)
-        self._worker, self._job, self._execution = worker, job, execution
-        self._done = threading.Event()
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Done by _prepare already (perform_job calls this first): RQ's, once, otherwise."""
+        if self._prepared:
+            self._prepared = False
+            return
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
 
-    def run(self) -> None:
-        """Beat until stopped; a Redis error skips one beat (the grace covers a few)."""
-        while not self._done.wait(self._worker.job_monitoring_interval):
-            try:
-                self._worker.maintain_heartbeats(self._job, self._execution)
-            except redis.exceptions.RedisError as e:
-                log.warning("job heartbeat skipped: %s", type(e).__name__)
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        """RQ's, called as a job is dequeued; the default heartbeat RQ sends right after is
+        skipped (coalesced), as the job's preparation beats a moment later."""
+        self._beaten_at = time.monotonic()
+        super().reorder_queues(reference_queue)
 
-    def stop(self) -> None:
-        """Stop beating and wait for a beat in progress to end."""
-        self._done.set()
-        self.join()
+    def _finalize_success(self, job: Job, queue: Queue, execution: Execution, value: Any) -> None:
+        """RQ's, the job's end heartbeat written in handle_job_success's transaction."""
+        self._end_beat = None if isinstance(value, Retry) else -1  # -1: not called yet
+        try:
+            super()._finalize_success(job, queue, execution, value)
+        finally:
+            self._end_beat = None
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ's end of a job (its ended_at, its heartbeat); the heartbeat deferred on success."""
+        if self._end_beat is None:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)
+            return
+        job.ended_at = now()
+        self._end_beat = heartbeat_ttl
+
+    def _write_end_beat(self, job: Job, pipe: Pipeline | None) -> None:
+        """The heartbeat handle_execution_ended deferred, into pipe (None: at once)."""
+        if self._end_beat is not None and self._end_beat >= 0:
+            job.heartbeat(now(), self._end_beat, pipeline=pipe)
+        self._end_beat = None
+
+    def handle_job_success(
+        self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
+    ) -> None:
+        """RQ's success bookkeeping in one transaction; RQ's own takes three round trips.
+
+        RQ WATCHes the job's dependents and reads them (SMEMBERS) before its MULTI, to move
+        them in it. Our jobs have none: the same writes go in one MULTI that counts them, and
+        a job that has some after all (enqueued by other code) gets RQ's own enqueue_dependents
+        after it. A repeating job takes RQ's path unchanged.
+        """
+        if job.repeats_left:
+            self._write_end_beat(job, None)
+            super().handle_job_success(job, queue, started_job_registry, execution)
+            return
+        with self.connection.pipeline() as pipe:
+            self._write_end_beat(job, pipe)
+            pipe.scard(job.dependents_key)
+            self.increment_successful_job_count(pipeline=pipe)
+            assert job.ended_at is not None and job.started_at is not None  # set by perform_job
+            self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+            result_ttl = job.get_result_ttl(self.default_result_ttl)
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipe,
+                    worker_name=self.name,
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+            job._status = JobStatus.FINISHED
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            self.heartbeat(pipeline=pipe)  # the work loop's next one, coalesced there
+            dependents = pipe.execute()[0]
+        if dependents:
+            queue.enqueue_dependents(job)
+        release_slot(job)
+        taken = job.ended_at - job.started_at
+        self.log.info("Successfully completed job %s in %ss on worker %s", job.id, taken, self.name)
+
+    def teardown(self) -> None:
+        """RQ's teardown (the worker's death registered), and the heartbeat thread ended."""
+        if self._beat is not None:
+            self._beat.stop()
+            self._beat = None
+        super().teardown()  # type: ignore[no-untyped-call]  # rq leaves it untyped
 
 
 def make_worker(

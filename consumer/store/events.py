@@ -126,9 +126,11 @@ def _outcome_names(obj: str, value: str, data: Mapping[str, str]) -> list[str] |
         return value
 
 
-def target_outcomes(r: redis.Redis, source: str, event_id: str) -> dict[str, list[Outcome]]:
-    """Terminal outcomes recorded so far, per target object."""
-    data = load_hash(r, source, event_id)
+def target_outcomes(
+    r: redis.Redis, source: str, event_id: str, data: dict[str, str] | None = None
+) -> dict[str, list[Outcome]]:
+    """Terminal outcomes recorded so far, per target object (from data, the hash, if read)."""
+    data = load_hash(r, source, event_id) if data is None else data
     return {obj: _stored_outcomes(obj, value, data) for obj, value in _targets_done(data)}
 
 
