@@ -105,10 +105,6 @@ class ErasureWorker(SimpleWorker):
             super().heartbeat(timeout, pipe)
             pipe.execute()
 
-    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """RQ's, its intermediate entry removed as it starts (RQ does it for one queue only)."""
-        super().prepare_job_execution(job, remove_from_intermediate_queue=True)  # recovery.py
-
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
         execution = self._prepare(job)
@@ -143,20 +139,22 @@ class ErasureWorker(SimpleWorker):
             job.heartbeat(now(), ttl, pipeline=pipe)
             job.prepare_for_execution(self.name, pipeline=pipe)
             pipe.persist(job.key)
-            if len(self.queues) == 1:  # as perform_job decides it
-                pipe.lrem(
-                    Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id
-                )
+            # The intermediate entry goes as the job starts, whatever the number of queues (RQ
+            # removes it for one queue only): recovery.TakingQueue takes every job through it.
+            pipe.lrem(
+                Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id
+            )
             pipe.execute()
         self._prepared = True
         return execution
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        """Done by _prepare already (perform_job calls this first): RQ's, once, otherwise."""
+        """Done by _prepare already (perform_job calls this first): RQ's, once, otherwise, its
+        intermediate entry removed as it starts (see _prepare)."""
         if self._prepared:
             self._prepared = False
             return
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
 
     def reorder_queues(self, reference_queue: Queue) -> None:
         """RQ's, called as a job is dequeued; the default heartbeat RQ sends right after is
