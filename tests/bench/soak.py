@@ -165,9 +165,11 @@ def _soak(
     pids = {"redis": store.sup.children[-1].proc.pid, "web": web.proc.pid}  # type: ignore[union-attr]
     pids.update({f"worker{i}": p.pid for i, p in enumerate(workers)})
     settings = make_settings(sandbox.url)
-    _warm_up(web.url, settings, conns.text, sandbox)
+    time.sleep(5)  # imports done: the baseline earlier soaks took (no webhook yet)
     Snapshot("its own commands' first calls", conns.raw)  # see sm.HISTOGRAM_BYTES
-    shots = [Snapshot("start (idle, every process connected)", conns.raw)]
+    shots = [Snapshot("cold (before the warm-up)", conns.raw)]
+    _warm_up(web.url, settings, conns.text, sandbox)
+    shots.append(Snapshot("start (idle, every process connected)", conns.raw))
     senders = Senders(web.url, settings, len(rids), args.seconds * FEED, 1)
     senders.next = WARM_UP  # evt-0 .. evt-11 were the warm-up
     feeder = threading.Thread(target=senders.run, args=(SENDERS,), daemon=True)
@@ -177,7 +179,7 @@ def _soak(
     # Then until nothing is left that should go (or its last TTL passed: a problem then).
     sampler.run(
         args.seconds + args.retention + EXPIRY_WAIT,
-        lambda: not sm.growth(_state(shots[0]), _now(conns)),
+        lambda: not sm.growth(_state(shots[1]), _now(conns)),
     )
     shots += [sampler.peak, Snapshot(f"end (t={sampler.rows[-1]['t']})", conns.raw)]
     left = len(sandbox.state.records.get("contacts", {}))
@@ -226,7 +228,7 @@ def _warm_up(url: str, settings: Any, text: redis.Redis, sandbox: Sandbox) -> No
 def _verdict(
     rows: list[dict[str, Any]], shots: list[Snapshot], acked: int, sent: int, left: int
 ) -> dict[str, Any]:
-    start, peak, end = shots
+    cold, start, peak, end = shots
     first, last = rows[0], rows[-1]
     fair = start.parts["used_memory"] - sm.draining_bytes(start.fams)
     kb = end.parts["used_memory"] // 1024
@@ -234,6 +236,7 @@ def _verdict(
     new = sorted(end.commands - start.commands)
     less = end.parts["used_memory"] - len(new) * sm.HISTOGRAM_BYTES
     return {
+        "cold -> start: used_memory KB, clients, commands called": _cold(cold, start),
         "events acknowledged": f"{acked} of {sent}",
         "backlog peak": max(row["backlog"] for row in rows),
         "Redis used_memory (KB)": f"start {start.parts['used_memory'] // 1024}, "
@@ -252,6 +255,18 @@ def _verdict(
         "problem: descriptors grew": last["fds"] > first["fds"] + 2,
         "problem: Redis connections grew": last["clients"] > first["clients"],
     }
+
+
+def _cold(cold: Snapshot, start: Snapshot) -> str:
+    """What the warm-up adds to a baseline taken before any webhook."""
+    return ", ".join(
+        f"{a} -> {b}"
+        for a, b in (
+            (cold.parts["used_memory"] // 1024, start.parts["used_memory"] // 1024),
+            (cold.parts["clients_n"], start.parts["clients_n"]),
+            (len(cold.commands), len(start.commands)),
+        )
+    )
 
 
 def _rss(first: dict[str, Any], last: dict[str, Any]) -> str:
