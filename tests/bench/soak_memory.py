@@ -183,6 +183,19 @@ def growth(
     return left
 
 
+class Snapshot:
+    """used_memory's parts, the keys by pattern and the lengths of the long-lived keys."""
+
+    def __init__(self, title: str, r: redis.Redis) -> None:
+        self.title, self.parts = title, parts(r)
+        self.fams, self.lengths = families(r), lengths(r)
+        self.commands = commands(r)
+
+    def lines(self) -> list[str]:
+        """Printable lines."""
+        return [*show(self.title, self.parts, self.fams), f"    lengths {self.lengths}"]
+
+
 def main() -> None:
     """Print one breakdown of the Redis at argv[1]."""
     r = redis.Redis.from_url(sys.argv[1])
