@@ -146,8 +146,10 @@ LENGTHS = {
     f"rq:queue:{keys.QUEUE}": "llen", keys.RQ_SCHEDULED: "zcard",
     f"rq:finished:{keys.QUEUE}": "zcard", keys.RQ_FAILED: "zcard",
 }  # fmt: skip
-# Kept by design and bounded otherwise: one small hash per minute with outcomes, 25 hours.
-BY_TIME = ("zc:chart:*",)
+# Kept by design and bounded otherwise: one small hash per minute with outcomes, 25 hours;
+# RQ's keys of each worker and scheduler (TTL about a minute; there are two scheduler keys
+# while one worker takes the scheduler lock over from the other).
+BY_TIME = ("zc:chart:*", "rq:scheduler:*", "rq:scheduler-lock:*", "rq:worker:*")
 SLACK = 4096  # bytes a kept key may vary by (a hash's encoding, a stream's last node)
 
 
