@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 
 from consumer import queue
+from consumer.delivery import jobs
 from consumer.delivery.worker import make_worker
 from consumer.devtools.sandbox import Sandbox
 from consumer.queue import erasure_queue
 from consumer.store import keys
 from consumer.store.connection import Connections
-from tests.helpers import accept_event, drain, make_settings
+from tests.helpers import accept_event, context, make_settings
 
 
 def test_a_finished_job_and_its_result_are_kept_job_result_seconds(
@@ -21,7 +22,9 @@ def test_a_finished_job_and_its_result_are_kept_job_result_seconds(
     settings = make_settings(sandbox.url, retention={"job_result_seconds": 120})
     accept_event(conns, "evt-1", "u-1", time.time())
     job_id = erasure_queue(conns.raw).get_job_ids()[0]
-    drain(settings, conns)
+    jobs.set_context(context(settings, conns))
+    make_worker(settings, erasure_queue(conns.raw)).work(burst=True)  # the worker command's class
+    assert conns.raw.hget(queue.job_key(job_id), "status") == b"finished"
     assert 0 < conns.raw.ttl(queue.job_key(job_id)) <= 120
     assert 0 < conns.raw.ttl(f"rq:results:{job_id}") <= 120
 
