@@ -51,6 +51,8 @@ def pattern_of(key: str) -> str:
     for p in PATTERNS:
         if key == p or (p.endswith("*") and key.startswith(p[:-1])):
             return p
+    if ":intermediate:first_seen:" in key:  # RQ's, one per job its registry clean saw taken
+        return key.split(":first_seen:")[0] + ":first_seen:*"
     parts = key.split(":")
     return ":".join(parts[:2]) + (":*" if len(parts) > 2 else "")
 
@@ -149,7 +151,15 @@ LENGTHS = {
 # Kept by design and bounded otherwise: one small hash per minute with outcomes, 25 hours;
 # RQ's keys of each worker and scheduler (TTL about a minute; there are two scheduler keys
 # while one worker takes the scheduler lock over from the other).
-BY_TIME = ("zc:chart:*", "rq:scheduler:*", "rq:scheduler-lock:*", "rq:worker:*")
+# RQ also keeps, a day, a "first seen" key of each job its registry cleaning found in the
+# intermediate queue (taken by a worker at that instant): at most one per cleaning.
+BY_TIME = (
+    "zc:chart:*",
+    "rq:scheduler:*",
+    "rq:scheduler-lock:*",
+    "rq:worker:*",
+    f"rq:queue:{keys.QUEUE}:intermediate:first_seen:*",
+)
 SLACK = 4096  # bytes a kept key may vary by (a hash's encoding, a stream's last node)
 
 
