@@ -60,7 +60,7 @@ def deliver(source: str, event_id: str) -> dict[str, Any]:
     except DeliveryFailed:
         queue.no_crash_retries()
         raise
-    if summary["status"] in WAITING:
-        # A run that only rescheduled the event: its result is not worth keeping for a day.
-        queue.keep_result_for(WAITING_RESULT_TTL)
+    keep = _get_context().settings.retention.job_result_seconds
+    # A run that only rescheduled the event: its result is worth keeping even less.
+    queue.keep_result_for(min(keep, WAITING_RESULT_TTL) if summary["status"] in WAITING else keep)
     return summary

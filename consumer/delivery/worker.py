@@ -269,6 +269,7 @@ def _trim(r: redis.Redis, settings: Settings) -> None:
         time.time(),
         settings.intake.event_log_retention_days,
         settings.retention.audit_retention_days,
+        every=settings.retention.trim_interval_seconds,
         archiving=bool(settings.audit.archive_dir),
     )
     if removed is not None:

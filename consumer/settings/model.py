@@ -70,6 +70,10 @@ class RetentionSettings:
 
     audit_retention_days: float = 400.0
     tombstone_days: float = 35.0
+    # How often one worker's housekeeping trims the event log, audit stream and pending index.
+    trim_interval_seconds: int = 3600
+    # How long RQ keeps a finished erasure job's hash and result (the event keeps the outcomes).
+    job_result_seconds: int = 3600
 
 
 @dataclass(frozen=True)
