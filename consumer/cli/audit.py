@@ -191,7 +191,8 @@ def audit_reindex(as_json: bool) -> None:
 @json_option
 @operator_command
 def trim(as_json: bool) -> None:
-    """Drop event log and audit entries past retention now (workers also trim once an hour by default)."""
+    """Drop event log and audit entries past retention now (workers also trim once an hour by
+    default, every [retention] trim_interval_seconds)."""
     ops = get_ops()
     s = ops.settings
     removed = retention.trim(
