@@ -100,6 +100,12 @@ def configure(
     logging.captureWarnings(True)
 
 
+def json_configured() -> bool:
+    """Whether configure() set this process's logs to JSON (a service command under
+    LOG_FORMAT=json), so its last words must be a JSON record too."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
 def fields(
     source: str | None = None,
     event_id: str | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import getpass
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import redis
 
+from consumer import logs
 from consumer.errors import ConfigError, ConsumerError, OperatorError
 from consumer.models import BY_LIMIT, REASON_LIMIT, check_free_text
 from consumer.ops import Ops
@@ -27,8 +29,12 @@ EMBEDDED_URL = Path("var") / "redis.url"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Exit non-zero (1 unless told) with one clear line on stderr."""
-    click.echo(f"zeeg-consumer: {message}", err=True)
+    """Exit non-zero (1 unless told) with one clear line on stderr: a JSON record where the
+    command's logs are JSON (web, worker, run under LOG_FORMAT=json)."""
+    if logs.json_configured():
+        logging.getLogger("consumer.cli").error("%s", message)
+    else:
+        click.echo(f"zeeg-consumer: {message}", err=True)
     sys.exit(code)
 
 

@@ -117,6 +117,7 @@ def web(host: str, port: int, workers: int, sandbox: bool) -> None:
     """Serve the webhook and admin HTTP API with gunicorn."""
     from consumer.web.server import gunicorn_argv  # gunicorn is imported by `web` only
 
+    _configure_logs("web")  # until gunicorn configures its own: a start failure in the format
     settings = get_settings(require_token=True, sandbox=sandbox)
     argv = gunicorn_argv(host, port, workers, settings.web.trusted_proxies)
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn

@@ -100,6 +100,25 @@ def test_a_worker_with_a_bad_log_format_exits_at_start_naming_it() -> None:
     assert "LOG_FORMAT: must be one of text, json" in done.stderr
 
 
+@pytest.mark.parametrize("command", ["worker", "web", "run"])
+def test_a_start_failure_under_json_logs_is_one_json_record(command: str) -> None:
+    """LOG_FORMAT=json and a bad setting: the failure is one JSON object on stderr (a log
+    collector parses it like every other line), level ERROR, naming the variable; status 1."""
+    env = {"LOG_FORMAT": "json", "ZC_DELIVERY__MAX_ATTEMPTS": "many"}
+    done = subprocess.run(
+        [sys.executable, "-m", "consumer", command, "--sandbox"],
+        env={**env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    record = json.loads(line)
+    assert record["level"] == "ERROR" and "ZC_DELIVERY__MAX_ATTEMPTS" in record["msg"]
+
+
 @pytest.mark.parametrize(
     ("path", "shown"),
     [
