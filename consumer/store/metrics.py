@@ -43,6 +43,7 @@ IGNORED = "zeeg_consumer_ignored_total"
 RETRIES = "zeeg_consumer_job_retries_total"
 OUTCOMES = "zeeg_consumer_outcomes_total"
 ZEEG_REQUESTS = "zeeg_consumer_zeeg_requests_total"
+VERIFY_REQUESTS = "zeeg_consumer_zeeg_verify_requests_total"
 ZEEG_ANSWERS = "zeeg_consumer_zeeg_answers_total"
 ALERTS = "zeeg_consumer_alerts_total"
 ORPHANS_REQUEUED = "zeeg_consumer_orphans_requeued_total"
@@ -68,7 +69,12 @@ COUNTERS = {
         Declared(IGNORED, "Verified webhooks that are not deletions (acknowledged).", ("source",)),
         Declared(RETRIES, "Erasure jobs rescheduled, by why.", ("why",)),
         Declared(OUTCOMES, "Target outcomes of erasure jobs.", ("outcome",)),
-        Declared(ZEEG_REQUESTS, "Calls to the Zeeg API by HTTP status.", ("status",)),
+        Declared(ZEEG_REQUESTS, "DELETE calls to the Zeeg API by HTTP status.", ("status",)),
+        Declared(
+            VERIFY_REQUESTS,
+            "GETs verifying a deletion, by HTTP status (404: the record is gone).",
+            ("status",),
+        ),
         Declared(ZEEG_ANSWERS, "Zeeg API answers by status class, or network.", ("class",)),
         Declared(ALERTS, "Alerts sent, by kind and result.", ("kind", "result")),
         Declared(ORPHANS_REQUEUED, "Orphaned jobs re-enqueued by the sweep, by job.", ("job",)),

@@ -15,7 +15,7 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from consumer.models import NOT_MAPPED, Event, Outcome
+from consumer.models import FAILED, NOT_MAPPED, Event, Outcome
 from consumer.store import audit, chart, events, index, keys, metrics
 from consumer.store.outcome_fields import pack, record_field, unpack
 
@@ -43,7 +43,8 @@ def note_attempt(
         entry.update(error=error)
     events.append_trail(r, event.source, event.event_id, entry)
     label = str(status) if error is None else str(status or "error")
-    metrics.incr(r, "zeeg_consumer_zeeg_requests_total", status=label)
+    counter = metrics.ZEEG_REQUESTS if method == "DELETE" else metrics.VERIFY_REQUESTS
+    metrics.incr(r, counter, status=label)
 
 
 def recorded(r: redis.Redis, event: Event, obj: str, record_id: str) -> Outcome | None:
@@ -121,6 +122,7 @@ def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, p
     index.add_audit(pipe, event, outcome)
     entry = {"at": now, "what": "outcome", **outcome.to_dict()}
     events.append_trail(pipe, event.source, event.event_id, entry)
-    metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
+    if outcome.outcome != FAILED:  # counted once per event, as it fails (delivery.policy)
+        metrics.incr(pipe, "zeeg_consumer_outcomes_total", outcome=outcome.outcome)
     chart.count(pipe, outcome.outcome, now)
     pipe.execute()

@@ -84,6 +84,12 @@ def test_a_record_still_found_is_deleted_once_more_then_the_event_fails_visibly(
     (entry,) = _audit_rows(conns)
     assert (entry["outcome"], entry["record_id"], entry["verified"]) == ("failed", rid, False)
     assert "contacts" not in events.target_outcomes(conns.text, "userdb", "evt-0")
+    # The failed event counts once (not once more for its flagged record); the GETs count
+    # apart from the DELETEs.
+    counters = conns.text.hgetall("zc:metrics")
+    assert counters['zeeg_consumer_outcomes_total{outcome="failed"}'] == "1"
+    assert counters['zeeg_consumer_zeeg_requests_total{status="200"}'] == "2"
+    assert counters['zeeg_consumer_zeeg_verify_requests_total{status="200"}'] == "2"
 
 
 def test_the_verifying_gets_take_tokens_from_the_shared_rate_limit(
