@@ -21,6 +21,7 @@ from rq.utils import utcparse
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from consumer.queue import Queue, job_key
+from consumer.store.connection import as_text
 
 _READS = 5  # replies of _read_places per job
 # Jobs of the queue read, from its head: the oldest jobs wait there (RQ appends, workers take
@@ -56,7 +57,7 @@ def where(
     on one side); a heartbeat younger than fresh seconds counts as being run."""
     if not wanted:
         return []
-    workers = [_text(w) for w in raw.smembers(WORKERS_BY_QUEUE_KEY % queue.name)]
+    workers = [as_text(w) for w in raw.smembers(WORKERS_BY_QUEUE_KEY % queue.name)]
     with raw.pipeline(transaction=True) as pipe:
         pipe.zrange(queue.started_job_registry.key, 0, -1)  # members: <job id>:<execution id>
         pipe.lrange(queue.intermediate_queue_key, 0, -1)
@@ -71,11 +72,11 @@ def where(
     for reply in (started, waiting, length, queued, *rest[: len(workers)]):
         if isinstance(reply, Exception):
             raise reply  # RQ's own keys are unreadable: RQ fails too, the sweep waits
-    taken = {_text(m).partition(":")[0] for m in started} | {_text(j) for j in waiting}
-    taken |= {_text(j) for j in queued}
+    taken = {as_text(m).partition(":")[0] for m in started} | {as_text(j) for j in waiting}
+    taken |= {as_text(j) for j in queued}
     whole = int(length) <= QUEUE_READ
     for members in rest[: len(workers)]:
-        taken |= {_text(m).partition(":")[0] for m in members}
+        taken |= {as_text(m).partition(":")[0] for m in members}
     per = rest[len(workers) :]
     return [
         _verdict(w, taken, per[i * _READS : (i + 1) * _READS], now, fresh, whole)
@@ -99,7 +100,7 @@ def _verdict(
     if any(isinstance(r, Exception) for r in replies):
         return Verdict.UNREADABLE
     state, beat, *places = replies
-    if [_text(v) if v is not None else None for v in state] != [w.status, w.job_id]:  # type: ignore[attr-defined]
+    if [as_text(v) for v in state] != [w.status, w.job_id]:  # type: ignore[attr-defined]
         return Verdict.MOVED
     if w.job_id in taken or any(p is not None for p in places):  # a score of 0 too
         return Verdict.ALIVE
@@ -111,7 +112,7 @@ def _verdict(
 def _beat_time(value: bytes | str) -> float:
     """A job's last_heartbeat as epoch seconds (0 if unreadable: no sign of life)."""
     try:
-        return utcparse(_text(value)).timestamp()
+        return utcparse(as_text(value)).timestamp()
     except ValueError:
         return 0.0
 
@@ -122,9 +123,5 @@ def executed_job_ids(raw: redis.Redis) -> set[str]:
     prefix = f"{RQ_KEY_PREFIX}:execution:"
     found = set()
     for key in raw.scan_iter(match=f"{prefix}*", count=1000, _type="hash"):
-        found.add(_text(key)[len(prefix) :].partition(":")[0])
+        found.add(as_text(key)[len(prefix) :].partition(":")[0])
     return found
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

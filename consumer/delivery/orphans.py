@@ -31,7 +31,7 @@ from rq.exceptions import DeserializationError
 
 from consumer.delivery import liveness
 from consumer.logs import fields
-from consumer.models import EventStatus
+from consumer.models import EventStatus, stored_seconds
 from consumer.ops import Ops
 from consumer.ops import replay as rp
 from consumer.queue import Queue, delete, fetch, job_key
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 BATCH = 200  # pending events looked at per sweep
 REQUEUE_LIMIT = 50  # orphans re-enqueued per sweep at most
 CONFIRM_SECONDS = 1.0  # between the two sightings of an orphan
+SEEN_SECONDS = 3600  # a first sighting older than this is forgotten (looked at afresh)
 LOCK_SECONDS = 60  # a sweep cut short (its worker killed) frees the lock this much later
 BY = "orphan-sweep"
 REASON = "orphaned job re-enqueued by the sweep"
@@ -201,22 +202,13 @@ def _confirmed(r: redis.Redis, dead: list[Suspect], now: float) -> list[Suspect]
     with r.pipeline(transaction=False) as pipe:
         for s, key, value in zip(dead, seen_keys, seen, strict=True):
             job, _, first = str(value or "").partition(" ")
-            if job == s.job_id and _float(first) <= now - CONFIRM_SECONDS:
+            seen_at = stored_seconds(first)
+            if job == s.job_id and seen_at is not None and seen_at <= now - CONFIRM_SECONDS:
                 found.append(s)
             elif job != s.job_id or not first:
                 pipe.set(key, f"{s.job_id} {now!r}", ex=SEEN_SECONDS)
         pipe.execute()
     return found
-
-
-SEEN_SECONDS = 3600  # a first sighting older than this is forgotten (looked at afresh)
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("inf")
 
 
 def _requeue(ops: Ops, s: Suspect) -> int:

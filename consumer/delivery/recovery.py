@@ -41,6 +41,8 @@ from rq.scripts import release_lock
 from rq.utils import parse_composite_key, utcparse
 from rq.worker import BaseWorker
 
+from consumer.store.connection import as_text
+
 STRANDED_SECONDS = 2.0  # a live worker moves a job on within milliseconds
 TAKE_SLICE_SECONDS = 1  # an idle worker looks at its other queues this often
 SCHEDULER_STALE_SECONDS = 10.0  # a live scheduler beats every second
@@ -127,7 +129,7 @@ def retry_abandoned(queue: Queue, now: float) -> int:
     """
     started = queue.started_job_registry
     expired = cast("list[bytes]", queue.connection.zrangebyscore(started.key, 0, now))
-    entries = [_text(e) for e in expired]
+    entries = [as_text(e) for e in expired]
     if not entries:
         return 0
     claim = queue.connection.register_script(_CLAIM)
@@ -184,12 +186,12 @@ def release_dead_scheduler_lock(connection: redis.Redis, queue_name: str, now: f
     holder = connection.get(key)
     if holder is None:
         return 0
-    name = _text(holder)
+    name = as_text(holder)
     host, pid, beat = connection.hmget(
         SCHEDULER_KEY_TEMPLATE % name, ["hostname", "pid", "last_heartbeat"]
     )
-    alive = beat is not None and not _gone(_text(host), _text(pid))
-    if alive and now - utcparse(_text(beat)).timestamp() < SCHEDULER_STALE_SECONDS:
+    alive = beat is not None and not _gone(as_text(host or b""), as_text(pid or b""))
+    if alive and now - utcparse(as_text(beat or b"")).timestamp() < SCHEDULER_STALE_SECONDS:
         return 0
     return int(release_lock(connection, key, name))
 
@@ -204,10 +206,6 @@ def _gone(host: str, pid: str) -> bool:
         except ProcessLookupError:
             return True
     return False
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def is_full(connection: redis.Redis) -> bool:

@@ -14,6 +14,7 @@ import redis
 
 from consumer.models import json_object
 from consumer.store import keys
+from consumer.store.connection import as_text
 
 RECENT_LIMIT = 50
 UNSENT_LIMIT = 100  # alerts kept for a later try while the webhook is down; the oldest go
@@ -45,7 +46,7 @@ def close_incident(r: redis.Redis, kind: str) -> dict[str, Any] | None:
 def open_incidents(r: redis.Redis) -> dict[str, dict[str, Any]]:
     """Every open incident by kind, with the details it was opened with."""
     data: dict[Any, Any] = r.hgetall(keys.ALERTS_INCIDENTS)
-    return {_text(k): json.loads(v) for k, v in data.items()}
+    return {as_text(k): json.loads(v) for k, v in data.items()}
 
 
 def hold_seen_since(r: redis.Redis, held: bool, now: float) -> float | None:
@@ -55,7 +56,7 @@ def hold_seen_since(r: redis.Redis, held: bool, now: float) -> float | None:
         return None
     r.set(keys.ALERTS_HOLD_SINCE, repr(now), nx=True)
     value = r.get(keys.ALERTS_HOLD_SINCE)
-    return now if value is None else float(_text(value))
+    return now if value is None else float(as_text(value))
 
 
 # The failed registry is scored by whole seconds (RQ's current_timestamp() + failure_ttl), so
@@ -85,7 +86,7 @@ def new_failures(r: redis.Redis) -> list[str]:
     ids = r.eval(
         _NEW_FAILURES, 3, keys.RQ_FAILED, keys.ALERTS_FAILED_CURSOR, keys.ALERTS_FAILED_AT_CURSOR
     )
-    return [_text(i) for i in ids]
+    return [as_text(i) for i in ids]
 
 
 def remember(r: redis.Redis, entry: dict[str, Any]) -> None:
@@ -117,7 +118,3 @@ def recent(r: redis.Redis, limit: int = RECENT_LIMIT) -> list[dict[str, Any]]:
         return []
     rows: list[Any] = r.lrange(keys.ALERTS_RECENT, 0, limit - 1)
     return [json.loads(row) for row in rows]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

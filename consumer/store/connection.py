@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import redis
 from redis.commands.core import Script
@@ -34,6 +34,16 @@ OPTIONS: dict[str, Any] = {
 # another tool) read as U+FFFD rather than raising in every reader, and nothing this service
 # writes is affected, since it writes only text it validated.
 TEXT: dict[str, Any] = {"decode_responses": True, "encoding_errors": "replace"}
+
+
+@overload
+def as_text(value: bytes | str) -> str: ...
+@overload
+def as_text(value: None) -> None: ...
+def as_text(value: bytes | str | None) -> str | None:
+    """A reply of the raw client (bytes) as text; text and None as they are."""
+    return value.decode() if isinstance(value, bytes) else value
+
 
 # How long an intake write waits for its replicas (WAIT): a replica acknowledges at once when
 # asked (the primary sends it REPLCONF GETACK), so this bounds a round trip, not a sync.

@@ -19,6 +19,7 @@ from redis.client import Pipeline
 
 from consumer.models import Event, EventStatus, Outcome, ParsedEvent
 from consumer.store import keys, metrics, outcome_fields
+from consumer.store.connection import as_text
 from consumer.store.outcome_fields import CREATED, RECORD, TARGET
 from consumer.store.outcome_fields import target_outcomes as _stored_outcomes
 from consumer.store.trail import append_trail, attempts, note, trail
@@ -207,11 +208,7 @@ def watch_state(pipe: Pipeline, source: str, event_id: str, *also: str) -> list[
     """WATCH the event (and the keys also names) and read its [status, job_id] meanwhile."""
     key = keys.event(source, event_id)
     pipe.watch(key, *also)  # type: ignore[no-untyped-call]
-    return [_text(v) for v in pipe.hmget(key, ["status", "job_id"])]
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
+    return [as_text(v) for v in pipe.hmget(key, ["status", "job_id"])]
 
 
 def reset_for_replay(
