@@ -42,6 +42,10 @@ class IntakeResult:
     event_id: str
     job_id: str
 
+    def answer(self) -> dict[str, str]:
+        """The webhook's JSON answer for this event (the view's and the fast path's)."""
+        return {"status": self.status, "event_id": self.event_id, "job_id": self.job_id}
+
 
 # Records the metrics of an answer ("accepted" or "duplicate") on a pipeline that is never
 # executed: the intake script runs them, so they cost no round trip of their own.

@@ -137,7 +137,7 @@ def _intake(source: str, item: Item, now: float, tally: Tally | None = None) -> 
     result = state().intake.accept(item, now, tally)
     if tally is not None:
         setattr(g, COUNTED, True)
-    return {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
+    return result.answer()
 
 
 @bp.get("/webhooks/<source>")

@@ -133,7 +133,6 @@ def _answer(
     except Exception as e:  # any failure: the view raises it again, so Flask answers it
         environ[FAILED] = e
         return None
-    answer = {"status": result.status, "event_id": result.event_id, "job_id": result.job_id}
     # Flask's jsonify: sorted keys, compact separators, ASCII, one newline at the end.
-    payload = json.dumps(answer, separators=(",", ":"), sort_keys=True) + "\n"
+    payload = json.dumps(result.answer(), separators=(",", ":"), sort_keys=True) + "\n"
     return STATUS[result.status], payload.encode()
