@@ -73,4 +73,5 @@ def latest(r: redis.Redis, limit: int = 10) -> list[dict[str, Any]]:
 
 
 def _doc(text: str) -> dict[str, Any]:
-    return json_object(text) or {"type": "unreadable", "raw": text}
+    doc = json_object(text)
+    return doc if doc is not None else {"type": "unreadable", "raw": text}

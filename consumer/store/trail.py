@@ -14,7 +14,7 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
-from consumer.models import stored_seconds
+from consumer.models import json_object, stored_seconds
 from consumer.store import keys
 
 DAY = 86400
@@ -68,11 +68,8 @@ def trail(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
 
 def _trail_entry(text: str) -> dict[str, Any]:
     """One trail entry; one that is not a JSON object (a hand edit) is kept raw, not fatal."""
-    try:
-        entry = json.loads(text)
-    except ValueError:
-        entry = None
-    return entry if isinstance(entry, dict) else {"what": "unreadable", "raw": text}
+    entry = json_object(text)
+    return entry if entry is not None else {"what": "unreadable", "raw": text}
 
 
 def attempts(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
