@@ -8,13 +8,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from redis._parsers.encoders import Encoder
 from redis.client import Pipeline
 from redis.commands.core import Script
 from redis.typing import EncodableT
@@ -107,36 +105,33 @@ def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
     return result
 
 
-# KEYS[1]: the dedupe key. ARGV[1..3]: the writes of a new event, its metrics and a
-# duplicate's metrics, each one MessagePack array of words (script_args) in which a command
-# is its length then its words. (Three arguments instead of about 170: redis-py packs each
-# argument in Python, word by word, which was the largest cost of a webhook; cmsgpack
-# unpacks them in C.) Returns the earlier job id of a duplicate, else runs every write and
-# returns false. A script is atomic, and a full Redis refuses its first write, so it writes
-# all or nothing. Metrics go through pcall: a metrics write refused (a full Redis) never
-# changes the answer.
+# KEYS[1]: the dedupe key. ARGV: how many words the writes of a new event are, how many its
+# metrics are, then the words of the writes, of those metrics and of a duplicate's metrics, in
+# which a command is its length then its words (script_args). (Each word is an argument of its
+# own, which redis-py packs in C with hiredis; the Python packer, word by word, was once the
+# largest cost of a webhook.) Returns the earlier job id of a duplicate, else runs every write
+# and returns false. A script is atomic, and a full Redis refuses its first write, so it
+# writes all or nothing. Metrics go through pcall: a metrics write refused (a full Redis)
+# never changes the answer.
 _WRITE_IF_NEW = """
-local function run(packed, call)
-  local words = cmsgpack.unpack(packed)
-  local i = 1
-  while i <= #words do
-    local n = tonumber(words[i])
-    call(unpack(words, i + 1, i + n))
+local function run(first, last, call)
+  local i = first
+  while i <= last do
+    local n = tonumber(ARGV[i])
+    call(unpack(ARGV, i + 1, i + n))
     i = i + n + 1
   end
 end
+local writes, metrics = tonumber(ARGV[1]), tonumber(ARGV[2])
 local existing = redis.call('GET', KEYS[1])
 if existing then
-  run(ARGV[3], redis.pcall)
+  run(3 + writes + metrics, #ARGV, redis.pcall)
   return existing
 end
-run(ARGV[1], redis.call)
-run(ARGV[2], redis.pcall)
+run(3, 2 + writes, redis.call)
+run(3 + writes, 2 + writes + metrics, redis.pcall)
 return false
 """
-# MessagePack's array 32 and str 32 headers: one size of header whatever the length.
-_ARRAY, _STR = b"\xdd", b"\xdb"
-_U32 = struct.Struct(">I").pack
 
 
 def _words(pipe: Pipeline) -> list[EncodableT]:
@@ -147,22 +142,11 @@ def _words(pipe: Pipeline) -> list[EncodableT]:
     return words
 
 
-def script_args(encoder: Encoder, *groups: list[EncodableT]) -> list[bytes]:
-    """_WRITE_IF_NEW's ARGV for groups of words (writes, new metrics, duplicate metrics).
-
-    Each word is the bytes the client's encoder makes of it (its encoding for a str, the
-    encoder itself for anything else), as when it was a command argument of its own.
-    """
-    encoding, errors = encoder.encoding, encoder.encoding_errors
-    encode: Callable[[EncodableT], bytes] = encoder.encode  # untyped in redis-py
-    args = []
-    for words in groups:
-        data = [
-            w.encode(encoding, errors) if type(w) is str else w if type(w) is bytes else encode(w)
-            for w in words
-        ]
-        args.append(b"".join([_ARRAY + _U32(len(data)), *[_STR + _U32(len(w)) + w for w in data]]))
-    return args
+def script_args(
+    writes: list[EncodableT], on_new: list[EncodableT], on_duplicate: list[EncodableT]
+) -> list[EncodableT]:
+    """_WRITE_IF_NEW's ARGV for the words of the writes, new metrics and duplicate metrics."""
+    return [len(writes), len(on_new), *writes, *on_new, *on_duplicate]
 
 
 @functools.lru_cache(maxsize=16)
@@ -184,9 +168,8 @@ def _write_if_new(
     same script.
     """
     on_new, on_duplicate = metrics_of
-    groups = _words(writes), _words(on_new), _words(on_duplicate)
-    args = script_args(r.get_encoder(), *groups)
-    existing = run_replicated(r, _script(r), [dedupe_key], list(args), replicas)
+    args = script_args(_words(writes), _words(on_new), _words(on_duplicate))
+    existing = run_replicated(r, _script(r), [dedupe_key], args, replicas)
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)

@@ -40,6 +40,10 @@ COUNTED = "zc_metrics_counted"
 # The environ key under which the fast path (web/webhooks_fast.py) leaves the error its
 # intake raised: the view raises it where it would store the event, so Flask answers it.
 FAILED = "zeeg_consumer.intake_error"
+# The environ key under which the fast path leaves its verification's outcome (Verified, or
+# the SignatureError it raised) when Flask is to answer: the view takes it, not a second
+# verification (a forged request or an ignored event was verified twice, once in each).
+VERIFIED = "zeeg_consumer.verified"
 
 
 @bp.record_once
@@ -86,13 +90,25 @@ def receive(source: str) -> ResponseReturnValue:
 def _verify(
     src: SourceConfig, body: bytes, headers: dict[str, str], now: float
 ) -> sources.Verified:
-    """sources.verify, a refusal counted by its reason."""
+    """sources.verify (or the fast path's verdict), a refusal counted by its reason."""
     try:
-        return sources.verify(src, body, headers, now)
+        return _verified(src, body, headers, now)
     except SignatureError as e:
         labels = {"source": src.name, "reason": e.reason}
         _later(lambda pipe: metrics.incr(pipe, metrics.VERIFICATION_FAILURES, 1, **labels))
         raise
+
+
+def _verified(
+    src: SourceConfig, body: bytes, headers: dict[str, str], now: float
+) -> sources.Verified:
+    """The fast path's verdict on this request if it reached one, else sources.verify's."""
+    earlier = request.environ.pop(VERIFIED, None)
+    if isinstance(earlier, SignatureError):
+        raise earlier
+    if isinstance(earlier, sources.Verified):
+        return earlier
+    return sources.verify(src, body, headers, now)
 
 
 def _later(write: Callable[[Writer], None]) -> None:

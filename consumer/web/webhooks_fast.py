@@ -10,9 +10,11 @@ script).
 
 Everything else goes to Flask, untouched but for the body, which is handed back to be read
 again: another path or method, a chunked or oversized body, another content type, a batch
-source, a refused signature, a bad or ignored event. A failure while storing (Redis down or
-full) goes to Flask too, which raises it where the view stores the event (FAILED), so its
-error handlers, logs and metrics answer it as before; nothing is stored twice.
+source, a refused signature, a bad or ignored event; the view takes this layer's verdict on
+the signature (VERIFIED) rather than verifying the request again. A failure while storing
+(Redis down or full) goes to Flask too, which raises it where the view stores the event
+(FAILED), so its error handlers, logs and metrics answer it as before; nothing is stored
+twice.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from werkzeug.datastructures import EnvironHeaders
 
+from consumer.errors import SignatureError
 from consumer.models import ParsedEvent
 from consumer.settings import SourceConfig
-from consumer.sources import verify
+from consumer.sources import Verified, verify
 from consumer.sources.parse import read
 from consumer.web.state import AppState, state
-from consumer.web.webhooks import FAILED, intake_tally
+from consumer.web.webhooks import FAILED, VERIFIED, intake_tally
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -112,19 +115,35 @@ def _body(environ: WSGIEnvironment) -> bytes | None:
     return body if len(body) == length else None
 
 
+def _verdict(
+    src: SourceConfig, body: bytes, environ: WSGIEnvironment, now: float
+) -> Verified | None:
+    """sources.verify's verdict, also left in environ for the view; None if it refused."""
+    # The view's headers: werkzeug's names from the environ, lower-cased.
+    headers = {k.lower(): v for k, v in EnvironHeaders(environ).items()}
+    try:
+        verified = verify(src, body, headers, now)
+    except SignatureError as e:
+        environ[VERIFIED] = e
+        return None
+    environ[VERIFIED] = verified  # for the view if Flask is to answer (an ignored event...)
+    return verified
+
+
 def _answer(
     app_state: AppState, src: SourceConfig, body: bytes, environ: WSGIEnvironment, started: float
 ) -> tuple[str, bytes] | None:
     """The view's status and body for a stored event; None when Flask is to answer."""
-    # The view's headers: werkzeug's names from the environ, lower-cased.
-    headers = {k.lower(): v for k, v in EnvironHeaders(environ).items()}
     now = app_state.clock()
     try:
-        parsed = read(src, body, verify(src, body, headers, now).headers)
-    # A refused signature or a bad body (ConsumerError), or anything unforeseen: the view
-    # meets it again, and Flask answers and counts it as it always did.
+        verified = _verdict(src, body, environ, now)
+        parsed = None if verified is None else read(src, body, verified.headers)
+    # A bad body (ConsumerError), or anything unforeseen: the view meets it again, and Flask
+    # answers and counts it as it always did.
     except Exception:
         return None
+    if parsed is None:
+        return None  # a refused signature: the view raises the verdict and counts it
     (item,) = parsed.items  # not a batch source: one item
     if not isinstance(item, ParsedEvent):
         return None  # an ignored event, counted by the view

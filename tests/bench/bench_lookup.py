@@ -59,7 +59,7 @@ def _packed(r: redis.Redis, sha: str, i: int | None, now: float) -> bytes:
     metrics.incr(duplicate, metrics.DUPLICATES, source=event.source)
     recorded, dup = intake._words(writes), intake._words(duplicate)
     head = ["EVALSHA", sha, 1, keys.dedupe(event.source, event.event_id)]
-    return _pack([*head, *intake.script_args(r.get_encoder(), recorded, [], dup)])
+    return _pack([*head, *intake.script_args(recorded, [], dup)])
 
 
 def _pack(args: list[Any]) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from redis.client import Pipeline
 
 from consumer import queue_template
-from consumer.queue import enqueue, erasure_queue
+from consumer.queue import enqueue, erasure_queue, job_key
 from consumer.store.connection import Connections
 
 
@@ -84,3 +84,14 @@ def test_jobs_written_without_an_enqueued_at_turn_the_template_off(
     queue_template.enqueue_erasure(queue, "userdb", "evt-1", "d" * 32, 60, fallback)
     assert queue_template.template(queue, 60) is None
     assert _times_as_one(fallback.command_stack) == _times_as_one(by_rq.command_stack)
+
+
+def test_a_templated_job_is_created_when_it_is_enqueued(conns: Connections) -> None:
+    """RQ's created_at is written as the job's enqueued_at, in the hash RQ reads back."""
+    queue = erasure_queue(conns.raw)
+    pipe = conns.raw.pipeline()
+    queue_template.enqueue_erasure(queue, "userdb", "evt-1", "e" * 32, 60, pipe)
+    pipe.execute()
+    assert queue_template.template(queue, 60) is not None  # the template wrote it
+    created, enqueued = conns.raw.hmget(job_key("e" * 32), "created_at", "enqueued_at")
+    assert created is not None and created == enqueued

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 import redis
 from flask import Flask, request
 from flask.testing import FlaskClient
 
+from consumer import sources
 from consumer.intake import Intake
 from consumer.store import keys
 from consumer.store.connection import Connections
@@ -112,3 +114,37 @@ def test_a_store_failure_in_the_fast_path_is_answered_by_flask_and_stored_once(
     assert calls == ["accept"]
     counted = conns.text.hgetall(keys.METRICS)
     assert counted['zeeg_consumer_webhooks_total{source="userdb",status="503"}'] == "1"
+
+
+@pytest.mark.parametrize(
+    ("case", "status"), [("forged", 401), ("ignored type", 200), ("accepted", 202)]
+)
+def test_a_webhook_is_verified_once_whichever_layer_answers_it(
+    app: Flask,
+    client: FlaskClient,
+    conns: Connections,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    status: int,
+) -> None:
+    """Flask answers a forged request or an ignored event with the fast path's verdict."""
+    settings = app.extensions["zeeg_consumer"].settings
+    calls: list[bytes] = []
+    verifier = sources.VERIFIERS["hmac-sha256"]
+
+    def counting(*args: Any) -> Any:
+        calls.append(args[1])
+        return verifier(*args)
+
+    monkeypatch.setitem(sources.VERIFIERS, "hmac-sha256", counting)
+    kind = "contact.updated" if case == "ignored type" else "contact.deleted"
+    body = userdb_body(f"evt-{case}", "u-1", type=kind)
+    headers = signed(settings, "userdb", body)
+    if case == "forged":
+        headers["X-Signature"] = "sha256=" + "0" * 64
+    answer = webhook(client, "userdb", body, headers)
+    assert answer.status_code == status
+    assert calls == [body]
+    failures = 'zeeg_consumer_verification_failures_total{reason="bad_signature",source="userdb"}'
+    counted = conns.text.hgetall(keys.METRICS)
+    assert counted.get(failures) == ("1" if case == "forged" else None)
