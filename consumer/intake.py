@@ -24,7 +24,7 @@ from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue
 from consumer.queue_template import enqueue_erasure
 from consumer.settings import Settings, SourceConfig
-from consumer.store import events, index, keys, mappings, metrics
+from consumer.store import dedupe, events, index, keys, mappings, metrics
 from consumer.store.connection import replicas_to_wait, run_replicated
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,14 @@ def accept(
     # among them, sent in one script.
     writes = r.pipeline()
     writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
-    writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
-    events.write_new(writes, event, job_id, now, retention_days)
+    # The event hash is the duplicate marker while it outlives the window (store.dedupe).
+    window = dedupe.window(dedupe_ttl_days, retention_days)
+    if not window:
+        writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
+    # The first write must be one a full Redis refuses (ZADD, SET; not DEL): once a script
+    # has written, Redis lets it write on past maxmemory, and all or nothing would not hold.
     index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
+    events.write_new(writes, event, job_id, now, retention_days)
     enqueue_erasure(queue, event.source, event.event_id, job_id, job_timeout, writes)
     counted = {status: r.pipeline() for status in ("accepted", "duplicate")}
     metrics.incr(counted["duplicate"], metrics.DUPLICATES, source=event.source)
@@ -87,7 +92,11 @@ def accept(
         if tally is not None:
             tally(pipe, status)
     existing = _write_if_new(
-        r, dedupe_key, writes, (counted["accepted"], counted["duplicate"]), replicas
+        r,
+        [dedupe_key, keys.event(event.source, event.event_id)],
+        writes,
+        (counted["accepted"], counted["duplicate"]),
+        (window, repr(now), replicas),
     )
     if existing is not None:
         return _logged(event, IntakeResult("duplicate", event.event_id, existing))
@@ -107,15 +116,17 @@ def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
     return result
 
 
-# KEYS[1]: the dedupe key. ARGV[1..3]: the writes of a new event, its metrics and a
-# duplicate's metrics, each one MessagePack array of words (script_args) in which a command
-# is its length then its words. (Three arguments instead of about 170: redis-py packs each
+# KEYS[1]: the dedupe key, KEYS[2]: the event hash. ARGV[1..3]: the writes of a new event,
+# its metrics and a duplicate's metrics, each one MessagePack array of words (script_args)
+# in which a command is its length then its words; ARGV[4..5]: the dedupe window and now
+# (store.dedupe.CHECK). (Three arguments instead of about 170: redis-py packs each
 # argument in Python, word by word, which was the largest cost of a webhook; cmsgpack
 # unpacks them in C.) Returns the earlier job id of a duplicate, else runs every write and
 # returns false. A script is atomic, and a full Redis refuses its first write, so it writes
 # all or nothing. Metrics go through pcall: a metrics write refused (a full Redis) never
 # changes the answer.
-_WRITE_IF_NEW = """
+_WRITE_IF_NEW = (
+    """
 local function run(packed, call)
   local words = cmsgpack.unpack(packed)
   local i = 1
@@ -125,7 +136,9 @@ local function run(packed, call)
     i = i + n + 1
   end
 end
-local existing = redis.call('GET', KEYS[1])
+"""
+    + dedupe.CHECK
+    + """
 if existing then
   run(ARGV[3], redis.pcall)
   return existing
@@ -134,6 +147,7 @@ run(ARGV[1], redis.call)
 run(ARGV[2], redis.pcall)
 return false
 """
+)
 # MessagePack's array 32 and str 32 headers: one size of header whatever the length.
 _ARRAY, _STR = b"\xdd", b"\xdb"
 _U32 = struct.Struct(">I").pack
@@ -173,20 +187,23 @@ def _script(r: redis.Redis) -> Script:
 
 def _write_if_new(
     r: redis.Redis,
-    dedupe_key: str,
+    script_keys: list[str],
     writes: Pipeline,
     metrics_of: tuple[Pipeline, Pipeline],
-    replicas: int,
+    how: tuple[int, str, int],
 ) -> str | None:
-    """Run the recorded writes in one round trip unless dedupe_key exists; its value if so.
+    """Run the recorded writes in one round trip unless the event is a duplicate (the
+    dedupe key, or the hash inside the window); the earlier job id if so.
 
-    The metrics of whichever answer it is (metrics_of: new, duplicate) are written by the
-    same script.
+    script_keys: the dedupe key and the event hash; how: the window (0: the key alone
+    dedupes), now, and the replicas to wait for. The metrics of whichever answer it is
+    (metrics_of: new, duplicate) are written by the same script.
     """
     on_new, on_duplicate = metrics_of
+    window, now, replicas = how
     groups = _words(writes), _words(on_new), _words(on_duplicate)
-    args = script_args(r.get_encoder(), *groups)
-    existing = run_replicated(r, _script(r), [dedupe_key], list(args), replicas)
+    args: list[EncodableT] = [*script_args(r.get_encoder(), *groups), window, now]
+    existing = run_replicated(r, _script(r), script_keys, args, replicas)
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)
