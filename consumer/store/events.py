@@ -22,7 +22,7 @@ from consumer.store import dedupe, keys, metrics, outcome_fields
 from consumer.store.connection import as_text
 from consumer.store.outcome_fields import CREATED, RECORD, TARGET
 from consumer.store.outcome_fields import target_outcomes as _stored_outcomes
-from consumer.store.trail import append_trail, attempts, note, trail
+from consumer.store.trail import append_and_fold, append_trail, attempts, note, trail
 
 __all__ = ["CREATED", "RECORD", "TARGET", "append_trail", "attempts", "note", "trail"]
 
@@ -180,7 +180,8 @@ def mark_done(
     """Done: every target has its terminal outcome, the event leaves the pending set."""
     with r.pipeline() as pipe:
         update(pipe, source, event_id, status=EventStatus.DONE, completed_at=repr(now))
-        append_trail(pipe, source, event_id, {"at": now, "what": "done"})
+        # No run appends any more: the trail is folded into one string (store.trail_fold).
+        append_and_fold(pipe, source, event_id, {"at": now, "what": "done"})
         pipe.zrem(keys.PENDING, pending_member(source, event_id))
         metrics.ended(pipe, "done", now, received_at)
         pipe.execute()

@@ -1,0 +1,93 @@
+"""A done event's trail folded into one string (store.trail_fold): read as the list was,
+unfolded by a later entry, and kept a list when folding could not be exact."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from consumer.delivery.policy import handle_delivery
+from consumer.devtools.sandbox import Sandbox
+from consumer.ops.events import show_event
+from consumer.settings import Settings
+from consumer.store import events, keys, trail_fold
+from consumer.store.connection import Connections
+from tests.helpers import accept_event, context, mapped
+
+TRICKY = [
+    {"at": 1.5, "what": "note", "by": 'a "quoted" \\ name', "reason": "ünïcode ✓ [[x]] %s"},
+    {"at": 2.0, "what": "attempt", "object": "contacts", "record_id": "deleted", "status": 200},
+    {"at": 3, "what": "outcome", "object": "o", "outcome": "not_found", "record_id": '"}'},
+]
+
+
+def _delivered(conns: Connections, sandbox: Sandbox, settings: Settings) -> None:
+    mapped(conns, sandbox, "u-1")
+    accept_event(conns, "e-1", "u-1", time.time(), dedupe_ttl_days=7, retention_days=30)
+    handle_delivery(context(settings, conns), "userdb", "e-1", "job-1")
+
+
+def test_a_done_events_trail_is_one_string_read_as_its_entries(
+    conns: Connections, sandbox: Sandbox, settings: Settings
+) -> None:
+    """After a real erasure the trail key is a string of about half the JSON's bytes, and
+    events show reads received, run, attempt, outcome, done from it."""
+    _delivered(conns, sandbox, settings)
+    key = keys.trail("userdb", "e-1")
+    assert conns.text.type(key) == "string"
+    shown = [e["what"] for e in show_event(conns.text, "userdb", "e-1")["trail"]]
+    assert shown == ["received", "run", "attempt", "outcome", "done"]
+    whole = sum(
+        len(json.dumps(e, separators=(",", ":")))
+        for e in events.trail(conns.text, "userdb", "e-1")[1:]
+    )
+    assert len(conns.text.get(key) or "") < whole * 0.6
+    assert 0 < conns.text.ttl(key) <= conns.text.ttl(keys.event("userdb", "e-1")) + 1
+
+
+def test_an_entry_after_completion_unfolds_the_trail_and_keeps_every_entry(
+    conns: Connections, sandbox: Sandbox, settings: Settings
+) -> None:
+    """A replay of a done event appends to the whole trail; its completion folds it again."""
+    _delivered(conns, sandbox, settings)
+    before = events.trail(conns.text, "userdb", "e-1")
+    data = events.load_hash(conns.text, "userdb", "e-1")
+    with conns.text.pipeline() as pipe:
+        events.reset_for_replay(
+            pipe, data, "job-2", by="ana", reason="r", now=time.time(), ttl=3600
+        )
+        pipe.execute()
+    key = keys.trail("userdb", "e-1")
+    assert conns.text.type(key) == "list"
+    replayed = events.trail(conns.text, "userdb", "e-1")
+    assert replayed[:-1] == before and replayed[-1]["what"] == "replayed"
+    assert 3500 < conns.text.ttl(key) <= 3600
+    handle_delivery(context(settings, conns), "userdb", "e-1", "job-2")
+    assert conns.text.type(key) == "string"
+    again = events.trail(conns.text, "userdb", "e-1")
+    assert again[: len(replayed)] == replayed and again[-1]["what"] == "done"
+
+
+def test_folding_is_exact_for_any_json_entry(conns: Connections) -> None:
+    """Quotes, backslashes, non-ASCII text and token look-alikes read back unchanged."""
+    for entry in TRICKY:
+        events.append_trail(conns.text, "userdb", "e-1", entry)
+    events.mark_done(conns.text, "userdb", "e-1", 4.0)
+    assert conns.text.type(keys.trail("userdb", "e-1")) == "string"
+    assert events.trail(conns.text, "userdb", "e-1") == [*TRICKY, {"at": 4.0, "what": "done"}]
+
+
+def test_a_trail_with_a_raw_control_character_stays_a_list(conns: Connections) -> None:
+    """A hand-edited entry holding a control character cannot be folded exactly: kept."""
+    conns.text.rpush(keys.trail("userdb", "e-1"), '{"at":1,"what":"x\x01"}')
+    events.mark_done(conns.text, "userdb", "e-1", 2.0)
+    assert conns.text.type(keys.trail("userdb", "e-1")) == "list"
+    first, done = events.trail(conns.text, "userdb", "e-1")
+    assert (first["raw"], done["what"]) == ('{"at":1,"what":"x\x01"}', "done")
+
+
+def test_the_tokens_expand_to_their_text() -> None:
+    """The stored format's table: each code point stands for its text, \\n separates."""
+    folded = "\n".join(chr(code) for code in trail_fold.TOKENS)
+    assert trail_fold.expand(folded) == list(trail_fold.TOKENS.values())
+    assert 10 not in trail_fold.TOKENS and all(0 < c < 32 for c in trail_fold.TOKENS)
