@@ -70,22 +70,11 @@ def accept(
     replicas > 0: answered only once that many replicas hold the write (or the primary is
     confirmed by Sentinel: store.connection.run_replicated).
     """
-    dedupe_key = keys.dedupe(event.source, event.event_id)
     job_id = uuid.uuid4().hex
-    # A pipeline that is never executed only records: the writes of today's transaction,
-    # RQ's own job writes (Queue.enqueue's, copied from a template: queue_template.py)
-    # among them, sent in one script.
-    writes = r.pipeline()
-    writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
     # The event hash is the duplicate marker while it outlives the window (store.dedupe).
     window = dedupe.window(dedupe_ttl_days, retention_days)
-    if not window:
-        writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
-    # The first write must be one a full Redis refuses (ZADD, SET; not DEL): once a script
-    # has written, Redis lets it write on past maxmemory, and all or nothing would not hold.
-    index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
-    events.write_new(writes, event, job_id, now, retention_days)
-    enqueue_erasure(queue, event.source, event.event_id, job_id, job_timeout, writes)
+    days = (0 if window else dedupe_ttl_days, retention_days)
+    writes = _writes(r, queue, event, job_id, (now, *days), job_timeout)
     counted = {status: r.pipeline() for status in ("accepted", "duplicate")}
     metrics.incr(counted["duplicate"], metrics.DUPLICATES, source=event.source)
     for status, pipe in counted.items():
@@ -93,7 +82,7 @@ def accept(
             tally(pipe, status)
     existing = _write_if_new(
         r,
-        [dedupe_key, keys.event(event.source, event.event_id)],
+        [keys.dedupe(event.source, event.event_id), keys.event(event.source, event.event_id)],
         writes,
         (counted["accepted"], counted["duplicate"]),
         (window, repr(now), replicas),
@@ -101,6 +90,31 @@ def accept(
     if existing is not None:
         return _logged(event, IntakeResult("duplicate", event.event_id, existing))
     return _logged(event, IntakeResult("accepted", event.event_id, job_id))
+
+
+def _writes(
+    r: redis.Redis,
+    queue: Queue,
+    event: ParsedEvent,
+    job_id: str,
+    times: tuple[float, float, float],
+    job_timeout: int,
+) -> Pipeline:
+    """A new event's writes (RQ's from queue_template.py among them) on a pipeline that only
+    records; times: now, the dedupe key's days (0: no key), the retention's."""
+    now, dedupe_days, retention_days = times
+    writes = r.pipeline()
+    writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
+    if dedupe_days:
+        writes.set(
+            keys.dedupe(event.source, event.event_id), job_id, ex=int(dedupe_days * dedupe.DAY)
+        )
+    # The first write must be one a full Redis refuses (ZADD, SET; not DEL): once a script
+    # has written, Redis lets it write on past maxmemory, and all or nothing would not hold.
+    index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
+    events.write_new(writes, event, job_id, now, retention_days)
+    enqueue_erasure(queue, event.source, event.event_id, job_id, job_timeout, writes)
+    return writes
 
 
 def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
@@ -192,13 +206,9 @@ def _write_if_new(
     metrics_of: tuple[Pipeline, Pipeline],
     how: tuple[int, str, int],
 ) -> str | None:
-    """Run the recorded writes in one round trip unless the event is a duplicate (the
-    dedupe key, or the hash inside the window); the earlier job id if so.
-
-    script_keys: the dedupe key and the event hash; how: the window (0: the key alone
-    dedupes), now, and the replicas to wait for. The metrics of whichever answer it is
-    (metrics_of: new, duplicate) are written by the same script.
-    """
+    """Run the recorded writes and the new event's metrics in one round trip unless it is a
+    duplicate: then its metrics, and the earlier job id is returned. script_keys: the dedupe
+    key, the event hash; how: the window (0: the key alone dedupes), now, replicas."""
     on_new, on_duplicate = metrics_of
     window, now, replicas = how
     groups = _words(writes), _words(on_new), _words(on_duplicate)
