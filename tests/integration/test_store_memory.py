@@ -38,3 +38,37 @@ def test_embedded_redis_keeps_job_and_event_hashes_compact(
         sup.shutdown()
     assert queued == "listpack"
     assert done == ["listpack", "listpack"]
+
+
+def test_a_completed_event_keeps_no_dedupe_key_no_marker_and_a_folded_trail(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Issue 12's cuts, by key: the event hash dedupes (no zc:dedupe), the audit entry stands
+    for the erased marker, and the trail is one string; hash and trail under 850 bytes of
+    MEMORY USAGE (816 with this id; 0.3.0 about 1,120: a 600-byte quicklist trail)."""
+    sup = runner.Supervisor()
+    url = runner.start_redis(sup, tmp_path / "r")
+    try:
+        conns = connect(url)
+        settings = make_settings(sandbox.url, env={"REDIS_URL": url})
+        rid = mapped(conns, sandbox, "u-1")
+        post(create_app(settings, redis=conns).test_client(), settings, EVENT_ID, "u-1")
+        drain(settings, conns)
+        found = {
+            k for k in conns.text.scan_iter() if EVENT_ID in k or rid in k or k.endswith(":u-1")
+        }
+        trail = keys.trail("userdb", EVENT_ID)
+        event = keys.event("userdb", EVENT_ID)
+        kind = conns.text.type(trail)
+        size = sum(int(conns.text.memory_usage(k, samples=0) or 0) for k in (event, trail))
+    finally:
+        sup.shutdown()
+    assert found == {
+        event,
+        trail,
+        keys.event_index("userdb", "u-1"),
+        keys.audit_by_external("userdb", "u-1"),
+        keys.audit_by_record("contacts", rid),
+    }
+    assert kind == "string"
+    assert size < 850
