@@ -20,15 +20,15 @@ from consumer.models import json_object, stored_seconds
 from consumer.store import keys, trail_fold
 
 DAY = 86400
-# Add an entry: KEYS: trail, event hash. ARGV: the entry, the fallback TTL in seconds, the
-# trail's new TTL ("0": keep it). A folded trail (a done event's) is unfolded first. A trail
-# created by this push takes the event hash's remaining TTL, so both expire together; 40
-# days if the hash has none.
+# Add an entry: KEYS: trail, event hash, trail_fold's probe. ARGV: the entry, the fallback
+# TTL in seconds, the trail's new TTL ("0": keep it). A folded trail (a done event's) is
+# unfolded first. A trail created by this push takes the event hash's remaining TTL, so
+# both expire together; 40 days if the hash has none.
 _PUSH = (
     trail_fold.LUA
     + """
 local function push()
-  unfold(KEYS[1])
+  unfold()
   redis.call('RPUSH', KEYS[1], ARGV[1])
   if ARGV[3] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[3]); return end
   if redis.call('PTTL', KEYS[1]) == -1 then
@@ -41,7 +41,7 @@ push()
 """
 )
 # The same, then the trail folded (the event is done: trail_fold).
-_PUSH_AND_FOLD = _PUSH + "return fold(KEYS[1])\n"
+_PUSH_AND_FOLD = _PUSH + "return fold(KEYS[3])\n"
 
 
 def append_trail(
@@ -68,7 +68,7 @@ def _push(
 ) -> None:
     text = json.dumps(entry, separators=(",", ":"))
     trail_key, event_key = keys.trail(source, event_id), keys.event(source, event_id)
-    r.eval(script, 2, trail_key, event_key, text, 40 * DAY, ttl)
+    r.eval(script, 3, trail_key, event_key, keys.TRAIL_PROBE, text, 40 * DAY, ttl)
 
 
 def note(r: redis.Redis, source: str, event_id: str, what: str, now: float, **fields: Any) -> None:
@@ -83,10 +83,12 @@ def trail(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
         pipe.type(key)
         pipe.lrange(key, 0, -1)
         pipe.get(key)
-        pipe.hget(keys.event(source, event_id), "received_at")
+        pipe.hmget(keys.event(source, event_id), ["received_at", trail_fold.FIELD])
         # The command of the other type fails (WRONGTYPE): one round trip whatever it is.
-        kind, listed, folded, received = pipe.execute(raise_on_error=False)
-    stored = trail_fold.expand(folded) if kind == "string" else listed if kind == "list" else []
+        kind, listed, folded, (received, in_hash) = pipe.execute(raise_on_error=False)
+    stored = trail_fold.expand(in_hash or "") + (listed if kind == "list" else [])
+    if kind == "string":
+        stored = trail_fold.expand(folded)
     found = [_trail_entry(e) for e in stored]
     at = stored_seconds(received)
     if at is not None and not (found and found[0].get("what") == "received"):

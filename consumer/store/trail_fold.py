@@ -65,34 +65,56 @@ def _lua_tables() -> str:
     return f"local EXPAND = {{{expand_rows}}}\nlocal COMPACT = {{{compact_rows}}}\n"
 
 
-# Lua functions the trail scripts share: unfold(key) turns a folded trail back into a
-# list (its TTL kept); fold(key) folds a list, unless an entry holds a control character.
+FIELD = "trail"  # the event hash's field holding a folded trail that fits in it
+# Lua functions the trail scripts share (KEYS[1] the trail, KEYS[2] the event hash): unfold()
+# turns a folded trail back into a list with the event's TTL; fold(probe) folds the list,
+# unless an entry holds a control character, into the hash's trail field if the value
+# leaves a listpack hash a listpack (tried on the scratch key probe: the limit is the
+# server's hash-max-listpack-value, which a script cannot read), else into the trail key.
 LUA = (
     _lua_tables()
     + r"""
-local function unfold(key)
-  if redis.call('TYPE', key).ok ~= 'string' then return end
-  local text, ms = redis.call('GET', key), redis.call('PTTL', key)
-  redis.call('DEL', key)
-  for line in string.gmatch(text, '[^\n]+') do
-    redis.call('RPUSH', key, (string.gsub(line, '[\1-\31]', function(c)
-      return EXPAND[string.byte(c)]
-    end)))
-  end
-  if ms > 0 then redis.call('PEXPIRE', key, ms) end
+local function expand(line)
+  return (string.gsub(line, '[\1-\31]', function(c) return EXPAND[string.byte(c)] end))
 end
-local function fold(key)
-  local lines = redis.call('LRANGE', key, 0, -1)
+local function unfold()
+  local text = redis.call('HGET', KEYS[2], 'FIELD')
+  local ms = redis.call('PTTL', KEYS[2])
+  if text then
+    redis.call('HDEL', KEYS[2], 'FIELD')
+  elseif redis.call('TYPE', KEYS[1]).ok == 'string' then
+    text, ms = redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])
+    redis.call('DEL', KEYS[1])
+  else
+    return
+  end
+  for line in string.gmatch(text, '[^\n]+') do redis.call('RPUSH', KEYS[1], expand(line)) end
+  if ms > 0 then redis.call('PEXPIRE', KEYS[1], ms) end
+end
+local function fits(probe, text)
+  if redis.call('PTTL', KEYS[2]) < 0 then return false end
+  if redis.call('OBJECT', 'ENCODING', KEYS[2]) == 'hashtable' then return true end
+  redis.call('HSET', probe, 'x', text)
+  local ok = redis.call('OBJECT', 'ENCODING', probe) == 'listpack'
+  redis.call('DEL', probe)
+  return ok
+end
+local function fold(probe)
+  local lines = redis.call('LRANGE', KEYS[1], 0, -1)
   for i, line in ipairs(lines) do
     if line == '' or string.find(line, '[%z\1-\31]') then return 0 end
     for _, sub in ipairs(COMPACT) do line = string.gsub(line, sub[1], sub[2]) end
     lines[i] = line
   end
-  local ms = redis.call('PTTL', key)
-  redis.call('DEL', key)
-  redis.call('SET', key, table.concat(lines, '\n'))
-  if ms > 0 then redis.call('PEXPIRE', key, ms) end
+  local text, ms = table.concat(lines, '\n'), redis.call('PTTL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  if fits(probe, text) then
+    redis.call('HSET', KEYS[2], 'FIELD', text)
+    return 2
+  end
+  redis.call('SET', KEYS[1], text)
+  if ms > 0 then redis.call('PEXPIRE', KEYS[1], ms) end
   return 1
 end
-"""
+""".replace("FIELD", FIELD)
 )

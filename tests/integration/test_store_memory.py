@@ -40,12 +40,12 @@ def test_embedded_redis_keeps_job_and_event_hashes_compact(
     assert done == ["listpack", "listpack"]
 
 
-def test_a_completed_event_keeps_no_dedupe_key_no_marker_and_a_folded_trail(
+def test_a_completed_event_keeps_no_dedupe_key_no_marker_and_its_trail_in_its_hash(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
     """Issue 12's cuts, by key: the event hash dedupes (no zc:dedupe), the audit entry stands
-    for the erased marker, and the trail is one string; hash and trail under 850 bytes of
-    MEMORY USAGE (816 with this id; 0.3.0 about 1,120: a 600-byte quicklist trail)."""
+    for the erased marker, the folded trail is a field of the hash, which stays a listpack:
+    under 800 bytes of MEMORY USAGE (0.3.0: about 1,120 in hash and quicklist trail)."""
     sup = runner.Supervisor()
     url = runner.start_redis(sup, tmp_path / "r")
     try:
@@ -57,18 +57,17 @@ def test_a_completed_event_keeps_no_dedupe_key_no_marker_and_a_folded_trail(
         found = {
             k for k in conns.text.scan_iter() if EVENT_ID in k or rid in k or k.endswith(":u-1")
         }
-        trail = keys.trail("userdb", EVENT_ID)
         event = keys.event("userdb", EVENT_ID)
-        kind = conns.text.type(trail)
-        size = sum(int(conns.text.memory_usage(k, samples=0) or 0) for k in (event, trail))
+        folded = conns.text.hexists(event, "trail")
+        encoding = _encoding(conns, event)
+        size = int(conns.text.memory_usage(event, samples=0) or 0)
     finally:
         sup.shutdown()
     assert found == {
         event,
-        trail,
         keys.event_index("userdb", "u-1"),
         keys.audit_by_external("userdb", "u-1"),
         keys.audit_by_record("contacts", rid),
     }
-    assert kind == "string"
-    assert size < 850
+    assert folded and encoding == "listpack"
+    assert size < 800
