@@ -25,7 +25,7 @@ DAY = 86400
 # unfolded first. A trail created by this push takes the event hash's remaining TTL, so
 # both expire together; 40 days if the hash has none.
 _PUSH = (
-    trail_fold.LUA
+    trail_fold.UNFOLD
     + """
 local function push()
   unfold()
@@ -41,7 +41,7 @@ push()
 """
 )
 # The same, then the trail folded (the event is done: trail_fold).
-_PUSH_AND_FOLD = _PUSH + "return fold(KEYS[3])\n"
+_PUSH_AND_FOLD = trail_fold.FOLD + _PUSH + "return fold(KEYS[3])\n"
 
 
 def append_trail(
@@ -86,7 +86,7 @@ def trail(r: redis.Redis, source: str, event_id: str) -> list[dict[str, Any]]:
         pipe.hmget(keys.event(source, event_id), ["received_at", trail_fold.FIELD])
         # The command of the other type fails (WRONGTYPE): one round trip whatever it is.
         kind, listed, folded, (received, in_hash) = pipe.execute(raise_on_error=False)
-    stored = trail_fold.expand(in_hash or "") + (listed if kind == "list" else [])
+    stored = trail_fold.expand(in_hash or "") + trail_fold.entries(listed if kind == "list" else [])
     if kind == "string":
         stored = trail_fold.expand(folded)
     found = [_trail_entry(e) for e in stored]

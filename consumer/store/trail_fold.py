@@ -1,15 +1,18 @@
-"""The folded trail: a done event's trail as one string instead of a list (since 0.4.0).
+"""The folded trail: a done event's trail in about half the bytes (since 0.4.0).
 
-When an event is done no run appends to its trail any more, so `mark_done` folds it: the
-same key `zc:trail:<source>:<event_id>` becomes a string of the entries, one a line, each
-with the substrings every entry repeats (`{"at":`, `,"what":"outcome","object":"`, ...)
-replaced by one control character from TOKENS. JSON text never holds a raw control
-character, so the substitution is exact both ways; a trail holding one (a hand edit) stays
-a list. A later entry (a replay, an operator's note) unfolds it into a list first.
+When an event is done no run appends to its trail any more, so `mark_done` folds it: its
+entries, one a line, each with the substrings entries repeat (`{"at":`,
+`,"what":"outcome","object":"`, ...) replaced by one control character from TOKENS, go to
+the event hash's `trail` field where that keeps the hash a listpack (the value fits the
+server's hash-max-listpack-value: 256 at the project's Redis), else to the trail key as a
+string. JSON text never holds a raw control character, so the substitution is exact both
+ways; a trail holding one (a hand edit) stays a list. A later entry (a replay, an
+operator's note) unfolds the trail into a list first: its folded text becomes the list's
+first element, marked with CHUNK, and the next fold takes it as it is.
 
-Five entries: about 410 bytes of JSON in a quicklist (658 bytes of used_memory) become a
-string of about 220 (about 380 bytes). TOKENS is a stored format: append to it, never
-change or reorder it.
+Five entries: about 410 bytes of JSON in a quicklist (658 bytes of used_memory) become
+about 220 bytes in the hash (80 bytes of used_memory). TOKENS is a stored format: append to
+it, never change or reorder it.
 """
 
 from __future__ import annotations
@@ -39,44 +42,40 @@ TOKENS = {
     20: ',"verified":',
     21: '"}',
 }
+CHUNK = "\x1f"  # starts a list element that holds folded lines (an unfolded trail)
+FIELD = "trail"  # the event hash's field holding a folded trail that fits in it
 _EXPAND = dict(TOKENS)
 # Longest first, so a token inside another (`"}` in `,"detail":""}`) never splits it.
 _ORDER = sorted(TOKENS, key=lambda code: -len(TOKENS[code]))
 
 
 def expand(folded: str) -> list[str]:
-    """The entries (JSON text) of a folded trail, oldest first."""
+    """The entries (JSON text) of folded lines, oldest first."""
     return [line.translate(_EXPAND) for line in folded.split("\n") if line]
 
 
-def _lua_string(text: str) -> str:
-    """text as a Lua long string (no escapes: TOKENS hold no `]]`)."""
-    return f"[[{text}]]"
+def entries(stored: list[str]) -> list[str]:
+    """The entries of a trail list, its folded chunk (if unfolded) expanded in place."""
+    found: list[str] = []
+    for element in stored:
+        found += expand(element[1:]) if element.startswith(CHUNK) else [element]
+    return found
 
 
 def _lua_pattern(text: str) -> str:
-    """text as a Lua pattern matching itself (every punctuation character escaped)."""
-    return _lua_string(re.sub(r"([^A-Za-z0-9])", r"%\1", text))
+    """text as a Lua long string holding a pattern that matches itself (TOKENS hold no
+    `]]`; every punctuation character escaped)."""
+    escaped = re.sub(r"([^A-Za-z0-9])", r"%\1", text)
+    return f"[[{escaped}]]"
 
 
-def _lua_tables() -> str:
-    expand_rows = ", ".join(f"[{c}] = {_lua_string(TOKENS[c])}" for c in sorted(TOKENS))
-    compact_rows = ", ".join(f"{{{_lua_pattern(TOKENS[c])}, string.char({c})}}" for c in _ORDER)
-    return f"local EXPAND = {{{expand_rows}}}\nlocal COMPACT = {{{compact_rows}}}\n"
-
-
-FIELD = "trail"  # the event hash's field holding a folded trail that fits in it
-# Lua functions the trail scripts share (KEYS[1] the trail, KEYS[2] the event hash): unfold()
-# turns a folded trail back into a list with the event's TTL; fold(probe) folds the list,
-# unless an entry holds a control character, into the hash's trail field if the value
-# leaves a listpack hash a listpack (tried on the scratch key probe: the limit is the
-# server's hash-max-listpack-value, which a script cannot read), else into the trail key.
-LUA = (
-    _lua_tables()
-    + r"""
-local function expand(line)
-  return (string.gsub(line, '[\1-\31]', function(c) return EXPAND[string.byte(c)] end))
-end
+_COMPACT_ROWS = ", ".join(f"{{{_lua_pattern(TOKENS[c])}, string.char({c})}}" for c in _ORDER)
+# Lua of the trail scripts (KEYS[1] the trail, KEYS[2] the event hash). UNFOLD: unfold()
+# turns a folded trail back into a list (its folded text one CHUNK element) with the
+# event's TTL. FOLD: fold(probe) folds the list into the hash's field if the value leaves
+# a listpack hash a listpack (tried on the scratch key probe: a script cannot read
+# hash-max-listpack-value), else into the trail key as a string.
+UNFOLD = r"""
 local function unfold()
   local text = redis.call('HGET', KEYS[2], 'FIELD')
   local ms = redis.call('PTTL', KEYS[2])
@@ -88,9 +87,13 @@ local function unfold()
   else
     return
   end
-  for line in string.gmatch(text, '[^\n]+') do redis.call('RPUSH', KEYS[1], expand(line)) end
+  redis.call('RPUSH', KEYS[1], 'CHUNK' .. text)
   if ms > 0 then redis.call('PEXPIRE', KEYS[1], ms) end
 end
+"""
+FOLD = (
+    f"local COMPACT = {{{_COMPACT_ROWS}}}\n"
+    + r"""
 local function fits(probe, text)
   if redis.call('PTTL', KEYS[2]) < 0 then return false end
   if redis.call('OBJECT', 'ENCODING', KEYS[2]) == 'hashtable' then return true end
@@ -102,9 +105,14 @@ end
 local function fold(probe)
   local lines = redis.call('LRANGE', KEYS[1], 0, -1)
   for i, line in ipairs(lines) do
-    if line == '' or string.find(line, '[%z\1-\31]') then return 0 end
-    for _, sub in ipairs(COMPACT) do line = string.gsub(line, sub[1], sub[2]) end
-    lines[i] = line
+    if string.sub(line, 1, 1) == 'CHUNK' then
+      lines[i] = string.sub(line, 2)
+    elseif line == '' or string.find(line, '[%z\1-\31]') then
+      return 0
+    else
+      for _, sub in ipairs(COMPACT) do line = string.gsub(line, sub[1], sub[2]) end
+      lines[i] = line
+    end
   end
   local text, ms = table.concat(lines, '\n'), redis.call('PTTL', KEYS[1])
   redis.call('DEL', KEYS[1])
@@ -116,5 +124,8 @@ local function fold(probe)
   if ms > 0 then redis.call('PEXPIRE', KEYS[1], ms) end
   return 1
 end
-""".replace("FIELD", FIELD)
+"""
+)
+UNFOLD, FOLD = (
+    lua.replace("'FIELD'", f"'{FIELD}'").replace("'CHUNK'", "'\\031'") for lua in (UNFOLD, FOLD)
 )

@@ -87,6 +87,9 @@ def test_an_entry_after_completion_unfolds_the_trail_and_keeps_every_entry(
     assert _form(conns) == "list"
     replayed = events.trail(conns.text, "userdb", "e-1")
     assert replayed[:-1] == before and replayed[-1]["what"] == "replayed"
+    # The folded lines are one element, the newest entry stays plain (the orphan sweep's).
+    assert conns.text.llen(key) == 2 and conns.text.lindex(key, 0).startswith(trail_fold.CHUNK)
+    assert json.loads(conns.text.lindex(key, -1) or "")["what"] == "replayed"
     assert 3500 < conns.text.ttl(key) <= 3600
     handle_delivery(context(settings, conns), "userdb", "e-1", "job-2")
     assert _form(conns) == "string"  # ten entries: too long for a listpack value
