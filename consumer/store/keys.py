@@ -61,8 +61,6 @@ def sync_cursor(source: str, obj: str, attribute: str) -> str:
     return f"{PREFIX}:sync:{source}:{obj}:{attribute}"
 
 
-# Scratch hash a trail fold writes and deletes in its script: does a value stay a listpack?
-TRAIL_PROBE = f"{PREFIX}:trail-fold:probe"
 TRIMMED = f"{PREFIX}:trimmed"  # set while the last retention trim is recent (one per hour)
 PROBE = f"{PREFIX}:probe"  # set while an auth probe slot is taken (one probe per interval)
 PENDING = f"{PREFIX}:pending"  # sorted set: events not yet done, scored by received time

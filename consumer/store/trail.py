@@ -20,7 +20,7 @@ from consumer.models import json_object, stored_seconds
 from consumer.store import keys, trail_fold
 
 DAY = 86400
-# Add an entry: KEYS: trail, event hash, trail_fold's probe. ARGV: the entry, the fallback
+# Add an entry: KEYS: trail, event hash. ARGV: the entry, the fallback
 # TTL in seconds, the trail's new TTL ("0": keep it). A folded trail (a done event's) is
 # unfolded first. A trail created by this push takes the event hash's remaining TTL, so
 # both expire together; 40 days if the hash has none.
@@ -41,7 +41,7 @@ push()
 """
 )
 # The same, then the trail folded (the event is done: trail_fold).
-_PUSH_AND_FOLD = trail_fold.FOLD + _PUSH + "return fold(KEYS[3])\n"
+_PUSH_AND_FOLD = trail_fold.FOLD + _PUSH + "return fold()\n"
 
 
 def append_trail(
@@ -68,7 +68,7 @@ def _push(
 ) -> None:
     text = json.dumps(entry, separators=(",", ":"))
     trail_key, event_key = keys.trail(source, event_id), keys.event(source, event_id)
-    r.eval(script, 3, trail_key, event_key, keys.TRAIL_PROBE, text, 40 * DAY, ttl)
+    r.eval(script, 2, trail_key, event_key, text, 40 * DAY, ttl)
 
 
 def note(r: redis.Redis, source: str, event_id: str, what: str, now: float, **fields: Any) -> None:

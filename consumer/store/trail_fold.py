@@ -72,9 +72,9 @@ def _lua_pattern(text: str) -> str:
 _COMPACT_ROWS = ", ".join(f"{{{_lua_pattern(TOKENS[c])}, string.char({c})}}" for c in _ORDER)
 # Lua of the trail scripts (KEYS[1] the trail, KEYS[2] the event hash). UNFOLD: unfold()
 # turns a folded trail back into a list (its folded text one CHUNK element) with the
-# event's TTL. FOLD: fold(probe) folds the list into the hash's field if the value leaves
-# a listpack hash a listpack (tried on the scratch key probe: a script cannot read
-# hash-max-listpack-value), else into the trail key as a string.
+# event's TTL. FOLD: fold() folds the list into the hash's field if the value leaves a
+# listpack hash a listpack (tried as a hash on the trail key, deleted by then: a script
+# cannot read hash-max-listpack-value), else into the trail key as a string.
 UNFOLD = r"""
 local function unfold()
   local text = redis.call('HGET', KEYS[2], 'FIELD')
@@ -94,15 +94,15 @@ end
 FOLD = (
     f"local COMPACT = {{{_COMPACT_ROWS}}}\n"
     + r"""
-local function fits(probe, text)
+local function fits(text)
   if redis.call('PTTL', KEYS[2]) < 0 then return false end
   if redis.call('OBJECT', 'ENCODING', KEYS[2]) == 'hashtable' then return true end
-  redis.call('HSET', probe, 'x', text)
-  local ok = redis.call('OBJECT', 'ENCODING', probe) == 'listpack'
-  redis.call('DEL', probe)
+  redis.call('HSET', KEYS[1], 'x', text)
+  local ok = redis.call('OBJECT', 'ENCODING', KEYS[1]) == 'listpack'
+  redis.call('DEL', KEYS[1])
   return ok
 end
-local function fold(probe)
+local function fold()
   local lines = redis.call('LRANGE', KEYS[1], 0, -1)
   for i, line in ipairs(lines) do
     if string.sub(line, 1, 1) == 'CHUNK' then
@@ -116,7 +116,7 @@ local function fold(probe)
   end
   local text, ms = table.concat(lines, '\n'), redis.call('PTTL', KEYS[1])
   redis.call('DEL', KEYS[1])
-  if fits(probe, text) then
+  if fits(text) then
     redis.call('HSET', KEYS[2], 'FIELD', text)
     return 2
   end
