@@ -139,3 +139,23 @@ def test_a_trail_folded_into_a_string_on_one_redis_reads_and_unfolds_as_well(
     assert conns.text.type(key) == "list" and 0 < conns.text.ttl(key) <= 40 * 86400
     whats = [e["what"] for e in events.trail(conns.text, "userdb", "e-1")]
     assert whats == ["note", "attempt", "outcome", "done", "resumed"]
+
+
+def test_a_done_events_list_trail_written_by_0_3_0_reads_and_folds_on_its_next_done(
+    conns: Connections, listpack_value: int
+) -> None:
+    """0.3.0 left done trails as lists: read as they are; a replay and its done fold them."""
+    accept_event(conns, "e-1", "u-1", AT, dedupe_ttl_days=7, retention_days=30)
+    key = keys.trail("userdb", "e-1")
+    old = [{"at": AT + 1, "what": "run", "job_id": "j-1"}, {"at": AT + 2, "what": "done"}]
+    conns.text.rpush(key, *[json.dumps(e, separators=(",", ":")) for e in old])
+    received = {"at": AT, "what": "received"}
+    assert events.trail(conns.text, "userdb", "e-1") == [received, *old]
+    data = events.load_hash(conns.text, "userdb", "e-1")
+    with conns.text.pipeline() as pipe:
+        events.reset_for_replay(pipe, data, "job-2", by="ana", reason="r", now=AT + 3, ttl=3600)
+        pipe.execute()
+    events.mark_done(conns.text, "userdb", "e-1", AT + 4)
+    assert _form(conns) == FOLDED[listpack_value]
+    whats = [e["what"] for e in events.trail(conns.text, "userdb", "e-1")]
+    assert whats == ["received", "run", "done", "replayed", "done"]
