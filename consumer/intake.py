@@ -22,7 +22,7 @@ from consumer.models import Mapping, ParsedEvent, check_external_id
 from consumer.queue import Queue
 from consumer.queue_template import enqueue_erasure
 from consumer.settings import Settings, SourceConfig
-from consumer.store import events, index, keys, mappings, metrics
+from consumer.store import dedupe, events, index, keys, mappings, metrics
 from consumer.store.connection import replicas_to_wait, run_replicated
 
 log = logging.getLogger(__name__)
@@ -68,28 +68,51 @@ def accept(
     replicas > 0: answered only once that many replicas hold the write (or the primary is
     confirmed by Sentinel: store.connection.run_replicated).
     """
-    dedupe_key = keys.dedupe(event.source, event.event_id)
     job_id = uuid.uuid4().hex
-    # A pipeline that is never executed only records: the writes of today's transaction,
-    # RQ's own job writes (Queue.enqueue's, copied from a template: queue_template.py)
-    # among them, sent in one script.
-    writes = r.pipeline()
-    writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
-    writes.set(dedupe_key, job_id, ex=int(dedupe_ttl_days * 86400))
-    events.write_new(writes, event, job_id, now, retention_days)
-    index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
-    enqueue_erasure(queue, event.source, event.event_id, job_id, job_timeout, writes)
+    # The event hash is the duplicate marker while it outlives the window (store.dedupe).
+    window = dedupe.window(dedupe_ttl_days, retention_days)
+    days = (0 if window else dedupe_ttl_days, retention_days)
+    writes = _writes(r, queue, event, job_id, (now, *days), job_timeout)
     counted = {status: r.pipeline() for status in ("accepted", "duplicate")}
     metrics.incr(counted["duplicate"], metrics.DUPLICATES, source=event.source)
     for status, pipe in counted.items():
         if tally is not None:
             tally(pipe, status)
     existing = _write_if_new(
-        r, dedupe_key, writes, (counted["accepted"], counted["duplicate"]), replicas
+        r,
+        [keys.dedupe(event.source, event.event_id), keys.event(event.source, event.event_id)],
+        writes,
+        (counted["accepted"], counted["duplicate"]),
+        (window, repr(now), replicas),
     )
     if existing is not None:
         return _logged(event, IntakeResult("duplicate", event.event_id, existing))
     return _logged(event, IntakeResult("accepted", event.event_id, job_id))
+
+
+def _writes(
+    r: redis.Redis,
+    queue: Queue,
+    event: ParsedEvent,
+    job_id: str,
+    times: tuple[float, float, float],
+    job_timeout: int,
+) -> Pipeline:
+    """A new event's writes (RQ's from queue_template.py among them) on a pipeline that only
+    records; times: now, the dedupe key's days (0: no key), the retention's."""
+    now, dedupe_days, retention_days = times
+    writes = r.pipeline()
+    writes.multi()  # as RQ expects of a caller's pipeline; nothing is sent
+    if dedupe_days:
+        writes.set(
+            keys.dedupe(event.source, event.event_id), job_id, ex=int(dedupe_days * dedupe.DAY)
+        )
+    # The first write must be one a full Redis refuses (ZADD, SET; not DEL): once a script
+    # has written, Redis lets it write on past maxmemory, and all or nothing would not hold.
+    index.add_event(writes, event.source, event.external_id, event.event_id, now, retention_days)
+    events.write_new(writes, event, job_id, now, retention_days)
+    enqueue_erasure(queue, event.source, event.event_id, job_id, job_timeout, writes)
+    return writes
 
 
 def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
@@ -105,15 +128,17 @@ def _logged(event: ParsedEvent, result: IntakeResult) -> IntakeResult:
     return result
 
 
-# KEYS[1]: the dedupe key. ARGV: how many words the writes of a new event are, how many its
-# metrics are, then the words of the writes, of those metrics and of a duplicate's metrics, in
-# which a command is its length then its words (script_args). (Each word is an argument of its
-# own, which redis-py packs in C with hiredis; the Python packer, word by word, was once the
-# largest cost of a webhook.) Returns the earlier job id of a duplicate, else runs every write
-# and returns false. A script is atomic, and a full Redis refuses its first write, so it
-# writes all or nothing. Metrics go through pcall: a metrics write refused (a full Redis)
+# KEYS[1]: the dedupe key, KEYS[2]: the event hash. ARGV: how many words the writes of a
+# new event are, how many its metrics are, the dedupe window and now (store.dedupe.CHECK),
+# then the words of the writes, of those metrics and of a duplicate's metrics, in which a
+# command is its length then its words (script_args). (Each word is an argument of its own,
+# which redis-py packs in C with hiredis; the Python packer, word by word, was once the
+# largest cost of a webhook.) Returns the earlier job id of a duplicate, else runs every
+# write and returns false. A script is atomic, and a full Redis refuses its first write, so
+# it writes all or nothing. Metrics go through pcall: a metrics write refused (a full Redis)
 # never changes the answer.
-_WRITE_IF_NEW = """
+_WRITE_IF_NEW = (
+    """
 local function run(first, last, call)
   local i = first
   while i <= last do
@@ -123,15 +148,18 @@ local function run(first, last, call)
   end
 end
 local writes, metrics = tonumber(ARGV[1]), tonumber(ARGV[2])
-local existing = redis.call('GET', KEYS[1])
+"""
+    + dedupe.CHECK
+    + """
 if existing then
-  run(3 + writes + metrics, #ARGV, redis.pcall)
+  run(5 + writes + metrics, #ARGV, redis.pcall)
   return existing
 end
-run(3, 2 + writes, redis.call)
-run(3 + writes, 2 + writes + metrics, redis.pcall)
+run(5, 4 + writes, redis.call)
+run(5 + writes, 4 + writes + metrics, redis.pcall)
 return false
 """
+)
 
 
 def _words(pipe: Pipeline) -> list[EncodableT]:
@@ -143,10 +171,15 @@ def _words(pipe: Pipeline) -> list[EncodableT]:
 
 
 def script_args(
-    writes: list[EncodableT], on_new: list[EncodableT], on_duplicate: list[EncodableT]
+    writes: list[EncodableT],
+    on_new: list[EncodableT],
+    on_duplicate: list[EncodableT],
+    window: int = 0,
+    now: str | float = 0,
 ) -> list[EncodableT]:
-    """_WRITE_IF_NEW's ARGV for the words of the writes, new metrics and duplicate metrics."""
-    return [len(writes), len(on_new), *writes, *on_new, *on_duplicate]
+    """_WRITE_IF_NEW's ARGV for the words of the writes, new metrics and duplicate metrics,
+    with the dedupe window (0: the dedupe key alone dedupes) and now (store.dedupe.CHECK)."""
+    return [len(writes), len(on_new), window, now, *writes, *on_new, *on_duplicate]
 
 
 @functools.lru_cache(maxsize=16)
@@ -157,19 +190,18 @@ def _script(r: redis.Redis) -> Script:
 
 def _write_if_new(
     r: redis.Redis,
-    dedupe_key: str,
+    script_keys: list[str],
     writes: Pipeline,
     metrics_of: tuple[Pipeline, Pipeline],
-    replicas: int,
+    how: tuple[int, str, int],
 ) -> str | None:
-    """Run the recorded writes in one round trip unless dedupe_key exists; its value if so.
-
-    The metrics of whichever answer it is (metrics_of: new, duplicate) are written by the
-    same script.
-    """
+    """Run the recorded writes and the new event's metrics in one round trip unless it is a
+    duplicate: then its metrics, and the earlier job id is returned. script_keys: the dedupe
+    key, the event hash; how: the window (0: the key alone dedupes), now, replicas."""
     on_new, on_duplicate = metrics_of
-    args = script_args(_words(writes), _words(on_new), _words(on_duplicate))
-    existing = run_replicated(r, _script(r), [dedupe_key], args, replicas)
+    window, now, replicas = how
+    args = script_args(_words(writes), _words(on_new), _words(on_duplicate), window, now)
+    existing = run_replicated(r, _script(r), script_keys, args, replicas)
     if isinstance(existing, bytes):
         return existing.decode()
     return None if existing is None else str(existing)

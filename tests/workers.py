@@ -117,15 +117,22 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str = "condition
 
 
 def accept_mapped(
-    settings: Settings, text: redis.Redis, raw: redis.Redis, sandbox: Sandbox, n: int
+    settings: Settings,
+    text: redis.Redis,
+    raw: redis.Redis,
+    sandbox: Sandbox,
+    n: int,
+    **days: float,
 ) -> list[str]:
-    """Seed n sandbox contacts, map them, accept one event each; returns the record ids."""
+    """Seed n sandbox contacts, map them, accept one event each; returns the record ids.
+
+    days: accept_event's dedupe_ttl_days and retention_days (1 and 1 unless given)."""
     rids = sandbox.state.seed("contacts", [{} for _ in range(n)])
     conns = Connections(text, raw)
     for i, rid in enumerate(rids):
         mappings.put(text, Mapping("userdb", "contacts", f"u-{i}", rid, 1.0))
         timeout = settings.delivery.job_timeout_seconds
-        accept_event(conns, f"evt-{i}", f"u-{i}", time.time(), job_timeout=timeout)
+        accept_event(conns, f"evt-{i}", f"u-{i}", time.time(), job_timeout=timeout, **days)
     return rids
 
 

@@ -235,7 +235,11 @@ def _record(ctx: Context, event: Event, outcome: Outcome, *, per_record: bool = 
     per_record: the first run to record the record wins, and another run of the same job
     gets the outcome already recorded (see store.outcomes.record).
     """
-    earlier = outcomes.record(ctx.r, event, outcome, ctx.clock(), per_record=per_record)
+    kept = ctx.settings.retention
+    outlives = kept.audit_retention_days >= kept.tombstone_days
+    earlier = outcomes.record(
+        ctx.r, event, outcome, ctx.clock(), per_record=per_record, audit_outlives_marker=outlives
+    )
     if earlier is not None:
         return earlier
     log.info(

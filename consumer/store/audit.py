@@ -78,3 +78,28 @@ def entries(
         if len(rows) < batch:
             return
         start = "(" + str(rows[-1][0])
+
+
+# Whether a record's deletion is recorded: its erased marker (written as Zeeg answers the
+# DELETE, before the outcome), else a deleted or already_deleted entry among the record's
+# 20 newest audit entries (since 0.4.0 the marker goes once that entry is written: the
+# audit keeps it for audit_retention_days). KEYS: marker, record's audit index, stream.
+_ERASED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[2], 0, 19)) do
+  local found = redis.call('XRANGE', KEYS[3], id, id)
+  local f = found[1] and found[1][2] or {}
+  for i = 1, #f - 1, 2 do
+    if f[i] == 'outcome' and (f[i + 1] == 'deleted' or f[i + 1] == 'already_deleted') then
+      return 1
+    end
+  end
+end
+return 0
+"""
+
+
+def deletion_recorded(r: redis.Redis, obj: str, record_id: str) -> bool:
+    """Whether the record's deletion is recorded, by its marker or its audit entries."""
+    index_key = keys.audit_by_record(obj, record_id.lower())
+    return bool(r.eval(_ERASED, 3, keys.erased(obj, record_id), index_key, keys.AUDIT))

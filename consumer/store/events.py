@@ -18,11 +18,11 @@ import redis
 from redis.client import Pipeline
 
 from consumer.models import Event, EventStatus, Outcome, ParsedEvent
-from consumer.store import keys, metrics, outcome_fields
+from consumer.store import dedupe, keys, metrics, outcome_fields
 from consumer.store.connection import as_text
 from consumer.store.outcome_fields import CREATED, RECORD, TARGET
 from consumer.store.outcome_fields import target_outcomes as _stored_outcomes
-from consumer.store.trail import append_trail, attempts, note, trail
+from consumer.store.trail import append_and_fold, append_trail, attempts, note, trail
 
 __all__ = ["CREATED", "RECORD", "TARGET", "append_trail", "attempts", "note", "trail"]
 
@@ -152,7 +152,7 @@ def pending_member(source: str, event_id: str) -> str:
 def mark_running(r: redis.Redis, source: str, event_id: str, job_id: str, now: float) -> None:
     """Start: a job works on the event, status RUNNING and a `run` entry on the trail."""
     with r.pipeline(transaction=False) as pipe:
-        update(pipe, source, event_id, status=EventStatus.RUNNING, job_id=job_id)
+        dedupe.set_job(pipe, keys.event(source, event_id), job_id, status=EventStatus.RUNNING)
         append_trail(pipe, source, event_id, {"at": now, "what": "run", "job_id": job_id})
         pipe.execute()
 
@@ -162,7 +162,7 @@ def reschedule(
 ) -> None:
     """Put off: job_id runs the event after delay seconds (why: its /metrics label)."""
     with r.pipeline() as pipe:
-        update(pipe, e.source, e.event_id, status=status, job_id=job_id)
+        dedupe.set_job(pipe, keys.event(e.source, e.event_id), job_id, status=status)
         entry = {"at": now, "what": status, "retry_in": round(delay, 3), "job_id": job_id}
         append_trail(pipe, e.source, e.event_id, entry)
         metrics.incr(pipe, metrics.RETRIES, why=why)
@@ -180,7 +180,8 @@ def mark_done(
     """Done: every target has its terminal outcome, the event leaves the pending set."""
     with r.pipeline() as pipe:
         update(pipe, source, event_id, status=EventStatus.DONE, completed_at=repr(now))
-        append_trail(pipe, source, event_id, {"at": now, "what": "done"})
+        # No run appends any more: the trail is folded into one string (store.trail_fold).
+        append_and_fold(pipe, source, event_id, {"at": now, "what": "done"})
         pipe.zrem(keys.PENDING, pending_member(source, event_id))
         metrics.ended(pipe, "done", now, received_at)
         pipe.execute()
@@ -234,7 +235,8 @@ def reset_for_replay(
     fields: dict[Any, Any] = {k: data.get(k, "") for k in LOG_FIELDS}
     # A hash written before 0.3.0 keeps the fields it holds (hset never removes one).
     fields = {**_stored({**fields, **_queued(job_id)}), "replayed": "1", "replay_reason": reason}
-    pipe.hset(key, mapping=fields)
+    del fields["job_id"]
+    dedupe.set_job(pipe, key, job_id, **fields)
     pipe.expire(key, ttl)
     entry = {"at": now, "what": "replayed", "by": by, "reason": reason, "dedupe": "bypassed"}
     entry.update(job_id=job_id, previous_job_id=data.get("job_id"))
@@ -256,8 +258,8 @@ def reset_for_requeue(
     now: float,
 ) -> None:
     """Requeue: queue the writes (pipe is in MULTI) that turn a failed event QUEUED again."""
-    fields: dict[str, str | int] = {"status": EventStatus.QUEUED, "attempts": 0, "job_id": job_id}
-    update(pipe, source, event_id, **fields, last_error="")
+    fields: dict[str, str | int] = {"status": EventStatus.QUEUED, "attempts": 0, "last_error": ""}
+    dedupe.set_job(pipe, keys.event(source, event_id), job_id, **fields)
     entry = {"at": now, "what": "requeued", "by": by, "reason": reason}
     entry.update(job_id=job_id, previous_job_id=previous)
     append_trail(pipe, source, event_id, entry)

@@ -14,7 +14,7 @@ import redis
 from redis.client import Pipeline
 
 from consumer.models import Mapping
-from consumer.store import keys
+from consumer.store import audit, keys
 
 # Per row i: KEYS[2i-1] mapping hash, KEYS[2i] tombstone; ARGV[3i-2..3i] record id, linked_at,
 # "1" to keep an existing linked_at. Returns per row {1 if new, linked_at in effect, tombstone
@@ -113,7 +113,7 @@ def mark_erased(r: redis.Redis, obj: str, record_id: str, by: str, ttl: int) -> 
 
 def is_erased(r: redis.Redis, obj: str, record_id: str) -> bool:
     """Whether the record's deletion is recorded (so it is never deleted twice)."""
-    return bool(r.exists(keys.erased(obj, record_id)))
+    return audit.deletion_recorded(r, obj, record_id)  # the marker, or its audit entry
 
 
 def unlink(r: redis.Redis, source: str, obj: str, external_id: str, rid: str | None) -> int:

@@ -15,7 +15,7 @@ import redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from consumer.models import FAILED, NOT_MAPPED, Event, Outcome
+from consumer.models import ALREADY_DELETED, DELETED, FAILED, NOT_MAPPED, Event, Outcome
 from consumer.store import audit, chart, events, index, keys, metrics
 from consumer.store.outcome_fields import pack, record_field, unpack
 
@@ -79,6 +79,7 @@ def record(
     now: float,
     *,
     per_record: bool,
+    audit_outlives_marker: bool = False,
 ) -> Outcome | None:
     """Record an outcome: on the event, the audit stream, the trail and the metrics, at once.
 
@@ -87,6 +88,8 @@ def record(
     per_record keeps it under its record id; a not_mapped without it is the target's outcome
     when no record was found, kept once per target. Anything else (a deletion that did not
     verify) is written each time. None when this outcome was written.
+    audit_outlives_marker: the audit entry is kept at least as long as the record's erased
+    marker would be, so a deletion's entry takes its place (store.audit.deletion_recorded).
     """
     key = keys.event(event.source, event.event_id)
     field = _kept_as(outcome, per_record)
@@ -103,6 +106,8 @@ def record(
                 pipe.multi()
                 if field:
                     pipe.hset(key, field, pack(outcome))
+                if audit_outlives_marker:
+                    _drop_marker(pipe, outcome)
                 _write_outcome(pipe, event, outcome, now, prev)
                 return None
             except WatchError:
@@ -114,6 +119,12 @@ def _kept_as(outcome: Outcome, per_record: bool) -> str | None:
     if per_record:
         return record_field(outcome.object, outcome.record_id or "")
     return record_field(outcome.object, "") if outcome.outcome == NOT_MAPPED else None
+
+
+def _drop_marker(pipe: Pipeline, outcome: Outcome) -> None:
+    """A deletion's audit entry says what its erased marker said: the marker goes."""
+    if outcome.outcome in (DELETED, ALREADY_DELETED) and outcome.record_id:
+        pipe.delete(keys.erased(outcome.object, outcome.record_id))
 
 
 def _write_outcome(pipe: Pipeline, event: Event, outcome: Outcome, now: float, prev: str) -> None:

@@ -157,7 +157,10 @@ def run(n: int, directory: Path, *redis_args: str) -> dict[str, Any]:
         conns = connect(server.url)
         settings = make_settings(sandbox.url, zeeg={"rate_limit_per_second": 0})
         base = _used(conns.text)
-        rids = accept_mapped(settings, conns.text, conns.raw, sandbox, n)
+        # The default windows (7 days of dedupe, 30 of retention): the event hash dedupes.
+        days = {"dedupe_ttl_days": settings.intake.dedupe_ttl_days}
+        days["retention_days"] = settings.intake.event_log_retention_days
+        rids = accept_mapped(settings, conns.text, conns.raw, sandbox, n, **days)
         mapped = sum(_usage(conns.text, k)[0] for k in conns.text.scan_iter("zc:map:*"))
         in_flight = (_used(conns.text) - base - mapped) / n
         parts = _in_flight_parts(conns.text, n)

@@ -44,9 +44,10 @@ def _packed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
 
 def _groups(argv: tuple[Any, ...]) -> tuple[list[Any], list[Any], list[Any]]:
-    """ARGV split as the script splits it: writes, a new event's metrics, a duplicate's."""
+    """ARGV split as the script splits it: writes, a new event's metrics, a duplicate's (after
+    the two counts, the dedupe window and now)."""
     writes, on_new = int(argv[0]), int(argv[1])
-    words = list(argv[2:])
+    words = list(argv[4:])
     return words[:writes], words[writes : writes + on_new], words[writes + on_new :]
 
 
@@ -69,8 +70,9 @@ def test_the_scripts_arguments_are_the_commands_words(
     result = _accept(conns, "evt-1")
     (call,) = [args for args in packed if args[0] == "EVALSHA"]
     dedupe_key = keys.dedupe("userdb", "evt-1")
-    assert call[2:4] == (1, dedupe_key)
-    writes, on_new, on_duplicate = _groups(call[4:])
+    assert call[2:5] == (2, dedupe_key, keys.event("userdb", "evt-1"))
+    assert call[7] == 0  # the window: with 1 day of retention the dedupe key dedupes
+    writes, on_new, on_duplicate = _groups(call[5:])
     commands = _commands(writes)
     assert commands[0] == ["SET", dedupe_key, result.job_id, "EX", 86400]
     assert on_new == []  # no webhook tally outside a webhook
