@@ -1,0 +1,252 @@
+"""Several erasure jobs in flight in one worker process ([delivery] jobs_in_flight)."""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from consumer.devtools.sandbox import Sandbox
+from consumer.models import Mapping
+from consumer.settings import Settings
+from consumer.store import audit, events, mappings
+from consumer.store.connection import Connections
+from tests.helpers import RedisServer, accept_event, deletes, make_settings
+from tests.workers import Workers, accept_mapped, all_done, kill_tree, wait_until
+
+UNLIMITED = {"rate_limit_per_second": 0}
+
+
+def _workers(
+    tmp_path: Path, redis_server: RedisServer, sandbox: Sandbox, n: int, **sections: Any
+) -> Workers:
+    delivery = {"jobs_in_flight": n, **sections.pop("delivery", {})}
+    zeeg = sections.pop("zeeg", UNLIMITED)
+    return Workers(tmp_path, redis_server.url, sandbox, delivery=delivery, zeeg=zeeg, **sections)
+
+
+DRAINED = 24
+
+
+def _drain_seconds(
+    directory: Path,
+    redis_server: RedisServer,
+    sandbox: Sandbox,
+    settings: Settings,
+    conns: Connections,
+    n: int,
+) -> float:
+    """One worker with n jobs in flight over DRAINED events: first to last DELETE answered."""
+    conns.text.flushall()
+    sandbox.state.reset()
+    sandbox.state.set_faults(latency_ms=100)
+    accept_mapped(settings, conns.text, conns.raw, sandbox, DRAINED)
+    directory.mkdir()
+    procs = _workers(directory, redis_server, sandbox, n)
+    try:
+        procs.start(1)
+        wait_until(all_done(conns.text, DRAINED), 30, "the drain\n" + procs.logs())
+    finally:
+        procs.stop()
+    at = sorted(float(r["at"]) for r in deletes(sandbox, 200))
+    assert len(at) == DRAINED
+    return at[-1] - at[0]
+
+
+def test_four_jobs_in_flight_overlap_four_deletes_and_drain_faster_than_one(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """Sandbox at 100 ms: 4 DELETEs at once with 4 in flight, 1 with 1; over 2.5x faster."""
+    one = _drain_seconds(tmp_path / "one", redis_server, sandbox, settings, conns, 1)
+    assert sandbox.state.max_in_flight == 1
+    four = _drain_seconds(tmp_path / "four", redis_server, sandbox, settings, conns, 4)
+    assert sandbox.state.max_in_flight == 4
+    assert one / four > 2.5, (one, four)
+
+
+def test_each_job_thread_keeps_its_connection_across_its_jobs(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """20 events, 4 in flight: 20 DELETEs answered 200 over 4 TCP connections, one a thread."""
+    sandbox.state.set_faults(latency_ms=30)
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 20)
+    procs = _workers(tmp_path, redis_server, sandbox, 4)
+    try:
+        procs.start(1)
+        wait_until(all_done(conns.text, 20), 30, "all events done\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert [r["status"] for r in deletes(sandbox)] == [200] * 20
+    assert (sandbox.state.connections, sandbox.state.max_in_flight) == (4, 4)
+
+
+def _running(conns: Connections, n: int) -> bool:
+    found = [events.load(conns.text, "userdb", f"evt-{i}") for i in range(n)]
+    return sum(1 for e in found if e is not None and e.status == "running") == n
+
+
+def test_sigkill_with_four_jobs_running_retries_each_and_deletes_each_record_once(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """Kill -9 with 4 DELETEs in flight: all 4 retried by the next worker, one 200 and one
+    audit entry per record."""
+    sandbox.state.set_faults(script=[{"delay_ms": 10000, "only": "DELETE"}] * 4)
+    rids = accept_mapped(settings, conns.text, conns.raw, sandbox, 4)
+    procs = _workers(tmp_path, redis_server, sandbox, 4)
+    (first,) = procs.start(1)
+    wait_until(lambda: sandbox.state.in_flight == 4, 30, "4 DELETEs in flight\n" + procs.logs())
+    kill_tree(first.pid, signal.SIGKILL)
+    first.wait(10)
+    procs.start(1)
+    try:
+        wait_until(all_done(conns.text, 4), 60, "the events to be done\n" + procs.logs())
+    finally:
+        procs.stop()
+    for i, rid in enumerate(rids):
+        outcomes = events.target_outcomes(conns.text, "userdb", f"evt-{i}")["contacts"]
+        assert [(o.outcome, o.record_id) for o in outcomes] == [("deleted", rid)]
+    assert sorted(r["path"] for r in deletes(sandbox, 200)) == sorted(
+        f"/crm/contacts/{rid}" for rid in rids
+    )
+    entries = collections.Counter(e.get("record_id") for e in audit.entries(conns.text))
+    assert {rid: entries[rid] for rid in rids} == {rid: 1 for rid in rids}
+
+
+def test_sigterm_with_four_jobs_running_lets_each_finish_and_starts_no_other(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """Warm shutdown, 4 in flight and 4 queued: the 4 DELETEs answered 200, the rest left
+    queued, exit 0."""
+    sandbox.state.set_faults(latency_ms=1500)
+    rids = accept_mapped(settings, conns.text, conns.raw, sandbox, 8)
+    procs = _workers(tmp_path, redis_server, sandbox, 4)
+    (proc,) = procs.start(1)
+    wait_until(lambda: sandbox.state.in_flight == 4, 30, "4 DELETEs in flight\n" + procs.logs())
+    kill_tree(proc.pid, signal.SIGTERM)
+    assert proc.wait(20) == 0, procs.logs()
+    done = [events.load(conns.text, "userdb", f"evt-{i}") for i in range(8)]
+    statuses = collections.Counter(e.status for e in done if e is not None)
+    assert statuses == {"done": 4, "queued": 4}
+    assert sorted(r["path"] for r in deletes(sandbox)) == sorted(
+        f"/crm/contacts/{rids[i]}" for i, e in enumerate(done) if e and e.status == "done"
+    )
+    assert all(r["status"] == 200 for r in deletes(sandbox))
+
+
+def test_a_job_past_its_timeout_in_a_thread_is_cut_and_run_again(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """job_timeout 1 s, 4 in flight, one DELETE held 3 s: that job cut (JobTimeoutException)
+    and retried, the worker's other jobs unharmed, every event deleted."""
+    short = make_settings(sandbox.url, delivery={"job_timeout_seconds": 1})  # the jobs' timeout
+    sandbox.state.set_faults(script=[{"delay_ms": 3000, "only": "DELETE"}])
+    accept_mapped(short, conns.text, conns.raw, sandbox, 3)
+    procs = _workers(tmp_path, redis_server, sandbox, 4)
+    try:
+        procs.start(1)
+        wait_until(all_done(conns.text, 3), 30, "the events done\n" + procs.logs())
+    finally:
+        procs.stop()
+    runs = [
+        len([t for t in events.trail(conns.text, "userdb", f"evt-{i}") if t["what"] == "run"])
+        for i in range(3)
+    ]
+    assert sorted(runs) == [1, 1, 2]
+    assert "JobTimeoutException: Task exceeded its job timeout" in procs.logs()
+    assert collections.Counter(r["status"] for r in deletes(sandbox)) == {200: 3, 500: 1}
+
+
+def test_four_in_flight_keep_the_shared_rate_limit(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """Sandbox window limit 20/s, bucket 20/s, 2 workers of 4 in flight: no 429, no second
+    above 20 calls, and calls overlapping."""
+    n = 50
+    sandbox.state.set_faults(latency_ms=50, rate_limit_per_second=20, rate_limit_mode="window")
+    accept_mapped(settings, conns.text, conns.raw, sandbox, n)
+    zeeg = {"rate_limit_per_second": 20.0, "burst": 1}
+    procs = _workers(tmp_path, redis_server, sandbox, 4, zeeg=zeeg)
+    try:
+        procs.start(2)
+        wait_until(all_done(conns.text, n), 30, "all events done\n" + procs.logs())
+    finally:
+        procs.stop()
+    log = deletes(sandbox)
+    assert collections.Counter(r["status"] for r in log) == {200: n}
+    assert max(collections.Counter(int(float(r["at"])) for r in log).values()) <= 20
+    assert sandbox.state.max_in_flight >= 2
+
+
+def test_two_jobs_for_one_record_in_flight_at_once_delete_it_once(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """Two events mapped to one record, run at once: one DELETE, one deletion in the audit,
+    the other event's outcome already_deleted."""
+    sandbox.state.set_faults(latency_ms=800)
+    (rid,) = sandbox.state.seed("contacts", [{}])
+    for i in range(2):
+        mappings.put(conns.text, Mapping("userdb", "contacts", f"u-{i}", rid, 1.0))
+        accept_event(conns, f"evt-{i}", f"u-{i}", time.time(), job_timeout=60)
+    procs = _workers(tmp_path, redis_server, sandbox, 4)
+    try:
+        procs.start(1)
+        wait_until(all_done(conns.text, 2), 30, "both events done\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert [r["status"] for r in deletes(sandbox)] == [200]
+    kinds = sorted(
+        o.outcome
+        for i in range(2)
+        for o in events.target_outcomes(conns.text, "userdb", f"evt-{i}")["contacts"]
+    )
+    assert kinds == ["already_deleted", "deleted"]
+    deleted = [e for e in audit.entries(conns.text) if e.get("outcome") == "deleted"]
+    assert [e.get("record_id") for e in deleted] == [rid]
+
+
+def test_sandbox_counts_the_most_calls_in_flight_at_once(sandbox: Sandbox) -> None:
+    """3 DELETEs sent at once to a sandbox at 300 ms: GET /_sandbox/stats says 3."""
+    sandbox.state.set_faults(latency_ms=300)
+    rids = sandbox.state.seed("contacts", [{}, {}, {}])
+    headers = {"Authorization": f"Bearer {sandbox.state.token}"}
+
+    def delete(rid: str) -> int:
+        url = f"{sandbox.url}/crm/contacts/{rid}"
+        return requests.delete(url, headers=headers, timeout=5).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(delete, rids)) == [200, 200, 200]
+    stats = requests.get(f"{sandbox.root}/_sandbox/stats", timeout=5).json()
+    assert (stats["max_in_flight"], sandbox.state.in_flight) == (3, 0)
