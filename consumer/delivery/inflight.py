@@ -8,7 +8,8 @@ job's RQ bookkeeping runs in its thread, as the sequential worker runs it in the
   the job's thread at its next Python instruction (a Zeeg call in progress ends first);
 - warm shutdown (SIGTERM): no job is started any more, each running job ends, then the
   worker's teardown; a second SIGTERM is a cold shutdown, every running job cut (ColdShutdown,
-  which RQ's retry runs again), as the sequential worker's job is cut by SystemExit;
+  which RQ's retry runs again), as the sequential worker's job is cut by SystemExit; a job
+  still in a Zeeg call CUT_WAIT_SECONDS later is left to crash recovery;
 - a SIGKILLed worker's N jobs each lapse in the started registry and are retried as one is.
 N = 1 keeps the sequential path: jobs run in the main thread under RQ's SIGALRM penalty.
 """
@@ -19,6 +20,7 @@ import ctypes
 import logging
 import queue as queue_module
 import threading
+import time
 from datetime import timedelta
 from types import FrameType
 from typing import Any, ClassVar
@@ -35,6 +37,10 @@ from rq.worker.base import WorkerStatus
 log = logging.getLogger(__name__)
 
 SLOT_WAIT_SECONDS = 1.0  # a main loop waiting for a free thread still runs its maintenance
+# After a cold shutdown's cut, how long teardown waits for the jobs' failure bookkeeping (the
+# cut lands after a Zeeg call in progress): a job still running then is left to crash
+# recovery, as a SIGKILLed worker's is.
+CUT_WAIT_SECONDS = 2.0
 
 
 class JobTimeoutException(RQJobTimeout):
@@ -127,6 +133,7 @@ class InFlight:
         self._threads: list[threading.Thread] = []
         self.busy = 0
         self._error: BaseException | None = None
+        self.cut_at: float | None = None  # time.monotonic() of a cold shutdown's cut
 
     def wait_for_slot(self, timeout: float) -> bool:
         """Whether fewer than n jobs run, waiting up to timeout seconds for one to end."""
@@ -166,15 +173,22 @@ class InFlight:
                 self._worker.set_state(WorkerStatus.IDLE)
 
     def wait_all(self) -> None:
-        """Return once no job runs (signals are handled meanwhile), then end the threads."""
+        """Return once no job runs, or CUT_WAIT_SECONDS after a cut; then end the threads.
+
+        Waits in short slices: the main thread handles a signal (a cold shutdown) meanwhile.
+        """
         with self._cond:
-            while self.busy:
-                self._cond.wait(SLOT_WAIT_SECONDS)
+            while self.busy and not self._cut_long_ago():
+                self._cond.wait(0.1)
         for _ in self._threads:
             self._todo.put(None)
         for thread in self._threads:
-            thread.join(SLOT_WAIT_SECONDS)
+            if self.cut_at is None:
+                thread.join(SLOT_WAIT_SECONDS)
         self._threads = []
+
+    def _cut_long_ago(self) -> bool:
+        return self.cut_at is not None and time.monotonic() - self.cut_at >= CUT_WAIT_SECONDS
 
 
 class InFlightWorker(SimpleWorker):
@@ -245,6 +259,7 @@ class InFlightWorker(SimpleWorker):
             super().request_force_stop(signum, frame)  # RQ's (it ignores a doubled signal)
             return
         cut = ThreadDeathPenalty.cut_all(ColdShutdown)
+        self.inflight.cut_at = time.monotonic()
         self.log.warning("Worker %s: cold shut down, %d running jobs cut", self.name, cut)
         if not self._finishing:  # else teardown is waiting for the cut jobs to end
             super().request_force_stop(signum, frame)

@@ -93,11 +93,6 @@ def test_each_job_thread_keeps_its_connection_across_its_jobs(
     assert (sandbox.state.connections, sandbox.state.max_in_flight) == (4, 4)
 
 
-def _running(conns: Connections, n: int) -> bool:
-    found = [events.load(conns.text, "userdb", f"evt-{i}") for i in range(n)]
-    return sum(1 for e in found if e is not None and e.status == "running") == n
-
-
 def test_sigkill_with_four_jobs_running_retries_each_and_deletes_each_record_once(
     tmp_path: Path,
     redis_server: RedisServer,
@@ -152,6 +147,42 @@ def test_sigterm_with_four_jobs_running_lets_each_finish_and_starts_no_other(
         f"/crm/contacts/{rids[i]}" for i, e in enumerate(done) if e and e.status == "done"
     )
     assert all(r["status"] == 200 for r in deletes(sandbox))
+
+
+def test_a_second_sigterm_cuts_every_running_job_and_the_next_worker_runs_them_again(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    settings: Settings,
+    conns: Connections,
+    sandbox: Sandbox,
+) -> None:
+    """Cold shutdown with 4 in flight: each job cut as its DELETE returns (not done), exit 0;
+    the next worker runs the 4 again, each record deleted by one 200."""
+    sandbox.state.set_faults(latency_ms=2500)
+    rids = accept_mapped(settings, conns.text, conns.raw, sandbox, 4)
+    procs = _workers(tmp_path, redis_server, sandbox, 4)
+    (proc,) = procs.start(1)
+    wait_until(lambda: sandbox.state.in_flight == 4, 30, "4 DELETEs in flight\n" + procs.logs())
+    kill_tree(proc.pid, signal.SIGTERM)
+    time.sleep(1.2)  # RQ takes a second SIGTERM within a second for the same one
+    kill_tree(proc.pid, signal.SIGTERM)
+    assert proc.wait(10) == 0, procs.logs()
+    assert "cold shut down, 4 running jobs cut" in procs.logs()
+    assert not any(_done(conns, i) for i in range(4))
+    sandbox.state.set_faults(latency_ms=0)
+    procs.start(1)
+    try:
+        wait_until(all_done(conns.text, 4), 60, "the events to be done\n" + procs.logs())
+    finally:
+        procs.stop()
+    assert sorted(r["path"] for r in deletes(sandbox, 200)) == sorted(
+        f"/crm/contacts/{rid}" for rid in rids
+    )
+
+
+def _done(conns: Connections, i: int) -> bool:
+    event = events.load(conns.text, "userdb", f"evt-{i}")
+    return event is not None and event.status == "done"
 
 
 def test_a_job_past_its_timeout_in_a_thread_is_cut_and_run_again(
