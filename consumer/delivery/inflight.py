@@ -187,6 +187,11 @@ class InFlight:
                 thread.join(SLOT_WAIT_SECONDS)
         self._threads = []
 
+    def wait_idle(self) -> None:
+        """Return once no job runs (the main loop takes none meanwhile: it is the caller)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.busy == 0)
+
     def _cut_long_ago(self) -> bool:
         return self.cut_at is not None and time.monotonic() - self.cut_at >= CUT_WAIT_SECONDS
 
@@ -233,6 +238,23 @@ class InFlightWorker(SimpleWorker):
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         finally:
             self._taking = False
+
+    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's, but a scheduler process forks only while no job thread runs.
+
+        RQ forks its scheduler (at the start, and in a maintenance after the holder of the
+        scheduler lock died); a fork while a thread holds a lock (stdout's, a connection
+        pool's) leaves that lock held forever in the child, which could hang on it.
+        """
+        super()._start_scheduler(*args, **kwargs)
+        if self.inflight is not None and self.scheduler is not None:
+            start, inflight = self.scheduler.start, self.inflight
+
+            def start_when_idle() -> Any:
+                inflight.wait_idle()
+                return start()  # type: ignore[no-untyped-call]  # rq leaves it untyped
+
+            self.scheduler.start = start_when_idle  # type: ignore[method-assign]
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         """RQ's, but the worker stays busy while one of its jobs runs."""
