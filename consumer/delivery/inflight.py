@@ -156,10 +156,11 @@ class InFlight:
         self._todo.put((job, queue))
 
     def _serve(self) -> None:
+        """A job thread: job after job until told to end (None); it never dies of one."""
         while (item := self._todo.get()) is not None:
             try:
                 self._worker.run_job(*item)
-            except (RedisError, StopRequested) as e:  # the job is recovered from Redis
+            except RedisError as e:  # its start refused: the job is recovered from Redis
                 with self._cond:
                     self._error = self._error or e
             except BaseException:  # a cold shutdown landing outside the job, or a bug
@@ -170,7 +171,10 @@ class InFlight:
                     idle = self.busy == 0
                     self._cond.notify_all()
             if idle:
-                self._worker.set_state(WorkerStatus.IDLE)
+                try:
+                    self._worker.set_state(WorkerStatus.IDLE)
+                except RedisError as e:  # only what `rq info` shows; the next job sets it
+                    log.warning("worker state not written: %s", type(e).__name__)
 
     def wait_all(self) -> None:
         """Return once no job runs, or CUT_WAIT_SECONDS after a cut; then end the threads.
