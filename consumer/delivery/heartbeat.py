@@ -1,4 +1,4 @@
-"""The thread that renews a running job's heartbeat while the worker runs it in-process."""
+"""The thread that renews running jobs' heartbeats while the worker runs them in-process."""
 
 from __future__ import annotations
 
@@ -14,40 +14,40 @@ log = logging.getLogger(__name__)
 
 
 class JobHeartbeat(threading.Thread):
-    """Renews the running job's heartbeat (worker, execution, job) every monitoring interval.
+    """Renews each running job's heartbeat (worker, execution, job) every monitoring interval.
 
-    One thread per worker for all its jobs (a thread per job cost a start and a join, whose
-    wake-up waits for the scheduler: milliseconds per job on a busy machine). A beat holds
-    the lock, so unwatch() returns only once no beat of that job can still be written.
+    One thread per worker for all its jobs, however many run at once (a thread per job cost
+    a start and a join, whose wake-up waits for the scheduler: milliseconds per job on a busy
+    machine). A beat holds the lock, so unwatch() returns only once no beat of that job can
+    still be written.
     """
 
     def __init__(self, worker: BaseWorker) -> None:
         super().__init__(name=f"heartbeat-{worker.name}", daemon=True)
         self._worker = worker
         self._lock = threading.Lock()
-        self._current: tuple[Job, Execution] | None = None
+        self._running: dict[str, tuple[Job, Execution]] = {}  # by execution id
         self._done = threading.Event()
 
     def watch(self, job: Job, execution: Execution) -> None:
-        """Beat for this job from now on."""
+        """Beat for this job's execution from now on."""
         with self._lock:
-            self._current = (job, execution)
+            self._running[execution.id] = (job, execution)
 
-    def unwatch(self) -> None:
-        """Stop beating for the current job; waits only for a beat in progress."""
+    def unwatch(self, execution: Execution) -> None:
+        """Stop beating for this execution; waits only for a beat in progress."""
         with self._lock:
-            self._current = None
+            self._running.pop(execution.id, None)
 
     def run(self) -> None:
         """Beat until stopped; a Redis error skips one beat (the grace covers a few)."""
         while not self._done.wait(self._worker.job_monitoring_interval):
             with self._lock:
-                if self._current is None:
-                    continue
-                try:
-                    self._worker.maintain_heartbeats(*self._current)
-                except redis.exceptions.RedisError as e:
-                    log.warning("job heartbeat skipped: %s", type(e).__name__)
+                for job, execution in list(self._running.values()):
+                    try:
+                        self._worker.maintain_heartbeats(job, execution)
+                    except redis.exceptions.RedisError as e:
+                        log.warning("job heartbeat skipped: %s", type(e).__name__)
 
     def stop(self) -> None:
         """End the thread (at its next wake-up; it is a daemon)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from consumer.store.connection import connect
 from consumer.zeeg.client import ZeegClient
 
 _context: Context | None = None
+_threads = threading.local()  # a job thread's own copy of _context: (_context, copy)
 WAITING = frozenset({EventStatus.AUTH_PAUSED, EventStatus.RATE_LIMITED})
 WAITING_RESULT_TTL = 600
 
@@ -47,10 +49,18 @@ def set_context(context: Context | None) -> None:
 
 
 def _get_context() -> Context:
+    """The process's context; in another thread than the main one (jobs in flight), a copy
+    with its own Zeeg client, kept for that thread's later jobs while the context stays."""
     if _context is None:
         set_context(build_context(load_settings()))
     assert _context is not None
-    return _context
+    if threading.current_thread() is threading.main_thread():
+        return _context
+    base, own = getattr(_threads, "context", (None, None))
+    if base is not _context or own is None:
+        own = _context.with_own_client()
+        _threads.context = (_context, own)
+    return own
 
 
 def deliver(source: str, event_id: str) -> dict[str, Any]:

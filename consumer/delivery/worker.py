@@ -1,12 +1,14 @@
 """The RQ worker that runs erasure jobs: crash recovery and warm shutdown tuned for us.
 
 Jobs run in the worker process itself (RQ's SimpleWorker: no fork per job), so one Redis
-pool and one Zeeg connection (requests.Session) serve every job. What the fork gave, kept:
-- job timeouts: RQ's SIGALRM death penalty, which works here as jobs run in the main thread;
-- crash recovery: a thread renews the job's heartbeat every job_heartbeat_seconds while it
-  runs, so a SIGKILLed worker's job is declared abandoned (and retried) as fast as before;
-- warm shutdown: SIGTERM only asks RQ to stop after the current job (its DELETE finishes);
-  a second SIGTERM is a cold shutdown, and RQ's retry runs the cut job again.
+pool serves every job, and one Zeeg connection (requests.Session) every job of a thread. Up to
+[delivery] jobs_in_flight jobs run at once, each in a thread (consumer.delivery.inflight);
+with 1, in the main thread. What the fork gave, kept:
+- job timeouts: RQ's SIGALRM death penalty in the main thread, a timer's in a job thread;
+- crash recovery: a thread renews every running job's heartbeat every job_heartbeat_seconds,
+  so a SIGKILLed worker's jobs are declared abandoned (and retried) as fast as before;
+- warm shutdown: SIGTERM only asks RQ to stop after the running jobs (their DELETEs finish);
+  a second SIGTERM is a cold shutdown, and RQ's retry runs the cut jobs again.
 
 RQ declares a job abandoned when its worker's heartbeat is missing for
 job_monitoring_interval + 60 s, then retries it (the job carries Retry(max=...)) at the next
@@ -19,13 +21,14 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from redis.client import Pipeline
-from rq import Queue, Retry, SimpleWorker
+from rq import Queue, Retry
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.rate_limit import release_slot
@@ -37,6 +40,7 @@ from rq.worker.base import BaseWorker, WorkerStatus
 from consumer import alerts
 from consumer.delivery import orphans, recovery
 from consumer.delivery.heartbeat import JobHeartbeat
+from consumer.delivery.inflight import InFlightWorker
 from consumer.ops import archive
 from consumer.queue import admin_queue
 from consumer.settings import Settings
@@ -51,8 +55,15 @@ CLEAN_LOCK_MAX_SECONDS = 60
 HEARTBEAT_COALESCE_SECONDS = 1.0
 
 
-class ErasureWorker(SimpleWorker):
-    """An RQ worker running every job in its own process (no fork); a thread beats for it."""
+class _JobState(threading.local):
+    """What one job's bookkeeping carries between RQ's calls, per thread (jobs in flight)."""
+
+    prepared = False  # _prepare did what perform_job's prepare_job_execution would
+    end_beat: int | None = None  # a success's end heartbeat TTL, written with its MULTI
+
+
+class ErasureWorker(InFlightWorker):
+    """An RQ worker running every job in its own process (no fork); a thread beats for them."""
 
     heartbeat_grace_seconds = _RQ_GRACE
     housekeeping: Callable[[], None] | None = None
@@ -60,8 +71,11 @@ class ErasureWorker(SimpleWorker):
     _beat: JobHeartbeat | None = None
     _beaten_at = -math.inf  # time.monotonic() of the last default-TTL heartbeat
     _suspension_checked_at = -math.inf
-    _prepared = False  # _prepare did what perform_job's prepare_job_execution would
-    _end_beat: int | None = None  # a success's end heartbeat TTL, written with its MULTI
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._job = _JobState()
+        self._beat_lock = threading.Lock()
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry maintenance, then ours (retention trimming, at most hourly)."""
@@ -105,17 +119,20 @@ class ErasureWorker(SimpleWorker):
             super().heartbeat(timeout, pipe)
             pipe.execute()
 
-    def execute_job(self, job: Job, queue: Queue) -> None:
-        """Run job here, its heartbeat renewed by a thread as a forking worker's parent does."""
+    def run_job(self, job: Job, queue: Queue) -> None:
+        """Run job in this thread, its heartbeat renewed by a thread as a forking worker's
+        parent does."""
         execution = self._prepare(job)
-        if self._beat is None:
-            self._beat = JobHeartbeat(self)
-            self._beat.start()
-        self._beat.watch(job, execution)
+        with self._beat_lock:
+            if self._beat is None:
+                self._beat = JobHeartbeat(self)
+                self._beat.start()
+            beat = self._beat
+        beat.watch(job, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
-            self._beat.unwatch()
+            beat.unwatch(execution)
         # No IDLE here, unlike SimpleWorker: RQ sets it again before its next dequeue, and that
         # write is the one to keep. On a full Redis it fails before a job is popped (never
         # after, which would strand the job), as RQ's own loop does.
@@ -145,14 +162,14 @@ class ErasureWorker(SimpleWorker):
                 Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id
             )
             pipe.execute()
-        self._prepared = True
+        self._job.prepared = True
         return execution
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """Done by _prepare already (perform_job calls this first): RQ's, once, otherwise, its
         intermediate entry removed as it starts (see _prepare)."""
-        if self._prepared:
-            self._prepared = False
+        if self._job.prepared:
+            self._job.prepared = False
             return
         super().prepare_job_execution(job, remove_from_intermediate_queue=True)
 
@@ -164,25 +181,26 @@ class ErasureWorker(SimpleWorker):
 
     def _finalize_success(self, job: Job, queue: Queue, execution: Execution, value: Any) -> None:
         """RQ's, the job's end heartbeat written in handle_job_success's transaction."""
-        self._end_beat = None if isinstance(value, Retry) else -1  # -1: not called yet
+        self._job.end_beat = None if isinstance(value, Retry) else -1  # -1: not called yet
         try:
             super()._finalize_success(job, queue, execution, value)
         finally:
-            self._end_beat = None
+            self._job.end_beat = None
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         """RQ's end of a job (its ended_at, its heartbeat); the heartbeat deferred on success."""
-        if self._end_beat is None:
+        if self._job.end_beat is None:
             super().handle_execution_ended(job, queue, heartbeat_ttl)
             return
         job.ended_at = now()
-        self._end_beat = heartbeat_ttl
+        self._job.end_beat = heartbeat_ttl
 
     def _write_end_beat(self, job: Job, pipe: Pipeline | None) -> None:
         """The heartbeat handle_execution_ended deferred, into pipe (None: at once)."""
-        if self._end_beat is not None and self._end_beat >= 0:
-            job.heartbeat(now(), self._end_beat, pipeline=pipe)
-        self._end_beat = None
+        end_beat = self._job.end_beat
+        if end_beat is not None and end_beat >= 0:
+            job.heartbeat(now(), end_beat, pipeline=pipe)
+        self._job.end_beat = None
 
     def handle_job_success(
         self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
@@ -226,7 +244,9 @@ class ErasureWorker(SimpleWorker):
         self.log.info("Successfully completed job %s in %ss on worker %s", job.id, taken, self.name)
 
     def teardown(self) -> None:
-        """RQ's teardown (the worker's death registered), and the heartbeat thread ended."""
+        """The running jobs ended, the heartbeat thread ended, then RQ's teardown (the worker's
+        death registered)."""
+        self.finish_in_flight()
         if self._beat is not None:
             self._beat.stop()
             self._beat = None
@@ -255,6 +275,7 @@ def make_worker(
     )
     worker.heartbeat_grace_seconds = d.heartbeat_grace_seconds
     worker.queue_class = recovery.TakingQueue  # takes jobs through RQ's intermediate list
+    worker.run_in_flight(d.jobs_in_flight)
     if text is not None:
         worker.housekeeping = functools.partial(_trim, text, settings)
         worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)

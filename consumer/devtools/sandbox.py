@@ -111,7 +111,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, state.faults)
         elif (method, path) == ("GET", "stats"):
             with state.lock:
-                stats = {"connections": state.connections, "faults": dict(state.fault_counts)}
+                stats = {
+                    "connections": state.connections,
+                    "max_in_flight": state.max_in_flight,
+                    "faults": dict(state.fault_counts),
+                }
             self._send(200, stats)
         elif (method, path) == ("POST", "reset"):
             state.reset()
@@ -122,7 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _crm(self, method: str, parts: list[str], body: Any, query: dict[str, str]) -> None:
         state = self.server.state
         started = time.time()
-        status = self._crm_answer(method, parts, body, query)
+        state.call_started()
+        try:
+            status = self._crm_answer(method, parts, body, query)
+        finally:
+            state.call_ended()
         entry = {
             "at": started,
             "method": method,

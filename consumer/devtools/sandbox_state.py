@@ -61,6 +61,8 @@ class SandboxState:
         self.faults: dict[str, Any] = json.loads(json.dumps(DEFAULT_FAULTS))
         self.log: list[dict[str, Any]] = []
         self.connections = 0  # TCP connections accepted: shows a client's keep-alive works
+        self.in_flight = 0  # CRM calls being answered now
+        self.max_in_flight = 0  # the most at once: shows how many calls a client overlaps
         self.fault_counts: collections.Counter[str] = collections.Counter()
         self._random: RandomFaults | None = None
         self._window = (0, 0)  # (second, calls in it)
@@ -105,8 +107,20 @@ class SandboxState:
             self.faults = json.loads(json.dumps(DEFAULT_FAULTS))
             self.log.clear()
             self.connections = 0
+            self.max_in_flight = 0
             self.fault_counts.clear()
             self._random = None
+
+    def call_started(self) -> None:
+        """A CRM call arrived: count it in flight until call_ended()."""
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def call_ended(self) -> None:
+        """A CRM call was answered (or dropped)."""
+        with self.lock:
+            self.in_flight -= 1
 
     def requests(self) -> list[dict[str, Any]]:
         """A copy of the request log of CRM calls."""

@@ -49,6 +49,10 @@ class DeliverySettings:
     # An unfinished event whose RQ job is alive nowhere (in no queue or registry, run by no
     # worker) this long after its last activity is re-enqueued by the orphan sweep; 0: never.
     orphan_after_seconds: float = field(default=120.0, metadata=ZERO_OK)
+    # Erasure jobs one worker process runs at once, each in a thread with its own Zeeg
+    # connection: a worker waiting on Zeeg's latency makes jobs_in_flight calls at a time.
+    # 1 runs them one by one in the main thread (docs/configuration.md, docs/resilience.md).
+    jobs_in_flight: int = 4
 
 
 @dataclass(frozen=True)

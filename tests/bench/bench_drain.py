@@ -2,13 +2,15 @@
 
     .venv/bin/python -m tests.bench.bench_drain [--events 5000] [--workers 4]
         [--latency-ms 20] [--limits 50,200] [--over 4] [--burst 1] [--retry-after seconds]
+        [--jobs-in-flight 0]
 
 For each sandbox limit L (a fixed window: at most L calls per wall-clock second), two drains:
 the bucket configured to L, and to over x L (Zeeg's limit unknown, the adaptive rate finds
 it). `--retry-after none` makes the sandbox's 429s carry no Retry-After (Zeeg documents
-none), so only our backoff and the adaptive rate space the calls. Prints deletions per second
-(first to last DELETE at the sandbox) / L, the 429s Zeeg
-answered, and the busiest wall-clock second.
+none), so only our backoff and the adaptive rate space the calls. `--jobs-in-flight N` sets
+[delivery] jobs_in_flight per worker (0: the default a user gets, printed). Prints deletions
+per second (first to last DELETE at the sandbox) / L, the 429s Zeeg answered, and the busiest
+wall-clock second.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from consumer.devtools.sandbox import Sandbox
+from consumer.settings import DeliverySettings
 from consumer.store.connection import connect
 from tests.bench import options
 from tests.helpers import ZEEG_TOKEN, RedisServer, make_settings
@@ -36,7 +39,13 @@ def _args() -> argparse.Namespace:
         over=4.0,
         burst=1,
         retry_after="seconds",
+        jobs_in_flight=0,
     )
+
+
+def _in_flight(args: argparse.Namespace) -> int:
+    """The jobs in flight per worker: --jobs-in-flight, or the default a user gets."""
+    return args.jobs_in_flight or DeliverySettings().jobs_in_flight
 
 
 def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:
@@ -48,6 +57,7 @@ def run(args: argparse.Namespace, directory: Path) -> dict[str, float]:
         redis_server.url,
         sandbox,
         zeeg={"rate_limit_per_second": args.rate, "burst": args.burst},
+        delivery={"jobs_in_flight": _in_flight(args)},
     )
     try:
         # The harsher fixed-window limiter: at most the limit in each wall-clock second.
@@ -90,7 +100,9 @@ def main() -> dict[str, dict[str, float]]:
     found = {}
     print(
         f"drain: {args.events} events, {args.workers} workers, sandbox {args.latency_ms} ms "
-        f"latency and a fixed-window limit L, bucket burst {args.burst}"
+        f"latency and a fixed-window limit L, bucket burst {args.burst}, "
+        f"{_in_flight(args)} jobs in flight per worker"
+        + (" (the default)" if not args.jobs_in_flight else "")
     )
     for limit in (int(x) for x in args.limits.split(",")):
         for factor in (1.0, args.over):

@@ -22,7 +22,9 @@ def test_one_worker_deletes_twenty_records_over_one_keep_alive_connection(
     """20 events through one `worker` process: 20 DELETEs answered 200, one TCP connection."""
     n = 20
     accept_mapped(settings, conns.text, conns.raw, sandbox, n)
-    procs = Workers(tmp_path, redis_server.url, sandbox)
+    # One job at a time: with several in flight, each job thread keeps a connection of its
+    # own (test_delivery_inflight.py).
+    procs = Workers(tmp_path, redis_server.url, sandbox, delivery={"jobs_in_flight": 1})
     try:
         procs.start(1)
         wait_until(all_done(conns.text, n), 30, "all events done\n" + procs.logs())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -24,6 +25,10 @@ MAX_TRIPS_PER_JOB = 25
 
 def _burst_trips(settings: Settings, conns: Connections, sandbox: Sandbox, n: int) -> int:
     accept_mapped(settings, conns.text, conns.raw, sandbox, n)
+    # One job at a time: several in flight open a Redis connection per job thread (5 round
+    # trips each, once per thread, not per job), which a burst of 3 jobs would count.
+    one_by_one = dataclasses.replace(settings.delivery, jobs_in_flight=1)
+    settings = dataclasses.replace(settings, delivery=one_by_one)
     erasures = make_worker(settings, jobs.build_context(settings).queue)
     with counted() as trips:
         erasures.work(burst=True, logging_level="WARNING")
@@ -73,12 +78,14 @@ def _state(r: redis.Redis, job_id: str, worker: str) -> dict[str, Any]:
 
 
 def _finish_one(
-    conns: Connections, worker_class: type[SimpleWorker], arg: str = "abc"
+    conns: Connections, worker_class: type[SimpleWorker], arg: str = "abc", in_flight: int = 1
 ) -> dict[str, Any]:
     conns.raw.flushall()
     queue = Queue("q", connection=conns.raw, serializer=JSONSerializer)
     queue.enqueue("builtins.int", arg, job_id="job-1", result_ttl=600)
     worker = worker_class([queue], connection=conns.raw, serializer=JSONSerializer, name="w-1")
+    if isinstance(worker, ErasureWorker):
+        worker.run_in_flight(in_flight)
     worker.work(burst=True, logging_level="WARNING")
     return _state(conns.raw, "job-1", "w-1")
 
@@ -89,5 +96,15 @@ def test_a_job_leaves_the_state_rqs_own_simple_worker_leaves(
 ) -> None:
     """Job hash, registries, result stream, worker hash: the same keys, fields and TTLs."""
     ours = _finish_one(conns, ErasureWorker, arg)
+    assert ours["rq:job:<job>"]["status"] == status
+    assert ours == _finish_one(conns, SimpleWorker, arg)
+
+
+@pytest.mark.parametrize(("arg", "status"), [("12", "finished"), ("not a number", "failed")])
+def test_a_job_run_in_a_thread_leaves_the_state_rqs_own_simple_worker_leaves(
+    conns: Connections, arg: str, status: str
+) -> None:
+    """With 4 jobs in flight (the job in a thread of its own): the same keys, fields, TTLs."""
+    ours = _finish_one(conns, ErasureWorker, arg, in_flight=4)
     assert ours["rq:job:<job>"]["status"] == status
     assert ours == _finish_one(conns, SimpleWorker, arg)
