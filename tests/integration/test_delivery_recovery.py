@@ -63,13 +63,15 @@ def test_a_retry_scheduled_after_its_scheduler_was_killed_runs_within_seconds(
 def test_a_job_whose_worker_was_killed_runs_again_before_the_backlog(
     sandbox: Sandbox, conns: Connections, settings: Settings, redis_server: Any, tmp_path: Path
 ) -> None:
-    """The crash retry goes to the front of the queue: it does not wait behind 20 later events.
+    """The crash retry goes to the front of the queue: it does not wait behind later events.
 
     The worker runs its jobs in its own process (no work horse), so the kill is the worker's;
     the job is found abandoned once its heartbeat lapses, while the later events (400 ms
-    each) are still being deleted, and runs before the last of them.
+    each, 20 per job the worker runs at once: about 8 s of backlog) are still being deleted,
+    and runs before the last of them.
     """
-    accept_mapped(settings, conns.text, conns.raw, sandbox, 21)
+    later_events = 20 * settings.delivery.jobs_in_flight
+    accept_mapped(settings, conns.text, conns.raw, sandbox, later_events + 1)
     sandbox.state.set_faults(
         latency_ms=400, script=[{"delay_ms": 3000, "answer": True, "only": "DELETE"}]
     )
@@ -81,7 +83,7 @@ def test_a_job_whose_worker_was_killed_runs_again_before_the_backlog(
         kill_tree(proc.pid, signal.SIGKILL)
         proc.wait(5)
         procs.start(1)
-        wait_until(all_done(conns.text, 21), 60, "the drain\n" + procs.logs())
+        wait_until(all_done(conns.text, later_events + 1), 60, "the drain\n" + procs.logs())
     finally:
         procs.stop()
     runs = [
@@ -93,6 +95,6 @@ def test_a_job_whose_worker_was_killed_runs_again_before_the_backlog(
             for t in events.trail(conns.text, "userdb", f"evt-{i}")
             if t["what"] == "run"
         )
-        for i in range(1, 21)
+        for i in range(1, later_events + 1)
     ]
     assert len(runs) == 2 and runs[1] < max(later)
