@@ -67,9 +67,11 @@ def enqueue(
     job_timeout: int,
     pipe: Pipeline | None = None,
     delay: float = 0.0,
+    at_front: bool = False,
 ) -> None:
     """Put an erasure job for (source, event_id) on the queue, now or after delay seconds.
 
+    at_front puts it ahead of the queued jobs (once its delay is over, for a delayed one).
     With pipe, the job is written inside the caller's transaction (MULTI already open).
     The job hash is written without the fields RQ leaves empty (see _compact).
     """
@@ -83,6 +85,7 @@ def enqueue(
         "retry": Retry(max=CRASH_RETRIES, enqueue_at_front=True),  # it already waited its turn
         "pipeline": writes,
         "description": f"erase {source}/{event_id}",
+        "at_front": at_front,
     }
     if delay > 0:
         queue.enqueue_in(timedelta(seconds=delay), JOB_FUNC, source, event_id, **options)

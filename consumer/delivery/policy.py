@@ -137,10 +137,14 @@ def _deferred_why(why: str) -> str:
 def _reschedule(
     ctx: Context, event: Event, delay: float, status: EventStatus, why: str
 ) -> dict[str, Any]:
-    """A new job for the same event after delay seconds; the event keeps its attempts."""
+    """A new job for the same event after delay seconds; the event keeps its attempts.
+
+    It goes ahead of the queued jobs once due: it already waited its turn, and behind a
+    backlog its wait (and the event's SLA) would grow with every job queued after it.
+    """
     job_id = uuid.uuid4().hex
     timeout = ctx.settings.delivery.job_timeout_seconds
-    enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay)
+    enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay, at_front=True)
     events.reschedule(ctx.r, event, status, job_id, delay, ctx.clock(), why)
     if status == EventStatus.AUTH_PAUSED:
         pause.note_waiting(ctx.r, job_id)
