@@ -71,9 +71,8 @@ def enqueue(
 ) -> None:
     """Put an erasure job for (source, event_id) on the queue, now or after delay seconds.
 
-    at_front puts it ahead of the queued jobs (once its delay is over, for a delayed one).
-    With pipe, the job is written inside the caller's transaction (MULTI already open).
-    The job hash is written without the fields RQ leaves empty (see _compact).
+    at_front puts it ahead of the queued jobs (once its delay is over). With pipe, the job is
+    written inside the caller's transaction (MULTI open). Without RQ's empty fields (_compact).
     """
     own = pipe is None
     writes = queue.connection.pipeline() if pipe is None else pipe
@@ -203,7 +202,7 @@ class JobCounts:
 
     queued: int  # ready to run
     scheduled: int  # waiting for a retry, a 429 hold, the rate limit or the auth pause
-    running: int  # a worker runs them (or a killed worker left them, until recovered)
+    running: int  # a worker runs them (or a killed worker left them, until recovery's retry)
     failed: int  # in the failed registry (requeueable)
 
 
@@ -216,7 +215,7 @@ def job_counts(queue: Queue) -> JobCounts:
     return JobCounts(
         queued=len(queue),
         scheduled=_scheduled(queue).count,
-        running=StartedJobRegistry(queue=queue).count,
+        running=StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
         failed=FailedJobRegistry(queue=queue).count,
     )
 
