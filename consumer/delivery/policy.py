@@ -101,8 +101,11 @@ def _retry(ctx: Context, event: Event, error: ZeegTransient) -> dict[str, Any]:
     events.count_attempt(ctx.r, event, attempts, str(error))
     if attempts >= ctx.settings.delivery.max_attempts:
         _fail(ctx, event, f"retries exhausted after {attempts} attempts: {error}", error.status)
-    # A 429's Retry-After already holds every worker (the gate set it as the answer came).
     delay = error.retry_after if error.retry_after is not None else backoff(ctx, attempts)
+    if error.status == 429 and error.retry_after is None:
+        # Zeeg's limit is per account: every worker holds, not only this job. (A Retry-After
+        # holds them already: the gate set it as the answer came, see DeliveryGate.throttled.)
+        pause.hold_until(ctx.r, ctx.clock() + delay, ctx.clock())
     return _reschedule(ctx, event, delay, EventStatus.RETRYING, _transient_why(error.status))
 
 

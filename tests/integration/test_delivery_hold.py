@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
 from consumer.delivery.gate import DeliveryGate
+from consumer.delivery.policy import handle_delivery
 from consumer.devtools.sandbox import Sandbox
 from consumer.errors import ZeegTransient
 from consumer.settings import Settings
 from consumer.store import keys
 from consumer.store.connection import Connections
 from consumer.zeeg.client import ZeegClient
+from tests.helpers import context
 from tests.workers import accept_mapped
 
 
@@ -60,3 +63,14 @@ def test_retry_after_date_holds_until_that_date(
     dates = {math.floor(sent) + 1.0, math.floor(raised) + 1.0}
     until = _held_until(conns)
     assert any(date <= until <= date + 0.05 for date in dates), (until, dates)
+
+
+def test_a_429_without_retry_after_holds_every_worker_for_the_jobs_backoff(
+    settings: Settings, conns: Connections, sandbox: Sandbox
+) -> None:
+    """No Retry-After (Zeeg documents none): the hold is the retry's own backoff, as before."""
+    accept_mapped(settings, conns.text, conns.raw, sandbox, 1)
+    sandbox.state.set_faults(script=[{"status": 429, "retry_after": None}])
+    answer = handle_delivery(context(settings, conns), "userdb", "evt-0")
+    assert answer["status"] == "retrying"
+    assert abs(_held_until(conns) - (time.time() + answer["retry_in"])) < 0.25
