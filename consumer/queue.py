@@ -292,7 +292,7 @@ def resume(queue: Queue, only_by: str | None = None) -> Resumed:
     woken = []
     for job in fetch_many(queue, [i.decode() if isinstance(i, bytes) else i for i in due]):
         try:
-            registry.requeue(job._job)
+            registry.requeue(job._job, at_front=True)  # it waited its turn, as any retry
         except InvalidJobOperation:  # a scheduler moved it first: it runs anyway
             continue
         woken.append(job)
