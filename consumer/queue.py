@@ -67,11 +67,12 @@ def enqueue(
     job_timeout: int,
     pipe: Pipeline | None = None,
     delay: float = 0.0,
+    at_front: bool = False,
 ) -> None:
     """Put an erasure job for (source, event_id) on the queue, now or after delay seconds.
 
-    With pipe, the job is written inside the caller's transaction (MULTI already open).
-    The job hash is written without the fields RQ leaves empty (see _compact).
+    at_front puts it ahead of the queued jobs (once its delay is over). With pipe, the job is
+    written inside the caller's transaction (MULTI open). Without RQ's empty fields (_compact).
     """
     own = pipe is None
     writes = queue.connection.pipeline() if pipe is None else pipe
@@ -83,6 +84,7 @@ def enqueue(
         "retry": Retry(max=CRASH_RETRIES, enqueue_at_front=True),  # it already waited its turn
         "pipeline": writes,
         "description": f"erase {source}/{event_id}",
+        "at_front": at_front,
     }
     if delay > 0:
         queue.enqueue_in(timedelta(seconds=delay), JOB_FUNC, source, event_id, **options)
@@ -200,7 +202,7 @@ class JobCounts:
 
     queued: int  # ready to run
     scheduled: int  # waiting for a retry, a 429 hold, the rate limit or the auth pause
-    running: int  # a worker runs them (or a killed worker left them, until recovered)
+    running: int  # a worker runs them (or a killed worker left them, until recovery's retry)
     failed: int  # in the failed registry (requeueable)
 
 
@@ -213,7 +215,7 @@ def job_counts(queue: Queue) -> JobCounts:
     return JobCounts(
         queued=len(queue),
         scheduled=_scheduled(queue).count,
-        running=StartedJobRegistry(queue=queue).count,
+        running=StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
         failed=FailedJobRegistry(queue=queue).count,
     )
 
@@ -290,7 +292,7 @@ def resume(queue: Queue, only_by: str | None = None) -> Resumed:
     woken = []
     for job in fetch_many(queue, [i.decode() if isinstance(i, bytes) else i for i in due]):
         try:
-            registry.requeue(job._job)
+            registry.requeue(job._job, at_front=True)  # it waited its turn, as any retry
         except InvalidJobOperation:  # a scheduler moved it first: it runs anyway
             continue
         woken.append(job)

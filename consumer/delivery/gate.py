@@ -1,7 +1,8 @@
 """The gate every Zeeg call passes: auth pause, the shared 429 hold, the shared token bucket.
 
-The bucket's rate adapts: the Zeeg client reports each 429 (throttled), which lowers the
-rate for every worker; it climbs back while calls succeed (store.ratelimit).
+The bucket's rate adapts: the Zeeg client reports each 429 as it arrives (throttled), which
+holds every worker for its Retry-After and lowers the rate for all of them; the rate climbs
+back while calls succeed (store.ratelimit).
 
 Short waits are slept through; a wait longer than delivery.max_wait_in_job_seconds raises
 DeliveryDeferred instead, so a worker never sits on a job and the job is rescheduled
@@ -62,9 +63,14 @@ class DeliveryGate:
                 raise DeliveryDeferred(EventStatus.RATE_LIMITED, wait + jitter)
             self._sleep(wait)
 
-    def throttled(self) -> None:
-        """Zeeg answered 429: lower the shared rate for every worker (see store.ratelimit)."""
-        ratelimit.slow_down(self._r, self._settings.zeeg.rate_limit_per_second)
+    def throttled(self, retry_after: float | None = None) -> None:
+        """Zeeg answered 429: hold every worker for its Retry-After (seconds from the answer,
+        which is now) and lower the shared rate, in one round trip (see store.ratelimit).
+
+        No jitter: the workers the hold stopped wake together, and the shared bucket (left
+        with at most one token by the cut) lets them out one at a time at the cut rate.
+        """
+        ratelimit.slow_down(self._r, self._settings.zeeg.rate_limit_per_second, hold=retry_after)
 
 
 def pause_wait(r: redis.Redis, settings: Settings, rng: random.Random) -> float:

@@ -102,8 +102,9 @@ def _retry(ctx: Context, event: Event, error: ZeegTransient) -> dict[str, Any]:
     if attempts >= ctx.settings.delivery.max_attempts:
         _fail(ctx, event, f"retries exhausted after {attempts} attempts: {error}", error.status)
     delay = error.retry_after if error.retry_after is not None else backoff(ctx, attempts)
-    if error.status == 429:
-        # Zeeg's limit is per account: every worker holds, not only this job.
+    if error.status == 429 and error.retry_after is None:
+        # Zeeg's limit is per account: every worker holds, not only this job. (A Retry-After
+        # holds them already: the gate set it as the answer came, see DeliveryGate.throttled.)
         pause.hold_until(ctx.r, ctx.clock() + delay, ctx.clock())
     return _reschedule(ctx, event, delay, EventStatus.RETRYING, _transient_why(error.status))
 
@@ -137,10 +138,14 @@ def _deferred_why(why: str) -> str:
 def _reschedule(
     ctx: Context, event: Event, delay: float, status: EventStatus, why: str
 ) -> dict[str, Any]:
-    """A new job for the same event after delay seconds; the event keeps its attempts."""
+    """A new job for the same event after delay seconds; the event keeps its attempts.
+
+    It goes ahead of the queued jobs once due: it already waited its turn, and behind a
+    backlog its wait (and the event's SLA) would grow with every job queued after it.
+    """
     job_id = uuid.uuid4().hex
     timeout = ctx.settings.delivery.job_timeout_seconds
-    enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay)
+    enqueue(ctx.queue, event.source, event.event_id, job_id, timeout, delay=delay, at_front=True)
     events.reschedule(ctx.r, event, status, job_id, delay, ctx.clock(), why)
     if status == EventStatus.AUTH_PAUSED:
         pause.note_waiting(ctx.r, job_id)

@@ -96,7 +96,7 @@ def _taken(queue_key: str) -> str:
 
 # Claim one started entry whose heartbeat lapsed: the one caller it returns 1 to retries it.
 # An entry of a job running again elsewhere (a live entry of the same job) is only dropped.
-_CLAIM = """
+CLAIM = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score or tonumber(score) >= tonumber(ARGV[2]) then
   return 0
@@ -132,7 +132,7 @@ def retry_abandoned(queue: Queue, now: float) -> int:
     entries = [as_text(e) for e in expired]
     if not entries:
         return 0
-    claim = queue.connection.register_script(_CLAIM)
+    claim = queue.connection.register_script(CLAIM)
     retried = 0
     for entry in entries:
         job_id = parse_composite_key(entry)[0]

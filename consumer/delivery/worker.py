@@ -38,7 +38,7 @@ from rq.utils import now
 from rq.worker.base import BaseWorker, WorkerStatus
 
 from consumer import alerts
-from consumer.delivery import orphans, recovery
+from consumer.delivery import cleaning, orphans, recovery
 from consumer.delivery.heartbeat import JobHeartbeat
 from consumer.delivery.inflight import InFlightWorker
 from consumer.ops import archive
@@ -91,6 +91,10 @@ class ErasureWorker(InFlightWorker):
             self.housekeeping()
         except redis.exceptions.RedisError as e:  # retried at the next maintenance
             self.log.warning("housekeeping skipped: %s", type(e).__name__)
+
+    def clean_registries(self) -> None:
+        """RQ's registry cleaning, safe beside recovery's (see delivery.cleaning)."""
+        cleaning.clean_registries(self)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """How long a running job's heartbeat counts: RQ's forking value with our grace.

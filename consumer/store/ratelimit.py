@@ -28,6 +28,8 @@ one written before the cubic (no `since`) climbs straight back to it on its next
 
 from __future__ import annotations
 
+import math
+
 import redis
 
 from consumer.store import keys
@@ -96,11 +98,18 @@ return {{wait == 0 and 0 or 3, wait}}
 """
 )
 
-# KEYS: bucket; ARGV: cap. Cuts the rate (see the module docstring); returns it, as text.
+# KEYS: bucket, hold; ARGV: cap, hold_ms. Holds every worker hold_ms from now (Redis time:
+# the 429's answer, as Retry-After counts), a hold only ever moving later; then cuts the rate
+# (see the module docstring); returns the rate, as text.
 _CUT = (
     _CONSTANTS
     + _STATE
     + f"""
+local hold_ms = tonumber(ARGV[2]) or 0
+if hold_ms > 0 and now + hold_ms > (tonumber(redis.call('GET', KEYS[2]) or '0') or 0) then
+  redis.call('SET', KEYS[2], now + hold_ms, 'PX', hold_ms + 1000)
+end
+if cap <= 0 then return '0' end
 if now - (tonumber(s[4]) or 0) >= {COOLDOWN_MS} then
   local base, last = math.max(rate, climb), tonumber(s[10])
   local granted = math.max(n, prev)
@@ -139,11 +148,19 @@ def pass_gate(
     return int(kind), int(wait_ms) / 1000.0
 
 
-def slow_down(r: redis.Redis, rate_per_second: float, key: str = keys.BUCKET) -> float:
-    """Zeeg answered 429: cut the shared rate (once per COOLDOWN_MS); returns the new rate."""
-    if rate_per_second <= 0:
+def slow_down(
+    r: redis.Redis, rate_per_second: float, key: str = keys.BUCKET, hold: float | None = None
+) -> float:
+    """Zeeg answered 429: cut the shared rate (once per COOLDOWN_MS); returns the new rate.
+
+    With hold (the answer's Retry-After, in seconds), every worker is also held that long from
+    now, Redis time, in the same round trip: called as the answer arrives, so the hold ends
+    when Retry-After says (after the response is received), never later, never earlier.
+    """
+    hold_ms = math.ceil(max(0.0, hold or 0.0) * 1000)
+    if rate_per_second <= 0 and not hold_ms:
         return 0.0
-    return float(r.eval(_CUT, 1, key, rate_per_second))
+    return float(r.eval(_CUT, 2, key, keys.HOLD, rate_per_second, hold_ms))
 
 
 def current_rate(r: redis.Redis, configured: float | None = None) -> float:

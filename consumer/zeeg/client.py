@@ -97,7 +97,7 @@ class Gate(Protocol):
 class Throttled(Protocol):
     """A gate that adapts its rate: told of every 429 Zeeg answers (DeliveryGate is one)."""
 
-    def throttled(self) -> None: ...
+    def throttled(self, retry_after: float | None = None) -> None: ...
 
 
 def ungated(*, probe: bool = False) -> None:
@@ -166,7 +166,7 @@ class ZeegClient:
             self.observe(method, status, time.perf_counter() - started)
         log.debug("zeeg %s %s -> %s", method, path, response.status_code)
         if response.status_code == 429 and isinstance(self.gate, Throttled):
-            self.gate.throttled()
+            self.gate.throttled(parse_retry_after(response.headers.get("Retry-After")))
         return response
 
     def delete_record(self, obj: str, record_id: str) -> DeleteResult:
