@@ -29,7 +29,9 @@ def test_a_retried_event_goes_ahead_of_the_backlog_queued_after_it(
 ) -> None:
     """The first DELETE fails (a 5xx backoff, or a 429 hold of 1 s); its event's retry is
     due long before the backlog behind it drains, and it runs then, not after the backlog."""
-    sandbox.state.set_faults(latency_ms=10, script=[{**fault, "only": "DELETE"}])
+    # 10 ms a DELETE per job in flight: about 3 s of backlog, however many the worker runs.
+    latency = 10 * settings.delivery.jobs_in_flight
+    sandbox.state.set_faults(latency_ms=latency, script=[{**fault, "only": "DELETE"}])
     rids = accept_mapped(settings, conns.text, conns.raw, sandbox, BACKLOG)
     procs = Workers(tmp_path, redis_server.url, sandbox, zeeg={"rate_limit_per_second": 0})
     try:
