@@ -18,7 +18,6 @@ within about maintenance_interval + job_heartbeat + heartbeat_grace seconds.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import threading
@@ -37,14 +36,11 @@ from rq.serializers import JSONSerializer
 from rq.utils import now
 from rq.worker.base import BaseWorker, WorkerStatus
 
-from consumer import alerts
-from consumer.delivery import cleaning, orphans, recovery
+from consumer.delivery import cleaning, housekeeping, recovery
 from consumer.delivery.heartbeat import JobHeartbeat
 from consumer.delivery.inflight import InFlightWorker
-from consumer.ops import archive
 from consumer.queue import admin_queue
 from consumer.settings import Settings
-from consumer.store import checkpoints, retention
 
 log = logging.getLogger(__name__)
 
@@ -281,22 +277,5 @@ def make_worker(
     worker.queue_class = recovery.TakingQueue  # takes jobs through RQ's intermediate list
     worker.run_in_flight(d.jobs_in_flight)
     if text is not None:
-        worker.housekeeping = functools.partial(_trim, text, settings)
-        worker.housekeeping = alerts.with_alerts(worker.housekeeping, text, queue, settings)
-        worker.housekeeping = orphans.with_sweep(worker.housekeeping, text, queue, settings)
+        worker.housekeeping = housekeeping.for_worker(text, queue, settings)
     return worker
-
-
-def _trim(r: redis.Redis, settings: Settings) -> None:
-    archive.maintain(r, settings, time.time())  # index backfill, the daily audit archive
-    removed = retention.trim_if_due(
-        r,
-        time.time(),
-        settings.intake.event_log_retention_days,
-        settings.retention.audit_retention_days,
-        every=settings.retention.trim_interval_seconds,
-        archiving=bool(settings.audit.archive_dir),
-    )
-    if removed is not None:
-        log.info("retention trim: %s", removed)
-    checkpoints.take_if_due(r, settings.signing_key, time.time())
