@@ -16,7 +16,8 @@ process's RSS and open descriptors; after `seconds` it goes on until every key t
 expire or be trimmed is gone (or its last TTL passed). Prints the table and used_memory's
 parts with the keys by pattern at the start, the peak and the end. Fails if a key that should
 have gone is left, if Redis memory ends above its start (less the keys that drain) + 10%, or
-if descriptors or connections grew.
+if descriptors or connections grew (in the idle tail, or from the start past what the load
+opens once: the web's connections and each worker's job threads').
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import redis
 
 from consumer.devtools.sandbox import Sandbox
 from consumer.models import Mapping
+from consumer.settings.model import DeliverySettings
 from consumer.store import events, mappings
 from consumer.store.connection import Connections, connect
 from tests.bench import options
@@ -67,6 +69,15 @@ SENDERS = 2  # sender threads (the web process opens about as many Redis connect
 # the worker's pool (a second connection when a beat meets the worker's own call), and each of the
 # 2 gunicorn processes opens one per concurrent request (the senders' threads).
 LOAD_CONNECTIONS = 2 + 2 * SENDERS
+
+
+def load_connections(workers: int) -> int:
+    """LOAD_CONNECTIONS, and each worker's job threads beyond the first ([delivery]
+    jobs_in_flight, started as the backlog needs them): a Redis connection each when they
+    meet in the pool, and (in descriptors) a Zeeg connection each."""
+    return LOAD_CONNECTIONS + workers * (DeliverySettings().jobs_in_flight - 1)
+
+
 # After the run, how long the last TTLs may take beyond the retention: the next trim, the
 # results' TTL and RQ's registry cleaning.
 EXPIRY_WAIT = TRIM_SECONDS + JOB_RESULT_SECONDS + 60
@@ -177,7 +188,8 @@ def _soak(
     shots += [sampler.peak, sm.Snapshot(f"end (t={sampler.rows[-1]['t']})", conns.raw)]
     left = len(sandbox.state.records.get("contacts", {}))
     acked = len(senders.acked)
-    return sampler.rows, shots, _verdict(sampler.rows, shots, acked, len(rids) - WARM_UP, left)
+    sent = len(rids) - WARM_UP
+    return sampler.rows, shots, _verdict(sampler.rows, shots, acked, sent, left, args.workers)
 
 
 class Sampler:
@@ -219,7 +231,12 @@ def _warm_up(url: str, settings: Any, text: redis.Redis, sandbox: Sandbox) -> No
 
 
 def _verdict(
-    rows: list[dict[str, Any]], shots: list[sm.Snapshot], acked: int, sent: int, left: int
+    rows: list[dict[str, Any]],
+    shots: list[sm.Snapshot],
+    acked: int,
+    sent: int,
+    left: int,
+    workers: int,
 ) -> dict[str, Any]:
     cold, start, peak, end = shots
     first, last = rows[0], rows[-1]
@@ -244,8 +261,8 @@ def _verdict(
         "problem: Redis memory above start + 10%": less > fair * 1.10,
         "problem: backlog not drained": last["backlog"] != 0,
         "problem: records not deleted (an event expired in the backlog?)": left,
-        "problem: descriptors grew": _grew(rows, "fds", 2 * LOAD_CONNECTIONS),
-        "problem: Redis connections grew": _grew(rows, "clients", LOAD_CONNECTIONS),
+        "problem: descriptors grew": _grew(rows, "fds", 2 * load_connections(workers)),
+        "problem: Redis connections grew": _grew(rows, "clients", load_connections(workers)),
     }
 
 
